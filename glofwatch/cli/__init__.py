@@ -1,0 +1,1 @@
+"""The ``glofwatch`` command line (Typer). One module per stage."""

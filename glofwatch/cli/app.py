@@ -1,0 +1,94 @@
+"""The ``glofwatch`` command: one Typer app, one module per stage.
+
+Each module in :data:`COMMAND_MODULES` exposes ``register(app)`` and adds its
+commands (or sub-apps) to the root app. Heavy libraries (torch, rasterio) are
+imported inside the commands so ``glofwatch --help`` stays fast.
+
+Any :class:`~glofwatch.errors.GlofwatchError` becomes one line on stderr,
+``error: ...``, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from glofwatch.errors import GlofwatchError
+
+COMMAND_MODULES = [
+    "glofwatch.cli.data",
+    "glofwatch.cli.data_check",
+    "glofwatch.cli.data_synth",
+    "glofwatch.cli.models",
+    "glofwatch.cli.train",
+    "glofwatch.cli.evaluate",
+]
+
+
+class UserError(click.ClickException):
+    """A GlofwatchError shown to the user as one line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class GlofwatchGroup(TyperGroup):
+    """Root command group that turns GlofwatchError into a one-line message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GlofwatchError as exc:
+            raise UserError(str(exc)) from exc
+
+
+app = typer.Typer(
+    cls=GlofwatchGroup,
+    name="glofwatch",
+    help="Map glacial lakes in Sentinel-2 imagery and turn the maps into GLOF warnings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from glofwatch import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def _load_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # stage not written yet
+                continue
+            raise
+        module.register(app)
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="glofwatch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
