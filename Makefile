@@ -1,0 +1,39 @@
+# glofwatch: the two commands of the README are `make demo` and `make test`.
+# Both create .venv with the stdlib venv + pip when missing and install the
+# project into it; a second run reinstalls nothing unless pyproject.toml or
+# requirements.lock changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.glofwatch-installed
+DEMO_OUT ?= runs/demo
+
+.PHONY: install demo test test-fast lock bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c requirements.lock torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/glofwatch demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+lock: $(STAMP)
+	{ echo "# Exact versions the project is tested with (pip constraints; regenerate with 'make lock')."; \
+	  $(PY) -m pip freeze --exclude-editable | grep -v '^glofwatch'; } > requirements.lock
+
+bench: $(STAMP)
+	$(VENV)/bin/glofwatch bench infer --out bench-results
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

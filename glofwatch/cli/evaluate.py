@@ -1,0 +1,100 @@
+"""``glofwatch evaluate``, ``predict`` and ``compare``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def evaluate_cmd(
+    run: Path = typer.Argument(..., help="Run folder or model file."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root (default: the run's training data)."),
+    split: str = typer.Option("test", help="Split to score (test, train, or all for {images,masks} layouts)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    save_masks: bool = typer.Option(True, "--save-masks/--no-save-masks", help="Write predicted masks."),
+    name: Optional[str] = typer.Option(None, help="Row name in the table (default: the preset)."),
+) -> None:
+    """Score a model on a split: dataset-level metrics JSON, a Markdown row, masks."""
+    from rich.console import Console
+
+    from glofwatch.errors import ConfigError
+    from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
+    from glofwatch.masks.predict import Predictor
+
+    predictor = Predictor.from_path(run, device=device)
+    if data is None:
+        info_path = (run if run.is_dir() else run.parent) / "run.json"
+        if not info_path.is_file():
+            raise ConfigError(f"{run}: no run.json to find the data; pass --data ROOT")
+        data = Path(json.loads(info_path.read_text())["data_root"])
+    out_dir = out or ((run if run.is_dir() else run.parent) / "eval" / split)
+    metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name)
+    console = Console()
+    console.print(TABLE_HEADER)
+    console.print(markdown_row(name or predictor.bundle.config.preset, predictor.bundle.config.model,
+                               predictor.bundle.config.loss, metrics), markup=False)
+    m = metrics["micro"]
+    console.print(f"{split}: {metrics['n_images']} images, dataset-level IoU {100 * m['iou']:.1f} %, "
+                  f"Dice {100 * m['dice']:.1f} %; outputs in {out_dir}")
+
+
+def predict_cmd(
+    run: Path = typer.Argument(..., help="Run folder or model file."),
+    inputs: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Write a mask (<id>_mask.png) and an overlay (<id>_overlay.png) for each image."""
+    from rich.progress import track
+
+    from glofwatch.data.io import IMAGE_SUFFIXES, read_image
+    from glofwatch.errors import InputError
+    from glofwatch.explain.overlay import make_overlay, save_png, to_display_rgb
+    from glofwatch.masks.predict import Predictor
+
+    files: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder; give image files or folders of images")
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, inputs))}")
+    predictor = Predictor.from_path(run, device=device)
+    for f in track(files, description="predicting", transient=True):
+        image = read_image(f)
+        res = predictor.predict_image(image.astype("float32"))
+        save_png(out / f"{f.stem}_mask.png", res.mask * 255)
+        save_png(out / f"{f.stem}_overlay.png", make_overlay(to_display_rgb(image, predictor.spec.bands), res.mask))
+    typer.echo(f"wrote masks and overlays of {len(files)} image(s) to {out}")
+
+
+def compare_cmd(
+    runs: list[Path] = typer.Argument(..., help="Run folders (each evaluated with glofwatch evaluate)."),
+    split: str = typer.Option("test", help="Which evaluation to read."),
+    out: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here."),
+) -> None:
+    """Print runs side by side with the study's published numbers."""
+    from rich.console import Console
+
+    from glofwatch.compare import comparison_table
+
+    text = comparison_table(runs, split)
+    Console().print(text, markup=False)
+    if out is not None:
+        from glofwatch.utils.atomic import write_text_atomic
+
+        write_text_atomic(out, text + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate``, ``predict`` and ``compare``."""
+    app.command("evaluate")(evaluate_cmd)
+    app.command("predict")(predict_cmd)
+    app.command("compare")(compare_cmd)

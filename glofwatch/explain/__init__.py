@@ -1,0 +1,1 @@
+"""Why the model said "water": overlays, Grad-CAM, figures and reports."""

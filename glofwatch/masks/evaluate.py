@@ -1,0 +1,118 @@
+"""Evaluate a trained model on a data split: metrics JSON, a Markdown row, masks.
+
+Outputs under ``OUT`` (default ``RUN_DIR/eval/<split>``)::
+
+    metrics.json   dataset-level (micro), per-image and study-definition numbers
+    row.md         one row in the study's table format
+    masks/<id>.png predicted masks (0/255)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from glofwatch.masks.predict import Predictor
+from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+
+TABLE_HEADER = (
+    "| Run | Model | Loss | IoU | Dice | Acc | Prec | Rec | F1 | IoU per-image mean | IoU study-soft |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def markdown_row(name: str, model: str, loss: str, metrics: dict[str, Any]) -> str:
+    """One table row; IoU..F1 are dataset-level (micro), then per-image mean and the study's soft batch IoU."""
+    m = metrics["micro"]
+    per = metrics["per_image"]
+    soft = metrics.get("study_batch_soft", {})
+
+    def pct(v: Any) -> str:
+        return "–" if v is None else f"{100 * float(v):.1f}"
+
+    return (
+        f"| {name} | {model} | {loss} | {pct(m['iou'])} | {pct(m['dice'])} | {pct(m['accuracy'])} | "
+        f"{pct(m['precision'])} | {pct(m['recall'])} | {pct(m['f1'])} | {pct(per.get('iou_mean'))} | "
+        f"{pct(soft.get('iou'))} |"
+    )
+
+
+def evaluate(
+    predictor: Predictor,
+    root: str | Path,
+    split: str,
+    out_dir: str | Path,
+    save_masks: bool = True,
+    batch_images: int = 8,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Score ``predictor`` on ``root``/``split`` and write the outputs.
+
+    Images are scored at their own size (any size and aspect). The study's soft
+    batch metrics use groups of ``batch_images`` images (the study's batch of 8).
+
+    Returns:
+        The metrics dict written to ``metrics.json``.
+    """
+    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.explain.overlay import save_png
+    from glofwatch.masks.metrics import SegmentationMeter
+
+    out_dir = Path(out_dir)
+    ds = GlacialLakesDataset(root, split)
+    meter = SegmentationMeter(threshold=predictor.threshold)
+    t0 = time.monotonic()
+    group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
+
+    def flush() -> None:
+        # images in one "batch" may differ in size: the meter takes them one by one,
+        # the study's soft metric needs them together, so pad to a common size.
+        if not group:
+            return
+        h = max(g[0].shape[0] for g in group)
+        w = max(g[0].shape[1] for g in group)
+        probs = np.zeros((len(group), h, w), np.float32)
+        truths = np.zeros((len(group), h, w), np.uint8)
+        valids = np.zeros((len(group), h, w), bool)
+        for i, (p, t, v, _) in enumerate(group):
+            probs[i, : p.shape[0], : p.shape[1]] = p
+            truths[i, : t.shape[0], : t.shape[1]] = t
+            valids[i, : v.shape[0], : v.shape[1]] = v
+        meter.update(probs, truths, ids=[g[3] for g in group], valid=valids)
+        group.clear()
+
+    for i in range(len(ds)):
+        item = ds[i]
+        image = item["image"].numpy().transpose(1, 2, 0)
+        valid = item["valid"].numpy()
+        res = predictor.predict_image(image, valid)
+        group.append((res.probability, item["mask"].numpy().astype(np.uint8), valid, item["id"]))
+        if save_masks:
+            save_png(out_dir / "masks" / f"{item['id']}.png", res.mask * 255)
+        if len(group) == batch_images:
+            flush()
+    flush()
+    seconds = time.monotonic() - t0
+    summary = meter.summary()
+    cfg = predictor.bundle.config
+    summary.update(
+        {
+            "split": split,
+            "data_root": str(Path(root).resolve()),
+            "n_images": len(ds),
+            "threshold": predictor.threshold,
+            "model": cfg.model,
+            "loss": cfg.loss,
+            "preset": cfg.preset,
+            "study_row": cfg.study_row,
+            "seconds": round(seconds, 2),
+            "images_per_s": round(len(ds) / max(seconds, 1e-9), 2),
+        }
+    )
+    write_json_atomic(out_dir / "metrics.json", summary)
+    row = markdown_row(name or cfg.preset, cfg.model, cfg.loss, summary)
+    write_text_atomic(out_dir / "row.md", TABLE_HEADER + "\n" + row + "\n")
+    return summary

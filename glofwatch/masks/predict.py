@@ -1,0 +1,120 @@
+"""Probability maps for images of any size from a trained model.
+
+:class:`Predictor` wraps a :class:`~glofwatch.models.bundle.ModelBundle`:
+it normalises raw pixels with the model's own input spec, pads to the network
+stride, and tiles with overlap and blending when an image is larger than
+``max_tile``. Nodata pixels are never lake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from glofwatch.errors import ConfigError, InputError
+from glofwatch.masks.tiled import predict_tiled
+from glofwatch.models.bundle import ModelBundle, load_bundle
+from glofwatch.models.normalize import normalize, percentile_stats
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"device '{device}' is unknown; use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class MaskResult:
+    """One image's prediction (the result type shared by every model family).
+
+    Attributes:
+        probability: (H, W) float32 lake probability, 0 on nodata.
+        mask: (H, W) uint8 {0, 1} lake mask.
+        valid: (H, W) bool, False on nodata.
+    """
+
+    probability: np.ndarray
+    mask: np.ndarray
+    valid: np.ndarray
+
+
+class Predictor:
+    """Run a trained model on raw images.
+
+    Args:
+        bundle: the trained model.
+        device: auto, cpu or cuda.
+        max_tile: images with a side above this are tiled (with ``overlap``).
+        overlap: tile overlap in pixels.
+    """
+
+    def __init__(self, bundle: ModelBundle, device: str = "auto", max_tile: int = 1024, overlap: int = 64) -> None:
+        from glofwatch.models.registry import get_spec
+
+        self.bundle = bundle
+        self.spec = bundle.spec
+        self.device = resolve_device(device)
+        self.net = bundle.net.to(self.device).eval()
+        self.stride = get_spec(bundle.config.model).stride
+        self.max_tile = max(self.stride, max_tile // self.stride * self.stride)
+        self.overlap = overlap
+        self.threshold = bundle.threshold
+
+    @classmethod
+    def from_path(cls, path: str | Path, device: str = "auto", **kw: int) -> Predictor:
+        """Load from a run folder or model file."""
+        return cls(load_bundle(path), device=device, **kw)
+
+    @torch.inference_mode()
+    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """Probabilities (N, H, W) for raw images (N, C, H, W), padded to the stride internally."""
+        n, c, h, w = x.shape
+        if c != self.spec.in_channels:
+            raise InputError(
+                f"image has {c} bands but the model expects {self.spec.in_channels} ({', '.join(self.spec.bands)})"
+            )
+        x = x.to(self.device, torch.float32)
+        valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
+        if stats is None and self.spec.scaling == "percentile":
+            stats = percentile_stats(x, self.spec, valid)
+        z = normalize(x, self.spec, valid, stats=stats)
+        ph = -(-h // self.stride) * self.stride - h
+        pw = -(-w // self.stride) * self.stride - w
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            z = F.pad(z, (0, pw, 0, ph), mode=mode)
+        logits = self.net(z)[:, 0, :h, :w]
+        return torch.sigmoid(logits.float()) * valid
+
+    def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None) -> MaskResult:
+        """Predict one raw image (H, W, C) of any size."""
+        if image.ndim != 3:
+            raise InputError(f"expected an image (H, W, C), got shape {image.shape}")
+        h, w, _ = image.shape
+        x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None]
+        if valid is None:
+            valid = ~(np.all(image == 0, axis=-1) | np.any(np.isnan(image), axis=-1))
+        v = torch.from_numpy(valid)[None]
+        x = torch.nan_to_num(x)
+        if max(h, w) <= self.max_tile:
+            prob = self.predict_batch(x, v)[0].cpu().numpy()
+        else:
+            stats = percentile_stats(x, self.spec, v) if self.spec.scaling == "percentile" else None
+
+            def run(rc: np.ndarray, th: int, tw: int) -> np.ndarray:
+                r, c = int(rc[0]), int(rc[1])
+                out = self.predict_batch(x[..., r : r + th, c : c + tw], v[..., r : r + th, c : c + tw], stats)
+                return out[0].cpu().numpy()
+
+            prob = predict_tiled(run, h, w, tile=self.max_tile, overlap=self.overlap)
+        prob = (prob * valid).astype(np.float32)
+        return MaskResult(prob, (prob > self.threshold).astype(np.uint8), valid)

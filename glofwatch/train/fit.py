@@ -1,0 +1,265 @@
+"""Run a training job into a run folder, resumable after any interruption.
+
+Run folder layout::
+
+    RUN_DIR/
+      config.yaml            resolved config (every value used)
+      run.json               data root, start/resume times, library versions
+      checkpoints/last.ckpt  written atomically after every epoch (resume point)
+      checkpoints/best.ckpt  best validation IoU so far
+      metrics.csv            one row per epoch
+      model.pt               self-describing best model (see models/bundle.py)
+      summary.json           best validation metrics, epochs, seconds
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glofwatch.config import TrainConfig, load_config
+from glofwatch.errors import ConfigError, InputError, TrainingError
+from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) run produced."""
+
+    run_dir: Path
+    best_metrics: dict[str, Any]
+    epochs: int
+    seconds: float
+    stopped_by: str
+
+
+def _accelerator(device: str) -> str:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    if device == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if device == "cuda" else "cpu"
+
+
+def _precision(cfg: TrainConfig, accelerator: str) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision if cfg.precision != "32" else "32-true"
+    if accelerator == "gpu":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _devices(value: str) -> Any:
+    v = str(value).strip()
+    if v == "auto":
+        return "auto"
+    if v.isdigit():
+        return int(v)
+    if "," in v:
+        return [int(x) for x in v.split(",") if x.strip()]
+    raise ConfigError(f"devices={value!r} is not valid; use auto, a count like 2, or a list like 0,1")
+
+
+def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume: bool) -> tuple[TrainConfig, Path, Path | None]:
+    """Check the run folder and return (config, data root, checkpoint to resume from)."""
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not ckpt.is_file():
+            raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt); start a new run with --out")
+        run_info = _read_json(run_dir / "run.json")
+        data_root = data_root or Path(run_info.get("data_root", ""))
+        return cfg, data_root, ckpt
+    if ckpt.is_file():
+        raise InputError(f"{run_dir}: already holds a run; continue it with `glofwatch train --resume {run_dir}` or choose another --out")
+    if data_root is None:
+        raise ConfigError("no data given; pass --data ROOT (make a synthetic set with `glofwatch data synth`)")
+    return cfg, data_root, None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    data_root: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    extra_callbacks: list[Any] | None = None,
+) -> TrainResult:
+    """Train ``cfg`` into ``run_dir`` (or resume the run there).
+
+    Args:
+        cfg: resolved training config. When resuming, pass the saved config with
+            any overrides applied (see :func:`resume_config`).
+        run_dir: the run folder.
+        data_root: data root (taken from ``run.json`` when resuming and not given).
+        resume: continue from ``checkpoints/last.ckpt`` (epoch count, optimizer,
+            scheduler and RNG state).
+        progress: show a progress bar.
+        extra_callbacks: more Lightning callbacks (tests use this to interrupt runs).
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+
+    from glofwatch.data.datamodule import GlacialLakesDataModule
+    from glofwatch.models.registry import get_spec
+    from glofwatch.train.callbacks import AtomicCheckpointIO, EpochSeed, MetricsCSV, RngState
+    from glofwatch.train.task import SegmentationTask
+
+    run_dir = Path(run_dir)
+    cfg, root, ckpt_path = prepare_run(run_dir, cfg, Path(data_root) if data_root else None, resume)
+    if not root.is_dir():
+        raise InputError(f"{root}: data root not found; pass --data ROOT")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
+    info = _read_json(run_dir / "run.json")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    info.setdefault("started", now)
+    info["data_root"] = str(root.resolve())
+    info.setdefault("resumed", [])
+    if resume:
+        info["resumed"].append(now)
+    info["versions"] = _versions()
+    write_json_atomic(run_dir / "run.json", info)
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    spec = get_spec(cfg.model)
+    dm = GlacialLakesDataModule(
+        root,
+        batch_size=cfg.batch_size,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+        augment=cfg.augment,
+        image_size=cfg.image_size,
+        stride=spec.stride,
+        num_workers=cfg.num_workers,
+    )
+    dm.setup("fit")
+    has_val = dm.val_set is not None
+    task = SegmentationTask(cfg.to_dict(), init_weights=ckpt_path is None)
+
+    ckpt_dir = run_dir / "checkpoints"
+    last_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1, monitor=None,
+                              save_on_train_epoch_end=True, enable_version_counter=False)
+    callbacks: list[Any] = [RngState(), EpochSeed(), MetricsCSV(run_dir / "metrics.csv"), last_cb]
+    if has_val:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_iou", mode="max",
+                                         save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False))
+    if progress:
+        callbacks.append(RichProgressBar(leave=True))
+    callbacks += extra_callbacks or []
+
+    accelerator = _accelerator(cfg.device)
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=_devices(cfg.devices) if accelerator == "gpu" or cfg.devices != "auto" else 1,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=_precision(cfg, accelerator),
+        max_epochs=cfg.max_epochs,
+        max_steps=cfg.max_steps,
+        max_time=dt.timedelta(seconds=cfg.time_budget_s) if cfg.time_budget_s else None,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=cfg.limit_val_batches,
+        log_every_n_steps=1,
+        default_root_dir=run_dir,
+        deterministic=False,
+    )
+    t0 = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
+    seconds = time.monotonic() - t0
+    if trainer.global_rank != 0:
+        return TrainResult(run_dir, {}, trainer.current_epoch, seconds, "rank")
+    stopped_by = "max_epochs"
+    if cfg.max_steps > 0 and trainer.global_step >= cfg.max_steps:
+        stopped_by = "max_steps"
+    elif trainer.current_epoch < cfg.max_epochs:
+        stopped_by = "time_budget" if cfg.time_budget_s else "interrupted"
+    return finish_run(run_dir, cfg, seconds, stopped_by, trainer.current_epoch)
+
+
+def finish_run(run_dir: Path, cfg: TrainConfig, seconds: float, stopped_by: str, epochs: int) -> TrainResult:
+    """Export ``model.pt`` from the best (or last) checkpoint and write ``summary.json``."""
+    import csv
+
+    from glofwatch.models.bundle import load_bundle, save_bundle
+
+    ckpt_dir = run_dir / "checkpoints"
+    source = ckpt_dir / "best.ckpt" if (ckpt_dir / "best.ckpt").is_file() else ckpt_dir / "last.ckpt"
+    if not source.is_file():
+        raise TrainingError(f"{run_dir}: training ended before the first epoch finished; no checkpoint to export")
+    bundle = load_bundle(source)
+    rows = []
+    metrics_csv = run_dir / "metrics.csv"
+    if metrics_csv.is_file():
+        with metrics_csv.open() as fh:
+            rows = list(csv.DictReader(fh))
+    best_row: dict[str, Any] = {}
+    if rows and "val_iou" in rows[0]:
+        best_row = max(rows, key=lambda r: float(r["val_iou"] or "nan") if r["val_iou"] else -1.0)
+    elif rows:
+        best_row = rows[-1]
+    best = {k: _num(v) for k, v in best_row.items()}
+    meta = {"checkpoint": str(source.name), "epoch": bundle.meta.get("epoch"), "run_dir": str(run_dir),
+            "threshold": cfg.threshold}
+    save_bundle(run_dir / "model.pt", bundle.net, cfg, best, meta)
+    summary = {"preset": cfg.preset, "model": cfg.model, "loss": cfg.loss, "epochs": epochs,
+               "seconds": round(seconds, 2), "stopped_by": stopped_by, "best_val": best}
+    write_json_atomic(run_dir / "summary.json", summary)
+    return TrainResult(run_dir, best, epochs, seconds, stopped_by)
+
+
+def _num(v: Any) -> Any:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return int(f) if f.is_integer() and abs(f) < 1e15 else f
+
+
+def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig:
+    """The saved config of ``run_dir`` with ``overrides`` (e.g. a new max_epochs) applied."""
+    from glofwatch.config import check_overrides
+
+    saved = load_config(Path(run_dir) / "config.yaml")
+    merged = {**saved.to_dict(), **check_overrides(overrides)}
+    for key in ("model", "input", "loss", "loss_params"):
+        if key in overrides and overrides[key] != saved.to_dict()[key]:
+            raise ConfigError(f"--{key} cannot change when resuming {run_dir}; start a new run instead")
+    return TrainConfig(**merged)
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("glofwatch", "torch", "lightning", "segmentation-models-pytorch", "timm"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
