@@ -1,0 +1,1 @@
+"""Lake masks: prediction, tiled blending, writing and pixel metrics."""

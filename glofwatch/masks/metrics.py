@@ -1,0 +1,465 @@
+"""Pixel metrics for binary lake masks, each number named by its reduction.
+
+Three reductions are reported side by side because the study mixes them:
+
+* ``micro`` (primary): ONE confusion matrix over all valid pixels of the
+  split, thresholded at ``p > threshold``, then scored once. Equal to
+  torchmetrics' binary metrics with ``multidim_average="global"``.
+* ``per_image``: one confusion matrix per image, scored per image, then the
+  mean / median over images (images weigh the same whatever their lake area).
+* ``study_batch_soft``: the study's Keras metrics (U-Net notebook): per
+  ``update`` call (= one batch), soft Dice and IoU on probabilities without a
+  threshold (smoothing 1), and precision/recall on rounded values, averaged
+  over batches. They depend on batch size and order; kept for comparison only.
+
+Conventions for empty denominators (``scores``; every case is 0/0):
+
+* no lake in truth and none predicted: iou = dice = f1 = precision = recall = 1.0
+  (a perfect image, never NaN);
+* no pixel predicted as lake but lake in truth: precision = 0.0 (and recall = 0.0);
+* lake predicted but no lake in truth: recall = 0.0 (and precision = iou = dice = 0.0);
+* no valid pixel at all: accuracy = 1.0 like the rest (nothing to get wrong);
+  the meter leaves such images out of the per-image statistics.
+
+Inputs may be torch tensors (any device; moved to CPU) or numpy arrays.
+
+Example:
+    >>> meter = SegmentationMeter(threshold=0.5)
+    >>> meter.update(torch.sigmoid(logits)[:, 0], masks, ids=names)  # doctest: +SKIP
+    >>> meter.summary()["micro"]["iou"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from glofwatch.errors import ConfigError, InputError
+
+SCORE_NAMES = ("iou", "dice", "accuracy", "precision", "recall", "f1")
+STUDY_NOTE = "per-batch soft scores averaged over batches, as the study's Keras metrics"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Binary confusion counts (pixels).
+
+    Attributes:
+        tp: lake predicted, lake in truth.
+        fp: lake predicted, no lake in truth.
+        fn: no lake predicted, lake in truth.
+        tn: no lake predicted, no lake in truth.
+    """
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    @property
+    def pixels(self) -> int:
+        """Number of scored pixels."""
+        return self.tp + self.fp + self.fn + self.tn
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, empty: np.ndarray | float) -> np.ndarray:
+    """``num / den`` where ``den > 0``, else ``empty`` (float64 arrays)."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), empty)
+
+
+def score_arrays(tp: Any, fp: Any, fn: Any, tn: Any) -> dict[str, np.ndarray]:
+    """Vectorised :func:`scores` over arrays of counts (same conventions).
+
+    Args:
+        tp, fp, fn, tn: integer arrays of one shape (e.g. one entry per image or threshold).
+
+    Returns:
+        Float64 arrays keyed by ``iou, dice, accuracy, precision, recall, f1``.
+    """
+    tp, fp, fn, tn = (np.asarray(a, dtype=np.int64) for a in (tp, fp, fn, tn))
+    iou = _ratio(tp, tp + fp + fn, 1.0)
+    dice = _ratio(2 * tp, 2 * tp + fp + fn, 1.0)
+    precision = _ratio(tp, tp + fp, np.where(fn == 0, 1.0, 0.0))
+    recall = _ratio(tp, tp + fn, np.where(fp == 0, 1.0, 0.0))
+    accuracy = _ratio(tp + tn, tp + fp + fn + tn, 1.0)
+    return {"iou": iou, "dice": dice, "accuracy": accuracy, "precision": precision,
+            "recall": recall, "f1": dice.copy()}
+
+
+def scores(counts: Counts) -> dict[str, float]:
+    """Score one confusion matrix.
+
+    ``iou = tp/(tp+fp+fn)``, ``dice = f1 = 2tp/(2tp+fp+fn)`` (identical for binary
+    masks; both names kept), ``precision = tp/(tp+fp)``, ``recall = tp/(tp+fn)``,
+    ``accuracy = (tp+tn)/pixels``. Empty denominators follow the module docstring:
+    truth and prediction both empty -> 1.0; otherwise an empty denominator -> 0.0.
+
+    Args:
+        counts: confusion counts.
+
+    Returns:
+        ``{"iou", "dice", "accuracy", "precision", "recall", "f1"}`` as floats in [0, 1].
+    """
+    arrays = score_arrays(counts.tp, counts.fp, counts.fn, counts.tn)
+    return {k: float(v) for k, v in arrays.items()}
+
+
+def _to_numpy(x: Any, name: str) -> np.ndarray:
+    """Torch tensor (any device/dtype) or array-like -> numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+        if x.is_floating_point():
+            x = x.float()  # bfloat16 has no numpy dtype
+        return x.numpy()
+    try:
+        return np.asarray(x)
+    except Exception as exc:  # noqa: BLE001 - report which argument
+        raise InputError(f"{name}: cannot read {type(x).__name__} as an array; pass a tensor or ndarray") from exc
+
+
+def _as_binary(x: Any, name: str) -> np.ndarray:
+    """0/1 or bool input -> bool array; InputError on any other value."""
+    a = _to_numpy(x, name)
+    if a.dtype == np.bool_:
+        return a
+    bad = (a != 0) & (a != 1)
+    if bad.any():
+        raise InputError(
+            f"{name} holds values other than 0 and 1 (e.g. {a[bad].flat[0].item()!r}); "
+            "map masks to 0/1 (lake = 1) or threshold probabilities first"
+        )
+    return a.astype(bool)
+
+
+def _as_maps(a: np.ndarray, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
+    """(N, H, W) or (N, 1, H, W) -> (N, H, W), checked against ``shape``."""
+    if a.ndim == 4 and a.shape[1] == 1:
+        a = a[:, 0]
+    if a.ndim != 3 or (shape is not None and a.shape != shape):
+        want = "(N, H, W)" if shape is None else f"{shape}"
+        raise InputError(f"{name} has shape {a.shape}, expected {want}; pass one (H, W) map per image")
+    return a
+
+
+def count_confusion(pred: Any, truth: Any, valid: Any = None) -> Counts:
+    """Count tp/fp/fn/tn between a predicted and a true mask.
+
+    Args:
+        pred: predicted lake mask, bool or 0/1, ndarray or tensor, any shape.
+        truth: true lake mask, same shape, bool or 0/1.
+        valid: optional bool mask of the same shape; False pixels are not counted.
+
+    Returns:
+        :class:`Counts` over the valid pixels.
+
+    Raises:
+        InputError: shapes differ or masks hold values other than 0/1.
+    """
+    p, t = _as_binary(pred, "pred"), _as_binary(truth, "truth")
+    v = None if valid is None else _as_binary(valid, "valid")
+    for name, a in (("truth", t), ("valid", v)):
+        if a is not None and a.shape != p.shape:
+            raise InputError(f"{name} has shape {a.shape}, pred {p.shape}; pass masks of one size")
+    if v is not None:
+        p, t = p & v, t & v
+    n = p.size if v is None else int(np.count_nonzero(v))
+    tp = int(np.count_nonzero(p & t))
+    fp = int(np.count_nonzero(p)) - tp
+    fn = int(np.count_nonzero(t)) - tp
+    return Counts(tp, fp, fn, n - tp - fp - fn)
+
+
+@dataclass(frozen=True)
+class ThresholdCurve:
+    """Scores of thresholded probabilities (``p > threshold``) for many thresholds.
+
+    All attributes are 1-D arrays of one length, ascending in ``thresholds``;
+    scores follow :func:`scores` conventions.
+    """
+
+    thresholds: np.ndarray
+    tp: np.ndarray
+    fp: np.ndarray
+    fn: np.ndarray
+    tn: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    iou: np.ndarray
+    dice: np.ndarray
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """Plain lists for JSON."""
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+
+class _ThresholdHistogram:
+    """Counts of lake / non-lake pixels between consecutive threshold edges.
+
+    ``bin[i]`` holds pixels with ``edges[i-1] < p <= edges[i]`` (the number of
+    edges strictly below ``p``), so ``p > edges[k]`` exactly when ``bin > k``:
+    counts at every edge equal direct thresholding in float64, bit for bit.
+
+    Args:
+        edges: sorted unique float64 thresholds.
+        uniform: if every edge but ``extra`` is ``k / uniform`` (k = 0..uniform),
+            bins are found by arithmetic plus an exact correction instead of a
+            binary search (about 3x faster).
+        extra: the one edge off the uniform grid, or None.
+    """
+
+    def __init__(self, edges: np.ndarray, uniform: int | None = None, extra: float | None = None) -> None:
+        self.edges = edges
+        self.uniform = uniform
+        self.extra = extra
+        self.grid = None if uniform is None else np.arange(uniform + 1, dtype=np.float64) / uniform
+        self.hist = np.zeros((len(edges) + 1, 2), dtype=np.int64)  # [:, 0] non-lake, [:, 1] lake
+
+    def bin_index(self, p: np.ndarray) -> np.ndarray:
+        """Number of edges strictly below each float64 probability in ``p`` (1-D)."""
+        if self.grid is None:
+            return np.searchsorted(self.edges, p, side="left")
+        n = self.uniform
+        g = np.ceil(p * n).astype(np.intp)
+        np.clip(g, 0, n, out=g)
+        g -= (g > 0) & (self.grid[np.maximum(g - 1, 0)] >= p)  # guess one too high
+        g += (g <= n) & (self.grid[np.minimum(g, n)] < p)  # guess one too low
+        if self.extra is not None:
+            g += p > self.extra
+        return g
+
+    def update(self, p: np.ndarray, t: np.ndarray) -> None:
+        """Add float64 probabilities ``p`` with bool truth ``t`` (1-D, same length)."""
+        idx = self.bin_index(p) * 2 + t
+        self.hist += np.bincount(idx, minlength=self.hist.size).reshape(self.hist.shape)
+
+    def curve(self) -> ThresholdCurve:
+        # pixels with bin > k are predicted lake at edge k
+        neg, pos = self.hist[:, 0], self.hist[:, 1]
+        tp = pos.sum() - np.cumsum(pos)[:-1]
+        fp = neg.sum() - np.cumsum(neg)[:-1]
+        fn = pos.sum() - tp
+        tn = neg.sum() - fp
+        s = score_arrays(tp, fp, fn, tn)
+        return ThresholdCurve(self.edges.copy(), tp, fp, fn, tn, s["precision"], s["recall"], s["iou"], s["dice"])
+
+
+def _check_unit(value: Any, name: str) -> float:
+    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not a number in [0, 1]; pass a probability threshold such as 0.5")
+    return float(value)
+
+
+def _prepare(probs: Any, target: Any, valid: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check and convert meter inputs to (N, H, W) float64 / bool / bool arrays."""
+    p = _as_maps(_to_numpy(probs, "probs"), "probs", None).astype(np.float64, copy=False)
+    t = _as_maps(_as_binary(target, "target"), "target", p.shape)
+    v = None if valid is None else _as_maps(_as_binary(valid, "valid"), "valid", p.shape)
+    if p.size:
+        lo, hi = float(p.min()), float(p.max())
+        if not (lo >= 0.0 and hi <= 1.0):
+            raise InputError(
+                f"probs range [{lo:.4g}, {hi:.4g}] is not within [0, 1] (or holds NaN); "
+                "pass sigmoid(logits), not logits"
+            )
+    return p, t, v
+
+
+def pr_curve(probs: Any, targets: Any, thresholds: Any, valid: Any = None) -> ThresholdCurve:
+    """Precision, recall, IoU and Dice of ``probs > threshold`` for each threshold.
+
+    Exact (no binning error): the thresholds themselves are the histogram edges.
+
+    Args:
+        probs: (N, H, W) or (N, 1, H, W) lake probabilities in [0, 1].
+        targets: true masks of the same shape, 0/1.
+        thresholds: thresholds in [0, 1]; returned sorted and de-duplicated.
+        valid: optional bool mask of scored pixels.
+
+    Returns:
+        A :class:`ThresholdCurve`.
+    """
+    try:
+        edges = np.unique(np.asarray(thresholds, dtype=np.float64).ravel())
+    except (TypeError, ValueError):
+        edges = np.array([np.nan])
+    if edges.size == 0 or not (edges[0] >= 0.0 and edges[-1] <= 1.0):
+        raise ConfigError(f"thresholds {thresholds!r} must be a non-empty list of numbers in [0, 1]")
+    p, t, v = _prepare(probs, targets, valid)
+    hist = _ThresholdHistogram(edges)
+    hist.update(p.ravel() if v is None else p[v], t.ravel() if v is None else t[v])
+    return hist.curve()
+
+
+class SegmentationMeter:
+    """Accumulate binary lake-mask metrics over a split, batch by batch.
+
+    Args:
+        threshold: a pixel is lake when ``prob > threshold`` (as torchmetrics).
+        curve_bins: keep a histogram with thresholds ``k / curve_bins``
+            (k = 0..curve_bins) plus ``threshold`` itself, for :meth:`curve`
+            and :meth:`best_threshold`; None switches it off.
+    """
+
+    def __init__(self, threshold: float = 0.5, curve_bins: int | None = 100) -> None:
+        self.threshold = _check_unit(threshold, "threshold")
+        if curve_bins is not None and (isinstance(curve_bins, bool) or not isinstance(curve_bins, int)
+                                       or curve_bins < 1):
+            raise ConfigError(f"curve_bins={curve_bins!r} is not a positive integer; use e.g. 100, or None")
+        self.curve_bins = curve_bins
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything accumulated."""
+        self._image_counts: list[np.ndarray] = []  # (n, 5): tp, fp, fn, tn, valid pixels
+        self._ids: list[str] = []
+        self._batches: list[tuple[float, float, float, float]] = []
+        self._hist = None
+        if self.curve_bins is not None:
+            grid = np.arange(self.curve_bins + 1, dtype=np.float64) / self.curve_bins
+            extra = None if np.any(grid == self.threshold) else self.threshold
+            edges = np.unique(np.append(grid, self.threshold))
+            self._hist = _ThresholdHistogram(edges, uniform=self.curve_bins, extra=extra)
+
+    def update(self, probs: Any, target: Any, ids: list[str] | None = None, valid: Any = None) -> None:
+        """Add one batch.
+
+        Args:
+            probs: (N, H, W) or (N, 1, H, W) lake probabilities in [0, 1], tensor or ndarray.
+            target: (N, H, W) or (N, 1, H, W) true masks, 0/1 or bool.
+            ids: optional N image names (for the worst-image list); default ``#<index>``.
+            valid: optional (N, H, W) bool, True where pixels are scored (nodata False).
+
+        Raises:
+            InputError: shapes differ, values are out of range, or ``ids`` has the wrong length.
+        """
+        p, t, v = _prepare(probs, target, valid)
+        n = p.shape[0]
+        if ids is None:
+            start = len(self._ids)
+            ids = [f"#{start + i}" for i in range(n)]
+        elif len(ids) != n:
+            raise InputError(f"got {len(ids)} ids for a batch of {n} images; pass one id per image")
+        pred = p > self.threshold  # float64 comparison, as the histogram edges
+        if v is not None:
+            pred, t = pred & v, t & v
+        axes = (1, 2)
+        n_valid = np.full(n, p.shape[1] * p.shape[2], dtype=np.int64) if v is None else np.count_nonzero(v, axis=axes)
+        tp = np.count_nonzero(pred & t, axis=axes)
+        fp = np.count_nonzero(pred, axis=axes) - tp
+        fn = np.count_nonzero(t, axis=axes) - tp
+        self._image_counts.append(np.stack([tp, fp, fn, n_valid - tp - fp - fn, n_valid], axis=1).astype(np.int64))
+        self._ids.extend(str(i) for i in ids)
+
+        # the study's Keras metrics on this batch: soft, smoothing 1, no threshold
+        pv = p if v is None else np.where(v, p, 0.0)
+        inter = float(pv[t].sum())  # sum(t * p); t is already False outside valid
+        sum_t, sum_p = float(np.count_nonzero(t)), float(pv.sum())
+        # Keras K.round rounds half to even, so round(x) = 1 exactly when x > 0.5
+        above_half = pv > 0.5
+        rounded_tp = float(np.count_nonzero(above_half & t))
+        rounded_pred = float(np.count_nonzero(above_half))
+        self._batches.append((
+            (2.0 * inter + 1.0) / (sum_t + sum_p + 1.0),
+            (inter + 1.0) / (sum_t + sum_p - inter + 1.0),
+            rounded_tp / (rounded_pred + 1e-7),
+            rounded_tp / (sum_t + 1e-7),
+        ))
+        if self._hist is not None:
+            self._hist.update(p.ravel() if v is None else p[v], t.ravel() if v is None else t[v])
+
+    def micro_counts(self) -> Counts:
+        """One confusion matrix over every valid pixel seen so far."""
+        if not self._image_counts:
+            return Counts()
+        total = np.concatenate(self._image_counts).sum(axis=0)
+        return Counts(*(int(x) for x in total[:4]))
+
+    def summary(self, n_worst: int = 5) -> dict[str, Any]:
+        """All numbers, grouped by reduction (see the module docstring).
+
+        Args:
+            n_worst: how many lowest-IoU images to list.
+
+        Returns:
+            ``{"reduction_note", "threshold", "micro": {...}, "per_image": {...},
+            "study_batch_soft": {...}}`` with plain floats and ints (JSON-ready).
+
+        Raises:
+            InputError: nothing was added with :meth:`update`.
+        """
+        if not self._batches:
+            raise InputError("SegmentationMeter has no batches; call update() before summary()")
+        c = self.micro_counts()
+        micro: dict[str, Any] = scores(c)
+        micro.update(tp=c.tp, fp=c.fp, fn=c.fn, tn=c.tn, pixels=c.pixels)
+
+        per = np.concatenate(self._image_counts)
+        scored = per[:, 4] > 0
+        s = score_arrays(per[scored, 0], per[scored, 1], per[scored, 2], per[scored, 3])
+        ids = [i for i, keep in zip(self._ids, scored) if keep]
+        order = np.argsort(s["iou"], kind="stable")[:n_worst]
+        empty = None  # no scored image: JSON null rather than NaN
+        per_image = {
+            "iou_mean": float(s["iou"].mean()) if ids else empty,
+            "iou_median": float(np.median(s["iou"])) if ids else empty,
+            "dice_mean": float(s["dice"].mean()) if ids else empty,
+            "n_images": len(ids),
+            "n_empty_truth": int(np.count_nonzero(per[scored, 0] + per[scored, 2] == 0)),
+            "n_no_valid": int(np.count_nonzero(~scored)),
+            "worst": [{"id": ids[i], "iou": float(s["iou"][i])} for i in order],
+        }
+        b = np.asarray(self._batches)
+        study = {"dice": float(b[:, 0].mean()), "iou": float(b[:, 1].mean()),
+                 "precision": float(b[:, 2].mean()), "recall": float(b[:, 3].mean()),
+                 "n_batches": len(b), "note": STUDY_NOTE}
+        note = (
+            f"micro: one confusion matrix over all valid pixels, lake = prob > {self.threshold:g} "
+            "(primary numbers); per_image: scores per image, then mean/median over images "
+            "(images with no valid pixel skipped); study_batch_soft: " + STUDY_NOTE +
+            " (depends on batch size; not comparable with micro)"
+        )
+        return {"reduction_note": note, "threshold": self.threshold, "micro": micro,
+                "per_image": per_image, "study_batch_soft": study}
+
+    def curve(self) -> ThresholdCurve:
+        """Scores at every histogram threshold (exact at each; see ``curve_bins``).
+
+        Raises:
+            ConfigError: the meter was built with ``curve_bins=None``.
+        """
+        if self._hist is None:
+            raise ConfigError("this SegmentationMeter was built with curve_bins=None; pass curve_bins=100")
+        return self._hist.curve()
+
+    def best_threshold(self, metric: str = "iou") -> tuple[float, float]:
+        """Threshold that maximises ``metric`` over :meth:`curve` (micro counts).
+
+        Ties go to the threshold nearest the meter's own ``threshold``.
+
+        Args:
+            metric: ``iou``, ``dice`` or ``f1``.
+
+        Returns:
+            ``(threshold, score)``.
+        """
+        allowed = ("iou", "dice", "f1")
+        if metric not in allowed:
+            close = difflib.get_close_matches(metric, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"cannot pick a threshold by '{metric}'{hint} (choose from: {', '.join(allowed)})")
+        cur = self.curve()
+        values = cur.dice if metric in ("dice", "f1") else cur.iou
+        best = np.flatnonzero(values == values.max())
+        k = best[np.argmin(np.abs(cur.thresholds[best] - self.threshold))]
+        return float(cur.thresholds[k]), float(values[k])
