@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "glofwatch.cli.models",
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",
+    "glofwatch.cli.demo",
 ]
 
 

@@ -22,9 +22,13 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from glofwatch.utils.atomic import torch_save_atomic, write_text_atomic
+
+
+_STEP_ONLY = {"loss", "iou"}  # progress-bar values of the last step, not epoch metrics
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -64,8 +68,12 @@ class EpochSeed(L.Callback):
             dm.set_epoch(trainer.current_epoch)
 
 
-class MetricsCSV(L.Callback):
+class MetricsCSV(Checkpoint):
     """One row per epoch (train and validation metrics, lr, seconds) in ``path``.
+
+    It is a :class:`~lightning.pytorch.callbacks.Checkpoint` only so that Lightning
+    runs it after the module's own ``on_train_epoch_end`` (which logs the epoch's
+    training metrics) and before the checkpoint writers, which then store its rows.
 
     Args:
         path: the CSV file, rewritten atomically after each epoch.
@@ -84,7 +92,7 @@ class MetricsCSV(L.Callback):
             return
         row: dict[str, Any] = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
         for key, value in sorted(trainer.callback_metrics.items()):
-            if key.endswith("_step"):
+            if key.endswith("_step") or key in _STEP_ONLY:
                 continue
             v = float(value)
             row[key.removesuffix("_epoch")] = v if math.isfinite(v) else None

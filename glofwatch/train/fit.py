@@ -15,6 +15,7 @@ Run folder layout::
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import warnings
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ def train(
     from glofwatch.train.callbacks import AtomicCheckpointIO, EpochSeed, MetricsCSV, RngState
     from glofwatch.train.task import SegmentationTask
 
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     run_dir = Path(run_dir)
     cfg, root, ckpt_path = prepare_run(run_dir, cfg, Path(data_root) if data_root else None, resume)
     if not root.is_dir():
