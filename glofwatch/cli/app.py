@@ -14,7 +14,6 @@ import importlib
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -31,23 +30,20 @@ COMMAND_MODULES = [
 ]
 
 
-class UserError(click.ClickException):
-    """A GlofwatchError shown to the user as one line, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+def report_error(exc: GlofwatchError) -> None:
+    """Print a user error as one line on stderr."""
+    typer.echo(f"error: {exc}", err=True)
 
 
 class GlofwatchGroup(TyperGroup):
-    """Root command group that turns GlofwatchError into a one-line message."""
+    """Root command group that turns GlofwatchError into one line and exit status 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except GlofwatchError as exc:
-            raise UserError(str(exc)) from exc
+            report_error(exc)
+            raise typer.Exit(2) from exc
 
 
 app = typer.Typer(
