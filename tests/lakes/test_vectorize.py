@@ -1,0 +1,109 @@
+"""vectorize_mask: geodesic areas of hand-made lakes, holes, filters, probabilities, files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+from affine import Affine
+
+from glofwatch.errors import InputError
+from glofwatch.geo import GeoGrid
+from glofwatch.lakes.vectorize import LAKE_COLUMNS, read_lakes, vectorize_mask, write_lakes
+
+# UTM 45N near the central meridian (87 E): the grid scale factor is 0.9996, so a
+# 10 m pixel covers (10 / 0.9996)^2 m2 on the ellipsoid.
+UTM_GRID = GeoGrid("EPSG:32645", Affine(10, 0, 500000, 0, -10, 3100000), 100, 100, 0)
+K0 = 0.9996
+
+
+def squares() -> np.ndarray:
+    m = np.zeros((100, 100), np.uint8)
+    m[10:40, 10:40] = 1  # 30 x 30 px = 0.09 km2, with a 5 x 5 px island
+    m[20:25, 20:25] = 0
+    m[60:62, 60:62] = 1  # 2 x 2 px = 400 m2: below the default 1000 m2
+    m[70:90, 50:90] = 1  # 20 x 40 px = 0.08 km2
+    m[0:5, 0:5] = 255  # nodata is never lake
+    return m
+
+
+def test_square_lake_areas_perimeters_and_holes() -> None:
+    lakes = vectorize_mask(squares(), UTM_GRID)
+    assert list(lakes.columns) == [*LAKE_COLUMNS, "geometry"]
+    assert lakes["lake_id"].tolist() == [1, 2]  # raster order; the 2x2 pond is dropped
+    first, second = lakes.iloc[0], lakes.iloc[1]
+    assert first.area_km2 == pytest.approx((900 - 25) * 100 / K0**2 / 1e6, rel=2e-4)
+    assert second.area_km2 == pytest.approx(800 * 100 / K0**2 / 1e6, rel=2e-4)
+    assert len(first.geometry.interiors) == 1 and len(second.geometry.interiors) == 0
+    # perimeter counts the island's shore: 4*300 m + 4*50 m
+    assert first.perimeter_m == pytest.approx((1200 + 200) / K0, rel=2e-4)
+    assert second.perimeter_m == pytest.approx(1200 / K0, rel=2e-4)
+    assert lakes.crs.to_epsg() == 32645
+    assert first.geometry.area == pytest.approx(87500.0)  # planar area in the scene CRS
+
+
+def test_centroid_lon_lat() -> None:
+    lakes = vectorize_mask(squares(), UTM_GRID)
+    # lake 2 spans x 500500..500900, y 3099300..3099100 -> centre (500700, 3099200)
+    lon, lat = pyproj.Transformer.from_crs(32645, 4326, always_xy=True).transform(500700, 3099200)
+    assert lakes.iloc[1].centroid_lon == pytest.approx(lon, abs=1e-9)
+    assert lakes.iloc[1].centroid_lat == pytest.approx(lat, abs=1e-9)
+
+
+def test_min_area_filter_and_empty_result() -> None:
+    assert len(vectorize_mask(squares(), UTM_GRID, min_area_m2=300)) == 3
+    assert len(vectorize_mask(squares(), UTM_GRID, min_area_m2=0.085e6)) == 1
+    empty = vectorize_mask(np.zeros((100, 100), np.uint8), UTM_GRID)
+    assert len(empty) == 0 and list(empty.columns) == [*LAKE_COLUMNS, "geometry"]
+
+
+def test_mean_and_max_probability() -> None:
+    prob = np.zeros((100, 100), np.float32)
+    prob[70:80, 50:90] = 0.6
+    prob[80:90, 50:90] = 0.8
+    prob[85, 60] = 0.99
+    lakes = vectorize_mask(squares(), UTM_GRID, probability=prob, date="2020-08-01")
+    expected_mean = (400 * 0.6 + 399 * 0.8 + 0.99) / 800
+    assert lakes.iloc[1].mean_prob == pytest.approx(expected_mean, rel=1e-6)
+    assert lakes.iloc[1].max_prob == pytest.approx(0.99, rel=1e-6)
+    assert lakes["date"].tolist() == ["2020-08-01", "2020-08-01"]
+    assert np.isnan(vectorize_mask(squares(), UTM_GRID).iloc[0].mean_prob)
+
+
+def test_geographic_crs_uses_geodesic_area() -> None:
+    d = 0.0001  # degrees per pixel
+    grid = GeoGrid("EPSG:4326", Affine(d, 0, 86.0, 0, -d, 28.0), 50, 50, None)
+    m = np.zeros((50, 50), np.uint8)
+    m[10:30, 10:30] = 1
+    lakes = vectorize_mask(m, grid, min_area_m2=100)
+    geod = pyproj.Geod(ellps="WGS84")
+    lons = [86.001, 86.003, 86.003, 86.001]
+    lats = [27.999, 27.999, 27.997, 27.997]
+    area, _ = geod.polygon_area_perimeter(lons, lats)
+    assert lakes.iloc[0].area_km2 == pytest.approx(abs(area) / 1e6, rel=1e-6)
+
+
+def test_errors() -> None:
+    with pytest.raises(InputError, match=r"mask is 10x10 but its grid is 100x100"):
+        vectorize_mask(np.zeros((10, 10), np.uint8), UTM_GRID)
+    with pytest.raises(InputError, match=r"lake mask: raster has no CRS"):
+        vectorize_mask(np.zeros((5, 5), np.uint8), GeoGrid.plain(5, 5))
+
+
+def test_write_gpkg_in_scene_crs_and_geojson_in_wgs84(tmp_path: Path) -> None:
+    lakes = vectorize_mask(squares(), UTM_GRID, date="2020-08-01")
+    write_lakes(lakes, tmp_path / "lakes.gpkg")
+    write_lakes(lakes, tmp_path / "lakes.geojson")
+    back = read_lakes(tmp_path / "lakes.gpkg")
+    assert back.crs.to_epsg() == 32645 and back["area_km2"].tolist() == pytest.approx(lakes["area_km2"].tolist())
+    assert back.geometry.iloc[0].equals(lakes.geometry.iloc[0])
+    gj = read_lakes(tmp_path / "lakes.geojson")
+    assert gj.crs.to_epsg() == 4326 and len(gj) == 2
+    assert gj.geometry.iloc[1].centroid.x == pytest.approx(lakes.iloc[1].centroid_lon, abs=1e-6)
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic writes leave no temporary files
+    write_lakes(vectorize_mask(np.zeros((100, 100), np.uint8), UTM_GRID), tmp_path / "none.gpkg")
+    assert len(read_lakes(tmp_path / "none.gpkg")) == 0
+    with pytest.raises(InputError, match=r"lakes\.shp: unknown lake file type '\.shp'; use \.gpkg or \.geojson"):
+        write_lakes(lakes, tmp_path / "lakes.shp")
