@@ -22,6 +22,7 @@ from glofwatch.errors import GlofwatchError
 COMMAND_MODULES = [
     "glofwatch.cli.data",
     "glofwatch.cli.data_check",
+    "glofwatch.cli.yolo",
     "glofwatch.cli.data_synth",
     "glofwatch.cli.models",
     "glofwatch.cli.train",

@@ -1,0 +1,118 @@
+"""Use ultralytics without any network access.
+
+Ultralytics reaches for the network in several places; each is switched off here:
+
+===============================  ==========================================  ==================================
+What                             Where in ultralytics                         How it is switched off
+===============================  ==========================================  ==================================
+DNS "am I online" probe          ``utils.is_online`` at import time           ``YOLO_OFFLINE=1`` (before import)
+pip auto-install of packages     ``utils.checks.check_requirements``          ``YOLO_AUTOINSTALL=false``
+PyPI "new version" check         ``checks.check_pip_update_available``        patched to return False
+Arial.ttf font download          ``checks.check_font`` (data check, plots)    patched: local matplotlib font
+AMP check (downloads yolo26n.pt) ``engine.trainer.check_amp``                 patched: AMP on CUDA, off on CPU
+Analytics events, Platform/HUB,  ``utils.callbacks.add_integration_callbacks`` patched to add none
+MLflow/Comet/ClearML/... logging
+Settings file in ~/.config       ``utils.USER_CONFIG_DIR``                    ``YOLO_CONFIG_DIR`` (glofwatch cache)
+Weight downloads (``*.pt``)      ``downloads.attempt_download_asset``         never asked: models are built from
+                                                                               ``yolov8*-seg.yaml``; a ``.pt``
+                                                                               must be an existing file
+===============================  ==========================================  ==================================
+
+Plots are turned off in the training arguments (``plots=False``) as well.
+The environment variables are set with ``setdefault`` before ultralytics is
+first imported (:func:`import_ultralytics`), so a user's own values win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from glofwatch.errors import ConfigError
+
+ENV_DEFAULTS = {
+    "YOLO_OFFLINE": "1",
+    "YOLO_AUTOINSTALL": "false",
+    "YOLO_VERBOSE": "false",
+}
+
+
+def cache_root() -> Path:
+    """glofwatch's cache folder (``$GLOFWATCH_CACHE``, default ``~/.cache/glofwatch``)."""
+    env = os.environ.get("GLOFWATCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "glofwatch"
+
+
+def import_ultralytics() -> ModuleType:
+    """Import ultralytics with the offline environment set first.
+
+    Returns:
+        The ``ultralytics`` module.
+
+    Raises:
+        ConfigError: ultralytics is not installed.
+    """
+    for key, value in ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_root() / "ultralytics"))
+    try:
+        import ultralytics
+    except ModuleNotFoundError as exc:
+        if exc.name != "ultralytics":
+            raise
+        raise ConfigError(
+            "YOLOv8-Seg needs the ultralytics package; install it with `pip install ultralytics`"
+        ) from None
+    return ultralytics
+
+
+def _local_font(font: str = "Arial.ttf") -> Path | None:
+    """A font file on disk (matplotlib's DejaVu Sans); never downloads."""
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return path if path.is_file() else None
+
+
+def _no_amp_check(model: Any) -> bool:
+    """AMP on CUDA without ultralytics' check (that check downloads a model to compare outputs)."""
+    import torch
+
+    device = next(model.parameters()).device
+    return device.type == "cuda" and torch.cuda.is_available()
+
+
+@contextlib.contextmanager
+def offline_ultralytics() -> Iterator[ModuleType]:
+    """Context in which ultralytics makes no network access (see the module table).
+
+    Yields:
+        The ``ultralytics`` module.
+    """
+    ultralytics = import_ultralytics()
+    import ultralytics.data.utils as data_utils
+    import ultralytics.engine.trainer as trainer_mod
+    import ultralytics.utils.callbacks as callbacks_pkg
+    import ultralytics.utils.checks as checks
+    import ultralytics.utils.plotting as plotting
+
+    patches: list[tuple[Any, str, Any]] = [
+        (checks, "check_pip_update_available", lambda: False),
+        (checks, "check_font", _local_font),
+        (data_utils, "check_font", _local_font),
+        (plotting, "check_font", _local_font),
+        (trainer_mod, "check_amp", _no_amp_check),
+        (callbacks_pkg, "add_integration_callbacks", lambda instance: None),
+    ]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    try:
+        for obj, name, value in patches:
+            setattr(obj, name, value)
+        yield ultralytics
+    finally:
+        for obj, name, value in saved:
+            setattr(obj, name, value)
