@@ -1,0 +1,1 @@
+"""Scenes: reading Sentinel-2 rasters, tiling them, and synthesising test scenes (``synth``)."""
