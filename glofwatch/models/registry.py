@@ -110,6 +110,9 @@ def build_model(
     spec = get_spec(name)
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
         raise ConfigError(f"in_channels must be a positive integer, got {in_channels!r}")
+    from glofwatch.models.weights import apply_weights, plan_weights
+
+    plan = plan_weights(spec, weights)  # fail on unavailable weights before building
     try:
         model = spec.builder(in_channels=in_channels, **overrides)
     except TypeError as exc:
@@ -119,9 +122,7 @@ def build_model(
             f"model '{name}' does not take option(s) {', '.join(sorted(overrides))} ({exc}); "
             "drop them or pick another model"
         ) from exc
-    from glofwatch.models.weights import apply_weights
-
-    apply_weights(model, spec, weights, in_channels)
+    apply_weights(model, spec, plan, in_channels)
     return model
 
 

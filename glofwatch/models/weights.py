@@ -426,22 +426,36 @@ def imagenet_unavailable_message(encoder: str) -> str:
     )
 
 
-def apply_weights(
-    model: nn.Module, spec: ModelSpec, weights: str | os.PathLike[str] | None, in_channels: int
-) -> str:
-    """Fill a freshly built ``model`` according to ``weights``; return what was done, one line.
+@dataclass(frozen=True)
+class WeightsPlan:
+    """What :func:`apply_weights` will load, decided before the model is built.
+
+    Attributes:
+        kind: ``"random"``, ``"imagenet"`` or ``"file"``.
+        source: the ImageNet file (kind ``"imagenet"``).
+        path: the state dict or checkpoint (kind ``"file"``).
+    """
+
+    kind: str
+    source: WeightsSource | None = None
+    path: Path | None = None
+
+
+def plan_weights(spec: ModelSpec, weights: str | os.PathLike[str] | None) -> WeightsPlan:
+    """Decide where ``weights`` come from for ``spec``, without building anything.
 
     Raises:
-        WeightsError: ImageNet weights asked for but not on disk, or a file that does not fit.
+        WeightsError: ImageNet weights asked for but not on disk, an unknown keyword,
+            or a file that does not exist.
     """
     key = "none" if weights is None else str(weights)
     if key.lower() in WEIGHT_KEYWORDS:
         key = key.lower()
     if key == "none":
-        return "random init"
+        return WeightsPlan("random")
     if key == "default":
         if spec.default_weights != "imagenet" or spec.encoder is None:
-            return "random init"
+            return WeightsPlan("random")
         source = find_imagenet_weights(spec.encoder)
         if source is None:
             logger.info(
@@ -450,8 +464,8 @@ def apply_weights(
                 spec.name,
                 spec.encoder,
             )
-            return "random init"
-        return _load_imagenet(model, spec, source, in_channels)
+            return WeightsPlan("random")
+        return WeightsPlan("imagenet", source=source)
     if key == "imagenet":
         if spec.encoder is None:
             raise WeightsError(
@@ -461,19 +475,37 @@ def apply_weights(
         source = find_imagenet_weights(spec.encoder)
         if source is None:
             raise WeightsError(imagenet_unavailable_message(spec.encoder))
-        return _load_imagenet(model, spec, source, in_channels)
+        return WeightsPlan("imagenet", source=source)
     path = Path(key).expanduser()
-    if not path.exists() and os.sep not in key and "/" not in key and not path.suffix:
+    if path.is_file():
+        return WeightsPlan("file", path=path)
+    if os.sep not in key and "/" not in key and not path.suffix:
         hint = difflib.get_close_matches(key.lower(), WEIGHT_KEYWORDS, n=1, cutoff=0.6)
         did = f"; did you mean '{hint[0]}'?" if hint else ""
         raise WeightsError(
             f"weights '{key}' is neither 'default', 'imagenet', 'none' nor an existing file{did}"
         )
-    report = load_weights_file(model, path, model_name=spec.name)
-    logger.info("%s", report.summary())
-    if report.missing or report.mismatched:
-        warnings.warn(f"partial weights: {report.summary()}", stacklevel=3)
-    return report.summary()
+    raise WeightsError(f"{path}: weights file not found; check the path")
+
+
+def apply_weights(model: nn.Module, spec: ModelSpec, plan: WeightsPlan, in_channels: int) -> str:
+    """Fill a freshly built ``model`` as ``plan`` says; return what was done, one line.
+
+    A file that leaves tensors missing or of another shape loads what fits and
+    warns (``UserWarning``) with the :class:`KeyReport` summary.
+
+    Raises:
+        WeightsError: the file does not fit the model or its encoder.
+    """
+    if plan.kind == "imagenet" and plan.source is not None:
+        return _load_imagenet(model, spec, plan.source, in_channels)
+    if plan.kind == "file" and plan.path is not None:
+        report = load_weights_file(model, plan.path, model_name=spec.name)
+        logger.info("%s", report.summary())
+        if report.missing or report.mismatched:
+            warnings.warn(f"partial weights: {report.summary()}", stacklevel=3)
+        return report.summary()
+    return "random init"
 
 
 def _load_imagenet(model: nn.Module, spec: ModelSpec, source: WeightsSource, in_channels: int) -> str:
