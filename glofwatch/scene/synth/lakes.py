@@ -183,3 +183,89 @@ def shore_rings(
     if rng.random() < 0.5 * style_plateau + 0.1:
         width = rng.uniform(2.0, 9.0)
         view[free & (dist <= width * (0.6 + 0.8 * noise)) & (noise > -0.2)] = SHORE_VEGETATION
+
+
+@dataclass
+class PlacedLakes:
+    """Lakes drawn on a landscape.
+
+    Attributes:
+        lake_id: (H, W) int16 lake number (0 = none).
+        lakes: the :class:`Lake` list (``lake_id`` = position + 1).
+        outlets: (row, col) outflow points of moraine lakes (rivers start there).
+        unused_snouts: glacier snouts without a lake.
+    """
+
+    lake_id: np.ndarray
+    lakes: list[Lake]
+    outlets: list[np.ndarray]
+    unused_snouts: list[np.ndarray]
+
+
+def place_lakes(
+    rng: np.random.Generator,
+    terrain: Terrain,
+    plans: list,
+    snouts: list[np.ndarray],
+    shore_noise: np.ndarray,
+) -> PlacedLakes:
+    """Place and shape the planned lakes; flatten the DEM under each to its water level.
+
+    Args:
+        rng: random source.
+        terrain: the terrain (its DEM is edited in place: lakes are flat).
+        plans: :class:`~glofwatch.scene.synth.landscape.LakePlan` list, drawn in order
+            (earlier lakes keep their pixels where later ones overlap).
+        snouts: glacier snouts (last centre-line points) for ``moraine`` lakes.
+        shore_noise: (H, W) zero-mean unit-variance shoreline noise.
+
+    Returns:
+        The :class:`PlacedLakes`.
+    """
+    h, w = terrain.dem_m.shape
+    lake_id = np.zeros((h, w), dtype=np.int16)
+    lakes: list[Lake] = []
+    snouts = list(snouts)
+    outlets = []
+    for plan in plans:
+        setting = plan.setting
+        angle = float(rng.uniform(0, math.pi))
+        # shorelines cut into the ellipse on average, so aim a little higher
+        area = plan.area_px * 1.3 if setting != "pond" else plan.area_px
+        a = math.sqrt(max(area, 1.0) * plan.aspect / math.pi)
+        if setting == "moraine" and snouts:
+            end = snouts.pop(0)
+            head = end[-1] - end[0]
+            head = head / (np.linalg.norm(head) + 1e-6)
+            centre = end[-1] + head * a * 0.75
+            angle = math.atan2(-head[0], head[1])
+            outlets.append(centre + head * a)
+        else:
+            setting = "valley" if setting == "moraine" else setting
+            margin = int(np.clip(0.5 * a, 0.08 * min(h, w), 0.4 * min(h, w)))
+            tries = 8 if setting == "pond" else 24
+            centre = np.array(valley_points(rng, terrain, 1, tries=tries, margin=margin)[0], float)
+        bbox, blob = lake_shape(
+            (float(centre[0]), float(centre[1])),
+            area,
+            plan.aspect,
+            angle,
+            plan.roughness,
+            shore_noise,
+            terrain,
+            plan.terrain_weight,
+        )
+        free = blob & (lake_id[bbox] == 0)
+        if not free.any():
+            continue
+        lake = Lake(
+            lake_id=len(lakes) + 1,
+            kind=plan.kind or "",
+            setting=setting,
+            frozen_fraction=plan.frozen_fraction,
+            center=(int(centre[0]), int(centre[1])),
+        )
+        lake_id[bbox][free] = lake.lake_id
+        terrain.dem_m[bbox][free] = float(np.percentile(terrain.dem_m[bbox][free], 20))
+        lakes.append(lake)
+    return PlacedLakes(lake_id=lake_id, lakes=lakes, outlets=outlets, unused_snouts=snouts)

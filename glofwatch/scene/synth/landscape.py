@@ -18,28 +18,21 @@ from scipy import ndimage
 
 from glofwatch.scene.synth import materials as mat
 from glofwatch.scene.synth.clouds import CloudLayer, clear_sky, make_clouds
+from glofwatch.scene.synth.cover import draw_rivers, draw_snow, draw_vegetation, soil_mix
+from glofwatch.scene.synth.glaciers import draw_glaciers
 from glofwatch.scene.synth.lakes import (
     SHORE_DEBRIS,
     SHORE_NONE,
     SHORE_SALT,
     SHORE_VEGETATION,
     Lake,
-    lake_shape,
     paint_lake,
+    place_lakes,
     shore_rings,
     valley_points,
 )
 from glofwatch.scene.synth.noise import fractal_noise
-from glofwatch.scene.synth.terrain import (
-    Terrain,
-    carve_troughs,
-    cast_shadow,
-    incidence,
-    make_terrain,
-    rasterize_paths,
-    refresh,
-    trace_downhill,
-)
+from glofwatch.scene.synth.terrain import Terrain, cast_shadow, incidence, make_terrain, refresh
 
 
 @dataclass
@@ -224,94 +217,20 @@ def build_landscape(
     edge_noise = fractal_noise(rng, shape, beta=2.6, min_wavelength_px=2.0, max_wavelength_px=big / 4)
     texture_noise = fractal_noise(rng, shape, beta=2.2, min_wavelength_px=1.5, max_wavelength_px=big / 6)
     shore_noise = fractal_noise(rng, shape, beta=3.4, min_wavelength_px=3.0, max_wavelength_px=big / 3)
-
-    # glaciers: noisy downhill paths from high ground, wide at the top, narrowing to the snout
-    paths, widths, ends = [], [], []
-    for _ in range(spec.glaciers):
-        rows = rng.integers(0, h, 24)
-        cols = rng.integers(0, w, 24)
-        best = int(np.argmax(terrain.smooth_m[rows, cols]))
-        length = int(rng.uniform(0.35, 0.9) * big)
-        path = trace_downhill(rng, terrain, (rows[best], cols[best]), length, wander=0.12, inertia=0.85)
-        # end the tongue inside the image, so that a lake can form at its snout
-        edge_m = 0.15 * min(h, w)
-        near_edge = (
-            (path[:, 0] < edge_m) | (path[:, 0] > h - edge_m) | (path[:, 1] < edge_m) | (path[:, 1] > w - edge_m)
-        )
-        near_edge[: len(path) // 3] = False
-        if near_edge.any():
-            path = path[: int(np.argmax(near_edge))]
-        if len(path) < 8:
-            continue
-        w0 = spec.glacier_width_px * rng.uniform(0.7, 1.3)
-        paths.append(path)
-        widths.append(np.linspace(w0, w0 * 0.45, len(path)))
-        ends.append(path[-min(len(path), 6) :])
-    terrain = carve_troughs(terrain, paths, widths, min(0.2 * spec.relief_m, 25.0 * spec.glacier_width_px))
     warp = (edge_noise, np.roll(edge_noise, (h // 2, w // 2), axis=(0, 1)))
-    ragged = spec.glacier_width_px * 0.25
-    glacier, along = rasterize_paths(shape, paths, widths, (warp[0] * ragged, warp[1] * ragged))
-    if paths:  # the ragged edge leaves crumbs; a glacier is one body
-        labels, n = ndimage.label(glacier > 0)
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        glacier[sizes[labels] < max(30.0, 0.2 * spec.glacier_width_px**2)] = 0
-    debris = (glacier > 0) & (along + 0.12 * edge_noise > 1.0 - spec.debris)
 
-    # lakes
-    lake_id = np.zeros(shape, dtype=np.int16)
-    lakes: list[Lake] = []
-    water = np.zeros((4, h, w), dtype=np.float32)
-    ice_noise = texture_noise
-    if any(plan.frozen_fraction > 0 for plan in spec.lakes):
-        ice_noise = fractal_noise(rng, shape, beta=2.4, min_wavelength_px=2.0, max_wavelength_px=big / 6)
-    snouts = list(ends)
-    outlets = []
-    for plan in spec.lakes:
-        setting = plan.setting
-        angle = float(rng.uniform(0, math.pi))
-        # shorelines cut into the ellipse on average, so aim a little higher
-        area = plan.area_px * 1.3 if setting != "pond" else plan.area_px
-        a = math.sqrt(max(area, 1.0) * plan.aspect / math.pi)
-        if setting == "moraine" and snouts:
-            end = snouts.pop(0)
-            head = end[-1] - end[0]
-            head = head / (np.linalg.norm(head) + 1e-6)
-            centre = end[-1] + head * a * 0.75
-            angle = math.atan2(-head[0], head[1])
-            outlets.append(centre + head * a)
-        else:
-            setting = "valley" if setting == "moraine" else setting
-            margin = int(np.clip(0.5 * a, 0.08 * min(h, w), 0.4 * min(h, w)))
-            centre = np.array(valley_points(rng, terrain, 1, tries=8 if setting == "pond" else 24, margin=margin)[0], float)
-        bbox, blob = lake_shape(
-            (float(centre[0]), float(centre[1])),
-            area,
-            plan.aspect,
-            angle,
-            plan.roughness,
-            shore_noise,
-            terrain,
-            plan.terrain_weight,
-        )
-        free = blob & (lake_id[bbox] == 0)
-        if not free.any():
-            continue
-        lake = Lake(
-            lake_id=len(lakes) + 1,
-            kind=plan.kind or "",
-            setting=setting,
-            frozen_fraction=plan.frozen_fraction,
-            center=(int(centre[0]), int(centre[1])),
-        )
-        lake_id[bbox][free] = lake.lake_id
-        level = float(np.percentile(terrain.dem_m[bbox][free], 20))
-        terrain.dem_m[bbox][free] = level
-        lakes.append(lake)
+    ice = draw_glaciers(rng, terrain, spec.glaciers, spec.glacier_width_px, spec.debris, spec.relief_m, warp)
+    terrain, glacier, debris = ice.terrain, ice.glacier, ice.debris
+    placed = place_lakes(rng, terrain, spec.lakes, ice.snouts, shore_noise)
+    lake_id, lakes = placed.lake_id, placed.lakes
     if lakes:
         terrain = refresh(terrain)
         glacier[lake_id > 0] = 0
         debris &= glacier > 0
+    water = np.zeros((4, h, w), dtype=np.float32)
+    ice_noise = texture_noise
+    if any(lake.frozen_fraction > 0 for lake in lakes):
+        ice_noise = fractal_noise(rng, shape, beta=2.4, min_wavelength_px=2.0, max_wavelength_px=big / 6)
     boxes = ndimage.find_objects(lake_id)
     for lake in lakes:
         bbox = boxes[lake.lake_id - 1]
@@ -320,20 +239,10 @@ def build_landscape(
         paint_lake(rng, lake, blob, water, bbox, texture_noise, ice_noise, spec.kind_weights)
 
     # rivers: from lake outlets and glacier snouts, plus some from valley heads
-    starts = [tuple(o) for o in outlets] + [tuple(e[-1]) for e in snouts]
+    starts = [tuple(o) for o in placed.outlets] + [tuple(e[-1]) for e in placed.unused_snouts]
     starts += [tuple(p) for p in valley_points(rng, terrain, max(0, spec.rivers - len(starts)), tries=4)]
-    river_paths, river_widths = [], []
-    for start in starts[: max(spec.rivers, len(outlets))]:
-        r0 = float(np.clip(start[0], 0, h - 2))
-        c0 = float(np.clip(start[1], 0, w - 2))
-        strands = int(rng.integers(1, 4))
-        width = float(rng.uniform(0.5, 1.8))
-        for _ in range(strands):
-            path = trace_downhill(rng, terrain, (r0, c0), int(1.5 * big), wander=0.35, inertia=0.8)
-            river_paths.append(path)
-            river_widths.append(np.full(len(path), width))
-    river_idx, _ = rasterize_paths(shape, river_paths, river_widths, (warp[0] * 0.7, warp[1] * 0.7))
-    river = (river_idx > 0) & (lake_id == 0) & (glacier == 0)
+    river = draw_rivers(rng, terrain, starts[: max(spec.rivers, len(placed.outlets))], warp)
+    river &= (lake_id == 0) & (glacier == 0)
 
     shore = np.zeros(shape, dtype=np.uint8)
     for lake in lakes:
@@ -342,32 +251,12 @@ def build_landscape(
 
     cos_i = incidence(terrain.dem_m, pixel_size_m, spec.sun_azimuth_deg, spec.sun_elevation_deg)
     shadow = cast_shadow(terrain.dem_m, pixel_size_m, spec.sun_azimuth_deg, spec.sun_elevation_deg)
-
-    # snow: above a noisy snowline, lower on north-facing slopes, shed by cliffs
-    d_row, d_col = np.gradient(terrain.dem_m, pixel_size_m)
-    slope = np.hypot(d_row, d_col)
-    northness = d_row / (slope + 1e-6)  # dz/d(row) > 0: ground rises southwards -> faces north
-    snow_noise = fractal_noise(rng, shape, beta=3.2, min_wavelength_px=3.0, max_wavelength_px=big / 2)
-    score = terrain.dem_m - spec.snowline_m + spec.snow_noise_m * snow_noise + 150.0 * northness * np.minimum(slope, 1.0)
-    score -= 300.0 * np.clip(slope - 1.2, 0.0, None)
-    if terrain.drainage is not None:  # snow lingers in gullies
-        score += 0.5 * spec.snow_noise_m * terrain.drainage
-    snow = np.clip(score / 40.0, 0.0, 1.0).astype(np.float32)
+    snow = draw_snow(rng, terrain, spec.snowline_m, spec.snow_noise_m)
     snow[lake_id > 0] = 0.0
     snow[debris] *= 0.2
-
-    # land cover: two soils mixed by geology-scale noise, vegetation on low wet ground
-    soil_mix = 1.0 / (1.0 + np.exp(-2.5 * fractal_noise(rng, shape, beta=3.2, min_wavelength_px=3.0)))
+    mix = soil_mix(rng, shape)
     texture = (1.0 + (0.07 + 0.06 * spec.ruggedness) * texture_noise).astype(np.float32)
-    low = terrain.valley / (np.abs(terrain.valley).max() + 1e-6)
-    drainage = terrain.drainage if terrain.drainage is not None else np.zeros(shape, np.float32)
-    veg_field = 1.6 * drainage * (0.6 + low) + 0.5 * low + 0.35 * edge_noise
-    vegetation = np.clip((veg_field - (1.5 - 0.9 * spec.vegetation)) * 3.0, 0.0, 0.9) * spec.vegetation
-    near_river = np.zeros(shape, dtype=bool)
-    if river.any():
-        near_river = ndimage.binary_dilation(river, iterations=int(rng.integers(1, 4)))
-        near_river &= (edge_noise > -0.3) & ~river
-    vegetation = np.maximum(vegetation, near_river * 0.85 * spec.vegetation).astype(np.float32)
+    vegetation = draw_vegetation(rng, terrain, spec.vegetation, river, edge_noise)
     vegetation[(lake_id > 0) | (glacier > 0)] = 0.0
 
     if spec.cloud_coverage > 0 and spec.cloud_opacity > 0:
@@ -395,7 +284,7 @@ def build_landscape(
         lakes=lakes,
         water=water,
         shore=shore,
-        soil_mix=soil_mix.astype(np.float32),
+        soil_mix=mix,
         texture=texture,
         vegetation_cover=vegetation,
         clouds=clouds,

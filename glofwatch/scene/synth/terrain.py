@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from glofwatch.scene.synth.noise import fractal_noise, ridged, unit_range
 
