@@ -53,6 +53,8 @@ class CropParams:
         zoom_probability: chance the crop is rendered coarser and enlarged (nearest
             neighbour, blocky like a map zoomed past native resolution).
         max_zoom: largest enlargement factor (>= 1).
+        blur_sigma_px: (low, high) Gaussian blur of the rendered bands (sensor
+            point-spread), drawn per crop; the mask keeps the sharp lake layer.
     """
 
     lake_free_probability: float = 0.2
@@ -76,6 +78,7 @@ class CropParams:
     gain_range: tuple[float, float] = (2.8, 3.9)
     zoom_probability: float = 0.3
     max_zoom: float = 2.5
+    blur_sigma_px: tuple[float, float] = (0.0, 0.9)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values outside their range."""
@@ -102,6 +105,8 @@ class CropParams:
         RENDERINGS.get(self.rendering)
         if self.max_zoom < 1.0:
             raise ConfigError(f"synthetic crops: max_zoom={self.max_zoom} is below 1; use 1 (no zoom) or more")
+        if not 0 <= self.blur_sigma_px[0] <= self.blur_sigma_px[1]:
+            raise ConfigError(f"synthetic crops: blur_sigma_px={self.blur_sigma_px} must be (low, high), 0 <= low <= high")
         if not 0 < self.gain_range[0] <= self.gain_range[1]:
             raise ConfigError(f"synthetic crops: gain_range={self.gain_range} must be (low, high) with 0 < low <= high")
 
@@ -146,6 +151,19 @@ class SynthCrop:
         """A landscape layer (..., h, w) at the crop's size (nearest neighbour)."""
         size = self.mask.shape[0]
         return _enlarge(layer, size)
+
+
+def _blur_valid(refl: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (4, H, W) reflectance that neither spreads nodata zeros nor fills nodata."""
+    import cv2
+
+    weight = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), sigma)
+    np.maximum(weight, 1e-6, out=weight)
+    out = np.empty_like(refl)
+    for b in range(refl.shape[0]):
+        out[b] = cv2.GaussianBlur(refl[b], (0, 0), sigma) / weight  # nodata bands are 0 already
+    out[:, ~valid] = 0.0
+    return out
 
 
 def _enlarge(layer: np.ndarray, size: int) -> np.ndarray:
@@ -287,7 +305,11 @@ def synth_crop(rng: np.random.Generator, size: int = 320, params: CropParams | N
     if rng.random() < params.nodata_probability:
         nodata = wedge_mask(rng, (render, render), float(rng.uniform(0.02, params.max_nodata_fraction)))
     land = build_landscape(rng, (render, render), spec, pixel_size_m=10.0, nodata=nodata)
-    refl = _enlarge(land.reflectance(), size)
+    refl = land.reflectance()
+    sigma = float(rng.uniform(*params.blur_sigma_px))
+    if sigma > 0.05:
+        refl = _blur_valid(refl, ~land.nodata, sigma)
+    refl = _enlarge(refl, size)
     gain = float(rng.uniform(*params.gain_range))
     image = to_rgb(refl, params.rendering, gain)
     mask = _enlarge(land.lake_mask(), size)
@@ -313,6 +335,7 @@ def params_dict(params: CropParams) -> dict:
     """``params`` as a JSON-ready dict."""
     d = asdict(params)
     d["gain_range"] = list(params.gain_range)
+    d["blur_sigma_px"] = list(params.blur_sigma_px)
     return d
 
 
