@@ -6,7 +6,8 @@ Ultralytics reaches for the network in several places; each is switched off here
 What                             Where in ultralytics                         How it is switched off
 ===============================  ==========================================  ==================================
 DNS "am I online" probe          ``utils.is_online`` at import time           ``YOLO_OFFLINE=1`` (before import)
-pip auto-install of packages     ``utils.checks.check_requirements``          ``YOLO_AUTOINSTALL=false``
+pip auto-install of packages     ``utils.checks.check_requirements``          ``YOLO_AUTOINSTALL=false``, and
+                                                                               ``AUTOINSTALL``/``ONLINE`` patched
 PyPI "new version" check         ``checks.check_pip_update_available``        patched to return False
 Arial.ttf font download          ``checks.check_font`` (data check, plots)    patched: local matplotlib font
 AMP check (downloads yolo26n.pt) ``engine.trainer.check_amp``                 patched: AMP on CUDA, off on CPU
@@ -19,6 +20,7 @@ Weight downloads (``*.pt``)      ``downloads.attempt_download_asset``         ne
 ===============================  ==========================================  ==================================
 
 Plots are turned off in the training arguments (``plots=False``) as well.
+Everything patched is restored when :func:`offline_ultralytics` exits.
 The environment variables are set with ``setdefault`` before ultralytics is
 first imported (:func:`import_ultralytics`), so a user's own values win.
 """
@@ -37,7 +39,6 @@ from glofwatch.errors import ConfigError
 ENV_DEFAULTS = {
     "YOLO_OFFLINE": "1",
     "YOLO_AUTOINSTALL": "false",
-    "YOLO_VERBOSE": "false",
 }
 
 
@@ -96,11 +97,20 @@ def offline_ultralytics() -> Iterator[ModuleType]:
     ultralytics = import_ultralytics()
     import ultralytics.data.utils as data_utils
     import ultralytics.engine.trainer as trainer_mod
+    import ultralytics.utils as ul_utils
     import ultralytics.utils.callbacks as callbacks_pkg
     import ultralytics.utils.checks as checks
+    import ultralytics.utils.events as events
     import ultralytics.utils.plotting as plotting
 
     patches: list[tuple[Any, str, Any]] = [
+        # constants read at import: right even when ultralytics was imported before the environment was set
+        (ul_utils, "ONLINE", False),
+        (ul_utils, "AUTOINSTALL", False),
+        (checks, "ONLINE", False),
+        (checks, "AUTOINSTALL", False),
+        (events, "ONLINE", False),
+        (events.events, "enabled", False),
         (checks, "check_pip_update_available", lambda: False),
         (checks, "check_font", _local_font),
         (data_utils, "check_font", _local_font),
