@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",
     "glofwatch.cli.demo",
+    "glofwatch.cli.map",
 ]
 
 

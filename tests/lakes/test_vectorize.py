@@ -107,3 +107,32 @@ def test_write_gpkg_in_scene_crs_and_geojson_in_wgs84(tmp_path: Path) -> None:
     assert len(read_lakes(tmp_path / "none.gpkg")) == 0
     with pytest.raises(InputError, match=r"lakes\.shp: unknown lake file type '\.shp'; use \.gpkg or \.geojson"):
         write_lakes(lakes, tmp_path / "lakes.shp")
+
+
+def test_synthetic_truth_lakes_areas_and_counts(tmp_path: Path) -> None:
+    """Vectorising the truth mask of a synthetic scene gives its known lakes (areas within 5 %)."""
+    import shapely
+
+    from glofwatch.masks.write import read_raster
+    from glofwatch.scene.synth import write_synthetic_scene
+
+    files = write_synthetic_scene(tmp_path, size=256, seed=6)
+    truth = read_lakes(files.lakes_truth)
+    mask, grid = read_raster(files.lakes_mask)
+    assert (mask == 255).any()  # the nodata wedge is never lake
+    lakes = vectorize_mask(mask, grid, min_area_m2=0)
+    assert lakes.crs == truth.crs
+    # lakes that touch merge into one 4-connected polygon: count the parts of the union of the truth
+    parts = shapely.get_parts(shapely.unary_union(truth.geometry.to_numpy()))
+    assert len(lakes) == len(parts) >= 4
+    assert lakes["area_km2"].sum() == pytest.approx(truth["area_km2"].sum(), rel=0.05)
+    matched = 0
+    for _, t in truth.iterrows():  # every lake drawn apart from the others is found with its area
+        hits = lakes[lakes.intersects(t.geometry.representative_point())]
+        assert len(hits) == 1
+        if hits.geometry.iloc[0].symmetric_difference(t.geometry).area < 1.0:
+            assert hits.iloc[0].area_km2 == pytest.approx(t.area_km2, rel=0.05)
+            matched += 1
+    assert matched >= 3
+    default = vectorize_mask(mask, grid)  # the 1000 m2 minimum drops the smallest ponds only
+    assert len(default) == int((lakes["area_km2"] >= 0.001).sum())

@@ -1,0 +1,117 @@
+"""``glofwatch map`` (whole scenes -> probability, mask, lake polygons) and ``glofwatch inventory``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _bands(text: Optional[str]) -> Optional[tuple[str, ...]]:
+    if not text:
+        return None
+    return tuple(b.strip() for b in text.split(",") if b.strip())
+
+
+def map_cmd(
+    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs/COGs or folders of band files (B02.tif, B03.tif, ...)."),
+    model: Path = typer.Option(..., "--model", "-m", help="Run folder or model file (model.pt / .ckpt)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; each scene gets OUT/<scene name>/."),
+    tile: int = typer.Option(512, help="Tile side in pixels."),
+    overlap: int = typer.Option(64, help="Overlap between tiles in pixels (blended)."),
+    batch_size: int = typer.Option(4, help="Tiles per forward pass."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    min_area_m2: float = typer.Option(1000.0, help="Smallest lake kept in the polygons, m2."),
+    bands: Optional[str] = typer.Option(None, help="Band names of multi-band files in file order, e.g. B02,B03,B04,B08."),
+    gain: Optional[float] = typer.Option(None, help="8-bit rendering gain for models trained on 8-bit images."),
+    dn_offset: float = typer.Option(0.0, help="Added to L2A DN; -1000 for processing baseline 04.00 and later."),
+    workers: int = typer.Option(1, help="Dask workers for many scenes (1: map in this process)."),
+    scheduler: Optional[str] = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
+    worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads", help="LocalCluster workers as processes or threads."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo scenes whose outputs are complete."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    from glofwatch.scene.batch import MapOptions, SceneResult, map_scenes
+
+    console = Console(stderr=True)
+    options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device, min_area_m2=min_area_m2,
+                         gain=gain, dn_offset=dn_offset, bands=_bands(bands), overwrite=overwrite)
+    per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=console, disable=not progress, transient=False)
+    failed: list[SceneResult] = []
+
+    with bar:
+        task = bar.add_task("tiles" if per_tile else "scenes", total=None if per_tile else len(scenes))
+
+        def on_tiles(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        def on_result(res: SceneResult) -> None:
+            if res.status == "failed":
+                failed.append(res)
+                console.print(Text.assemble(("failed", "red"), f" {res.scene}: {res.message}"), soft_wrap=True)
+            elif res.status == "skipped":
+                console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete (--overwrite to redo)"),
+                              soft_wrap=True)
+            if not per_tile:
+                bar.advance(task)
+
+        results = map_scenes(scenes, model, out, options, workers=workers, scheduler=scheduler,
+                             processes=worker_processes, on_result=on_result, tile_progress=on_tiles)
+    _print_results(results, out)
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(results)} scene(s) failed[/]")
+        raise typer.Exit(1)
+
+
+def _print_results(results: list, out: Path) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"glofwatch map -> {out}")
+    for col in ("scene", "status", "lakes", "area km2", "seconds", "note"):
+        table.add_column(col, justify="right" if col in ("lakes", "area km2", "seconds") else "left")
+    for r in results:
+        s = r.summary or {}
+        table.add_row(r.name, r.status, str(s.get("n_lakes", "")), f"{s['lake_area_km2']:.4f}" if s else "",
+                      f"{s['seconds']:.1f}" if s else "", r.message)
+    Console().print(table)
+
+
+def inventory_cmd(
+    paths: list[Path] = typer.Argument(..., help="lakes.gpkg files or folders written by `glofwatch map`."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the summary to a .csv or .json file."),
+) -> None:
+    """Count lakes and sum their area by size class (km2: <0.01, 0.01-0.05, 0.05-0.1, 0.1-0.5, 0.5-1, >1)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from glofwatch.lakes.inventory import load_inventory, summarize_inventory, write_inventory
+
+    lakes = load_inventory(list(paths))
+    rows = summarize_inventory(lakes)
+    scenes = sorted(set(lakes["scene"]))
+    table = Table(title=f"Lake inventory: {len(lakes)} lakes in {len(scenes)} scene(s)")
+    for col in ("size class km2", "lakes", "area km2", "% lakes", "% area"):
+        table.add_column(col, justify="left" if col.startswith("size") else "right")
+    for r in rows:
+        style = "bold" if r["size_class"] == "total" else None
+        table.add_row(r["size_class"], str(r["lakes"]), f"{r['area_km2']:.4f}", f"{r['lakes_pct']:.1f}",
+                      f"{r['area_pct']:.1f}", style=style)
+    Console().print(table)
+    if out is not None:
+        write_inventory(rows, out, scenes)
+        Console(stderr=True).print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``map`` and ``inventory`` to the root app."""
+    app.command("map")(map_cmd)
+    app.command("inventory")(inventory_cmd)

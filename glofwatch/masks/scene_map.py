@@ -1,0 +1,322 @@
+"""Whole-scene probability and mask maps, read and written window by window.
+
+:func:`predict_scene` slides ``tile`` x ``tile`` windows with ``overlap`` over
+a :class:`~glofwatch.scene.read.Scene`, one row of tiles (a strip) at a time:
+the strip is read with one rasterio window, converted to the model's input,
+cut into tiles that go through :meth:`Predictor.predict_batch` in batches,
+blended with the cosine-squared weights of :func:`glofwatch.masks.tiled.blend_weights`,
+and the rows no later strip can touch are written to the outputs. Memory is
+about two strips of the scene plus one batch of tiles, whatever the scene size.
+
+Input conversion is a property of the model (its :class:`InputSpec`):
+
+* ``source == "reflectance"``: the L2A digital numbers (reflectance x 10000,
+  plus ``dn_offset``) of ``spec.bands`` go in unchanged.
+* ``source == "rgb8"``: the scene is rendered to 8-bit exactly as the training
+  crops were (:func:`glofwatch.scene.synth.render.to_rgb`):
+  ``uint8(clip(reflectance * gain * 255 + 0.5, 0, 255))`` with
+  ``reflectance = (DN + dn_offset) / 10000``, for the rendering whose bands are
+  ``spec.bands`` (true colour B04 B03 B02, false colour B08 B04 B03). The
+  default gain is the middle of the training crops' gain range. A uint8 scene is
+  taken as already rendered.
+
+Percentile-scaled models get scene-wide percentiles, computed once from a
+decimated read of the valid pixels and passed as ``stats`` to every tile, so
+all tiles are scaled alike and there are no seams.
+
+Nodata and NaN pixels are never lake: probability is NaN and mask 255 there.
+A tile with no valid pixel is not run through the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glofwatch.errors import ConfigError, InputError
+from glofwatch.masks.tiled import blend_weights, tile_starts
+from glofwatch.masks.write import MASK_NODATA, PROB_NODATA
+from glofwatch.scene.read import Scene
+
+GDAL_CACHE_MB = 256
+"""GDAL block cache while writing (keeps memory bounded on machines with much RAM)."""
+
+Progress = Callable[[int, int], None]
+"""``progress(done_tiles, total_tiles)``."""
+
+
+def default_gain() -> float:
+    """Gain of the training crops' rendering: the middle of the synthetic crops' gain range."""
+    from glofwatch.scene.synth.crops import CropParams
+
+    lo, hi = CropParams().gain_range
+    return (lo + hi) / 2.0
+
+
+def rendering_for(bands: tuple[str, ...]) -> str:
+    """Name of the 8-bit rendering whose (R, G, B) bands are ``bands``."""
+    from glofwatch.scene.synth.render import RENDERINGS
+
+    for name in RENDERINGS.names():
+        if tuple(RENDERINGS.get(name).bands) == tuple(bands):
+            return name
+    known = ", ".join(f"{n} ({' '.join(RENDERINGS.get(n).bands)})" for n in RENDERINGS.names())
+    raise ConfigError(
+        f"the model takes 8-bit bands {' '.join(bands)} but no rendering shows them; known renderings: {known}"
+    )
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """How scene pixels become model input (see the module docstring).
+
+    Attributes:
+        bands: model input bands, in order.
+        source: the model's ``spec.source`` ("rgb8" or "reflectance").
+        scene_kind: the scene's kind ("rgb8" or "dn").
+        read_bands: scene bands to read.
+        rendering: 8-bit rendering name when DN are rendered to rgb8, else None.
+        gain: rendering gain.
+        dn_offset: added to DN before dividing by 10000 (-1000 for L2A baseline >= 04.00).
+    """
+
+    bands: tuple[str, ...]
+    source: str
+    scene_kind: str
+    read_bands: tuple[str, ...]
+    rendering: str | None
+    gain: float
+    dn_offset: float
+
+    @classmethod
+    def plan(cls, scene: Scene, spec, gain: float | None = None, dn_offset: float = 0.0) -> SceneInput:  # noqa: ANN001
+        """Decide the conversion for ``scene`` and a model's ``spec``; checks bands and kinds."""
+        bands = tuple(spec.bands)
+        if spec.source == "reflectance":
+            if scene.kind == "rgb8":
+                raise InputError(
+                    f"{scene.path}: scene is 8-bit (uint8) but the model was trained on L2A reflectance; "
+                    "give the L2A bands (uint16 DN) or use a model trained on 8-bit images"
+                )
+            scene.require_bands(bands)
+            return cls(bands, spec.source, scene.kind, bands, None, 1.0, dn_offset)
+        if spec.source != "rgb8":
+            raise ConfigError(f"model input source '{spec.source}' is unknown; expected rgb8 or reflectance")
+        if scene.kind == "rgb8":
+            scene.require_bands(bands)
+            return cls(bands, spec.source, scene.kind, bands, None, 1.0, 0.0)
+        rendering = rendering_for(bands)
+        scene.require_bands(bands)
+        return cls(bands, spec.source, scene.kind, bands, rendering, gain if gain is not None else default_gain(), dn_offset)
+
+    def convert(self, data: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Raw scene pixels (C, h, w) of :attr:`read_bands` -> model input (C, h, w) float32, 0 on nodata."""
+        if self.rendering is None:
+            x = data.astype(np.float32)
+            if self.source == "reflectance" and self.dn_offset:
+                x += np.float32(self.dn_offset)
+                np.clip(x, 0.0, None, out=x)  # negative reflectance (dark water under the offset) is 0
+            x[:, ~valid] = 0.0
+            return np.nan_to_num(x, copy=False)
+        from glofwatch.scene.synth.materials import BANDS
+        from glofwatch.scene.synth.render import to_rgb
+
+        refl = np.zeros((len(BANDS), *data.shape[1:]), dtype=np.float32)
+        for i, b in enumerate(self.read_bands):
+            band = data[i].astype(np.float32)
+            if self.dn_offset:
+                band += np.float32(self.dn_offset)
+            band /= np.float32(10000.0)
+            np.clip(band, 0.0, None, out=band)
+            band[~valid] = 0.0
+            refl[BANDS.index(b)] = np.nan_to_num(band, copy=False)
+        rgb = to_rgb(refl, self.rendering, self.gain)  # (h, w, 3) uint8
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
+
+    def describe(self) -> str:
+        """One line for summaries."""
+        if self.rendering is not None:
+            return f"L2A DN rendered to 8-bit {self.rendering} ({' '.join(self.bands)}), gain {self.gain:g}"
+        return f"{self.scene_kind} bands {' '.join(self.bands)} as they are"
+
+
+@dataclass
+class ScenePrediction:
+    """What :func:`predict_scene` did.
+
+    Attributes:
+        n_tiles: tiles in the plan.
+        n_tiles_run: tiles run through the model (the others had no valid pixel).
+        valid_pixels: pixels with data.
+        lake_pixels: pixels mapped as lake.
+        input: description of the input conversion.
+        stats: scene-wide percentile stats (C, 2) or None.
+    """
+
+    n_tiles: int
+    n_tiles_run: int
+    valid_pixels: int
+    lake_pixels: int
+    input: str
+    stats: list[list[float]] | None
+
+
+def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # noqa: ANN001, ANN201
+    """Scene-wide percentile stats (1, C, 2) from a decimated read, or None for fixed scaling.
+
+    Raises:
+        InputError: when the decimated scene has no valid pixel (all nodata).
+    """
+    import torch
+
+    from glofwatch.models.normalize import percentile_stats
+
+    data = scene.overview(max_side, conv.read_bands)
+    valid = scene.valid_mask(data)
+    if not valid.any():
+        raise InputError(
+            f"{scene.path}: every pixel is nodata (nodata={scene.grid.nodata}); check the file or its nodata value "
+            "(e.g. `gdal_edit.py -unsetnodata`)"
+        )
+    if spec.scaling != "percentile":
+        return None
+    x = torch.from_numpy(conv.convert(data, valid))[None]
+    return percentile_stats(x, spec, torch.from_numpy(valid)[None])
+
+
+def predict_scene(
+    scene: Scene,
+    predictor,  # noqa: ANN001 - glofwatch.masks.predict.Predictor
+    probability_path: str | Path,
+    mask_path: str | Path,
+    tile: int = 512,
+    overlap: int = 64,
+    batch_size: int = 4,
+    gain: float | None = None,
+    dn_offset: float = 0.0,
+    progress: Progress | None = None,
+) -> ScenePrediction:
+    """Map a scene to a probability GeoTIFF and a mask GeoTIFF, strip by strip.
+
+    Args:
+        scene: the opened scene.
+        predictor: a :class:`~glofwatch.masks.predict.Predictor`.
+        probability_path: output float32 GeoTIFF, lake probability 0..1, NaN on nodata.
+        mask_path: output uint8 GeoTIFF, 1 lake, 0 not lake, 255 nodata.
+        tile: tile side in pixels (rounded down to the network stride; a scene smaller
+            than a tile is mapped as one tile of its own size).
+        overlap: overlap between neighbouring tiles in pixels (blended).
+        batch_size: tiles per forward pass.
+        gain: 8-bit rendering gain (default :func:`default_gain`).
+        dn_offset: added to DN before use (-1000 for L2A processing baseline >= 04.00).
+        progress: called as ``progress(done_tiles, total_tiles)``.
+
+    Returns:
+        A :class:`ScenePrediction`. Both files are written atomically, tiled and
+        deflate-compressed, on the scene's grid (CRS and transform).
+    """
+    import rasterio
+    import torch
+    from rasterio.windows import Window
+
+    from glofwatch.utils.atomic import atomic_path
+
+    stride = int(getattr(predictor, "stride", 1) or 1)
+    tile = max(stride, tile // stride * stride)
+    if overlap < 0 or overlap >= tile:
+        raise ConfigError(f"--overlap {overlap} must be at least 0 and smaller than --tile {tile}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size {batch_size} must be at least 1")
+    spec = predictor.spec
+    conv = SceneInput.plan(scene, spec, gain, dn_offset)
+    stats = scene_stats(scene, conv, spec)
+    threshold = float(predictor.threshold)
+
+    height, width = scene.shape
+    th, tw = min(tile, height), min(tile, width)
+    rows = tile_starts(height, th, min(overlap, th - 1))
+    cols = tile_starts(width, tw, min(overlap, tw - 1))
+    weights = blend_weights(th, tw, overlap)
+    total = len(rows) * len(cols)
+    grid = scene.grid
+    prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, BIGTIFF="IF_SAFER")
+    mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, BIGTIFF="IF_SAFER")
+
+    done = run = valid_px = lake_px = 0
+    carry_acc = carry_w = None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
+        prob_tmp = stack.enter_context(atomic_path(probability_path))
+        mask_tmp = stack.enter_context(atomic_path(mask_path))
+        prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
+        mask_ds = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
+        for i, r in enumerate(rows):
+            data = scene.read_window(r, 0, th, width, conv.read_bands)
+            valid = scene.valid_mask(data)
+            x = conv.convert(data, valid)
+            del data
+            acc = np.zeros((th, width), dtype=np.float32)
+            wsum = np.zeros((th, width), dtype=np.float32)
+            if carry_acc is not None:
+                acc[: carry_acc.shape[0]] = carry_acc
+                wsum[: carry_w.shape[0]] = carry_w
+            todo = [c for c in cols if valid[:, c : c + tw].any()]
+            done += len(cols) - len(todo)
+            for b in range(0, len(todo), batch_size):
+                chunk = todo[b : b + batch_size]
+                xb = torch.from_numpy(np.stack([x[:, :, c : c + tw] for c in chunk]))
+                vb = torch.from_numpy(np.stack([valid[:, c : c + tw] for c in chunk]))
+                probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()
+                for c, p in zip(chunk, probs):
+                    acc[:, c : c + tw] += p * weights
+                    wsum[:, c : c + tw] += weights
+                run += len(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            if progress is not None and not todo:
+                progress(done, total)
+            final = (rows[i + 1] - r) if i + 1 < len(rows) else th
+            carry_acc, carry_w = acc[final:].copy(), wsum[final:].copy()
+            ok = valid[:final] & (wsum[:final] > 0)
+            prob = np.full((final, width), np.nan, dtype=np.float32)
+            np.divide(acc[:final], wsum[:final], out=prob, where=ok)
+            mask = np.full((final, width), MASK_NODATA, dtype=np.uint8)
+            mask[ok] = prob[ok] > threshold
+            valid_px += int(ok.sum())
+            lake_px += int((mask == 1).sum())
+            win = Window(0, r, width, final)
+            prob_ds.write(prob, 1, window=win)
+            mask_ds.write(mask, 1, window=win)
+        prob_ds.close()
+        mask_ds.close()
+    stats_list = stats[0].tolist() if stats is not None else None
+    return ScenePrediction(total, run, valid_px, lake_px, conv.describe(), stats_list)
+
+
+def whole_image_probability(scene: Scene, predictor, gain: float | None = None) -> np.ndarray:  # noqa: ANN001
+    """Probabilities (H, W) float32 of a small scene in ONE forward pass (NaN on nodata).
+
+    Uses the same input conversion and scene-wide stats as :func:`predict_scene`;
+    meant for checks on small scenes (it holds the whole scene in memory).
+    """
+    import torch
+
+    conv = SceneInput.plan(scene, predictor.spec, gain)
+    stats = scene_stats(scene, conv, predictor.spec)
+    h, w = scene.shape
+    data = scene.read_window(0, 0, h, w, conv.read_bands)
+    valid = scene.valid_mask(data)
+    x = torch.from_numpy(conv.convert(data, valid))[None]
+    prob = predictor.predict_batch(x, torch.from_numpy(valid)[None], stats)[0].float().cpu().numpy()
+    return np.where(valid, prob, np.nan).astype(np.float32)
+
+
+__all__ = [
+    "MASK_NODATA", "PROB_NODATA", "SceneInput", "ScenePrediction", "default_gain", "predict_scene",
+    "rendering_for", "scene_stats", "whole_image_probability",
+]

@@ -1,0 +1,374 @@
+"""Map whole scenes: one in process (:func:`map_scene`), many on Dask (:func:`map_scenes`).
+
+Every scene gets its own folder ``OUT/<scene name>/``::
+
+    probability.tif   float32 lake probability 0..1, NaN on nodata
+    mask.tif          uint8 1 lake / 0 not lake / 255 nodata
+    lakes.gpkg        lake polygons in the scene CRS (layer "lakes")
+    lakes.geojson     the same in EPSG:4326
+    summary.json      what was done; written last, so it marks the scene complete
+
+Every file is written atomically. A scene whose ``summary.json`` says
+``"status": "done"`` and whose files all exist is skipped on the next run
+(``overwrite=True`` redoes it), so an interrupted batch resumes where it stopped.
+
+Many scenes run on a Dask distributed cluster (a ``LocalCluster`` of ``workers``
+single-threaded workers, or an existing scheduler). Each worker loads the model
+once and maps one scene at a time; a failing scene is reported with its one-line
+reason and the others go on.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glofwatch.errors import ConfigError, GlofwatchError, InputError
+from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
+
+OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class MapOptions:
+    """Settings of a mapping run (the ``glofwatch map`` options).
+
+    Attributes:
+        tile: tile side in pixels.
+        overlap: overlap of neighbouring tiles in pixels.
+        batch_size: tiles per forward pass.
+        device: auto, cpu or cuda.
+        min_area_m2: smallest lake kept in the polygons.
+        gain: 8-bit rendering gain for models trained on 8-bit images (None: the training default).
+        dn_offset: added to L2A DN (-1000 for processing baseline >= 04.00).
+        bands: band names of multi-band files in file order (None: descriptions / default order).
+        threads: torch threads per scene (None: torch's default).
+        overwrite: redo scenes that are already complete.
+    """
+
+    tile: int = 512
+    overlap: int = 64
+    batch_size: int = 4
+    device: str = "auto"
+    min_area_m2: float = DEFAULT_MIN_AREA_M2
+    gain: float | None = None
+    dn_offset: float = 0.0
+    bands: tuple[str, ...] | None = None
+    threads: int | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class SceneSummary:
+    """What mapping one scene produced (the content of ``summary.json``)."""
+
+    scene: str
+    name: str
+    out_dir: str
+    status: str
+    height: int
+    width: int
+    crs: str | None
+    pixel_size_m: float
+    date: str | None
+    model: str
+    input: str
+    threshold: float
+    tile: int
+    overlap: int
+    batch_size: int
+    n_tiles: int
+    n_tiles_run: int
+    valid_fraction: float
+    lake_pixels: int
+    n_lakes: int
+    lake_area_km2: float
+    min_area_m2: float
+    seconds: float
+    megapixels_per_s: float
+    peak_rss_mb: float
+    files: list[str] = field(default_factory=lambda: list(OUTPUT_FILES))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+@dataclass
+class SceneResult:
+    """Outcome of one scene in a batch: ``status`` is done, skipped or failed."""
+
+    scene: str
+    name: str
+    status: str
+    message: str = ""
+    summary: dict[str, Any] | None = None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def scene_name(path: str | Path) -> str:
+    """Output folder name of a scene: file stem, or folder name without ``.SAFE``."""
+    p = Path(path)
+    return (p.name if p.is_dir() else p.stem).removesuffix(".SAFE")
+
+
+def is_complete(out_dir: str | Path) -> bool:
+    """True when ``out_dir`` holds a ``summary.json`` with status done and all its files."""
+    import json
+
+    out_dir = Path(out_dir)
+    try:
+        summary = json.loads((out_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    files = summary.get("files", OUTPUT_FILES) if isinstance(summary, dict) else OUTPUT_FILES
+    return summary.get("status") == "done" and all((out_dir / f).is_file() for f in files)
+
+
+def map_scene(
+    scene_path: str | Path,
+    predictor,  # noqa: ANN001 - glofwatch.masks.predict.Predictor
+    out_dir: str | Path,
+    tile: int = 512,
+    overlap: int = 64,
+    batch_size: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+    min_area_m2: float = DEFAULT_MIN_AREA_M2,
+    gain: float | None = None,
+    dn_offset: float = 0.0,
+    bands: Sequence[str] | None = None,
+) -> SceneSummary:
+    """Map one scene into ``out_dir``: probability, mask, lake polygons, summary (written last).
+
+    Args:
+        scene_path: multi-band GeoTIFF or folder of band files (see :func:`glofwatch.scene.read.read_scene`).
+        predictor: a :class:`~glofwatch.masks.predict.Predictor`.
+        out_dir: folder for this scene's outputs (created).
+        tile: tile side in pixels.
+        overlap: tile overlap in pixels.
+        batch_size: tiles per forward pass.
+        progress: called as ``progress(done_tiles, total_tiles)``.
+        min_area_m2: smallest lake kept in the polygons.
+        gain: 8-bit rendering gain (None: the training crops' default).
+        dn_offset: added to DN (-1000 for L2A baseline >= 04.00).
+        bands: band names of a multi-band file in file order.
+
+    Returns:
+        The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
+    """
+    from glofwatch.lakes.vectorize import vectorize_mask, write_lakes
+    from glofwatch.masks.scene_map import predict_scene
+    from glofwatch.masks.write import read_raster
+    from glofwatch.scene.read import read_scene
+    from glofwatch.utils.atomic import write_json_atomic
+
+    start = time.perf_counter()
+    scene = read_scene(scene_path, tuple(bands) if bands else None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SUMMARY_FILE).unlink(missing_ok=True)  # outputs are about to change: not complete any more
+    pred = predict_scene(
+        scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
+        batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress,
+    )
+    mask, grid = read_raster(out / "mask.tif")
+    prob, _ = read_raster(out / "probability.tif")
+    lakes = vectorize_mask(mask, grid, prob, min_area_m2=min_area_m2, date=scene.date)
+    del mask, prob
+    write_lakes(lakes, out / "lakes.gpkg")
+    write_lakes(lakes, out / "lakes.geojson")
+    seconds = time.perf_counter() - start
+    h, w = scene.shape
+    bundle = getattr(predictor, "bundle", None)
+    summary = SceneSummary(
+        scene=str(scene.path), name=scene.name, out_dir=str(out), status="done", height=h, width=w,
+        crs=scene.grid.crs, pixel_size_m=float(scene.grid.pixel_size[0]), date=scene.date,
+        model=str(bundle.config.model) if bundle is not None else "", input=pred.input,
+        threshold=float(predictor.threshold), tile=tile, overlap=overlap, batch_size=batch_size,
+        n_tiles=pred.n_tiles, n_tiles_run=pred.n_tiles_run, valid_fraction=pred.valid_pixels / (h * w),
+        lake_pixels=pred.lake_pixels, n_lakes=len(lakes), lake_area_km2=float(lakes["area_km2"].sum()),
+        min_area_m2=min_area_m2, seconds=round(seconds, 3), megapixels_per_s=round(h * w / 1e6 / seconds, 4),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+    )
+    write_json_atomic(out / SUMMARY_FILE, {**summary.to_dict(), "stats": pred.stats})
+    return summary
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line reason for a failed scene."""
+    if isinstance(exc, GlofwatchError):
+        return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+_PREDICTORS: dict[tuple[str, str], Any] = {}
+_PREDICTORS_LOCK = threading.Lock()
+
+
+def cached_predictor(model: str | Path, device: str = "auto"):  # noqa: ANN201 - Predictor
+    """One :class:`Predictor` per model file and device in this process (workers reuse it)."""
+    from glofwatch.masks.predict import Predictor
+
+    key = (str(Path(model).resolve()), device)
+    with _PREDICTORS_LOCK:
+        if key not in _PREDICTORS:
+            _PREDICTORS[key] = Predictor.from_path(model, device=device)
+        return _PREDICTORS[key]
+
+
+def run_scene(
+    scene_path: str | Path,
+    model: str | Path,
+    out_root: str | Path,
+    options: MapOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> SceneResult:
+    """Map one scene into ``out_root/<name>``; never raises for a bad scene (the result says why)."""
+    name = scene_name(scene_path)
+    out_dir = Path(out_root) / name
+    if not options.overwrite and is_complete(out_dir):
+        return SceneResult(str(scene_path), name, "skipped", "outputs complete")
+    try:
+        if options.threads:
+            import torch
+
+            torch.set_num_threads(options.threads)
+        predictor = cached_predictor(model, options.device)
+        summary = map_scene(
+            scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
+            batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
+            gain=options.gain, dn_offset=options.dn_offset, bands=options.bands,
+        )
+    except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
+        return SceneResult(str(scene_path), name, "failed", one_line(exc))
+    return SceneResult(str(scene_path), name, "done", "", summary.to_dict())
+
+
+def check_scene_names(scenes: Sequence[str | Path]) -> None:
+    """Raise :class:`InputError` when two scenes would write to the same output folder."""
+    seen: dict[str, str] = {}
+    for s in scenes:
+        name = scene_name(s)
+        if name in seen:
+            raise InputError(f"{s}: same output name '{name}' as {seen[name]}; rename one of the scenes")
+        seen[name] = str(s)
+
+
+def map_scenes(
+    scenes: Sequence[str | Path],
+    model: str | Path,
+    out_root: str | Path,
+    options: MapOptions | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    processes: bool = True,
+    on_result: Callable[[SceneResult], None] | None = None,
+    tile_progress: Callable[[int, int], None] | None = None,
+) -> list[SceneResult]:
+    """Map many scenes; in this process when ``workers == 1`` and no scheduler, else on Dask.
+
+    Args:
+        scenes: scene files or folders (output names must differ).
+        model: run folder or model file.
+        out_root: outputs go to ``out_root/<scene name>/``.
+        options: mapping settings.
+        workers: Dask workers of a new LocalCluster (1 and no scheduler: no Dask).
+        scheduler: address of an existing Dask scheduler (``tcp://host:8786``).
+        processes: LocalCluster workers are processes (True) or threads of this process.
+        on_result: called with each :class:`SceneResult` as it arrives (for progress bars).
+        tile_progress: per-tile progress for in-process runs.
+
+    Returns:
+        One :class:`SceneResult` per scene, in the order given.
+    """
+    options = options or MapOptions()
+    if workers < 1:
+        raise ConfigError(f"--workers {workers} must be at least 1")
+    check_scene_names(scenes)
+    from glofwatch.models.bundle import load_bundle
+
+    load_bundle(model)  # a bad model is one error up front, not one per scene
+    results: dict[int, SceneResult] = {}
+    todo: list[int] = []
+    for i, s in enumerate(scenes):
+        out_dir = Path(out_root) / scene_name(s)
+        if not options.overwrite and is_complete(out_dir):
+            results[i] = SceneResult(str(s), scene_name(s), "skipped", "outputs complete")
+            if on_result:
+                on_result(results[i])
+        else:
+            todo.append(i)
+    if todo and workers == 1 and scheduler is None:
+        for i in todo:
+            results[i] = run_scene(scenes[i], model, out_root, options, tile_progress)
+            if on_result:
+                on_result(results[i])
+    elif todo:
+        _run_dask([(i, scenes[i]) for i in todo], model, out_root, options, workers, scheduler, processes,
+                  results, on_result)
+    return [results[i] for i in range(len(scenes))]
+
+
+def _run_dask(
+    items: list[tuple[int, str | Path]],
+    model: str | Path,
+    out_root: str | Path,
+    options: MapOptions,
+    workers: int,
+    scheduler: str | None,
+    processes: bool,
+    results: dict[int, SceneResult],
+    on_result: Callable[[SceneResult], None] | None,
+) -> None:
+    import logging
+    import os
+
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
+        options = MapOptions(**{**asdict(options), "threads": threads})
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise ConfigError(f"cannot reach the Dask scheduler {scheduler} ({one_line(exc)}); check --scheduler") from None
+    try:
+        model_abs = str(Path(model).resolve())
+        out_abs = str(Path(out_root).resolve())
+        futures = {}
+        for i, s in items:
+            fut = client.submit(run_scene, str(Path(s).resolve()), model_abs, out_abs, options,
+                                key=f"map-{i}-{scene_name(s)}", pure=False)
+            futures[fut] = (i, s)
+        for fut in as_completed(list(futures)):
+            i, s = futures[fut]
+            try:
+                res = fut.result()
+                res.scene = str(s)
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker died; the scene failed, the batch goes on
+                res = SceneResult(str(s), scene_name(s), "failed", one_line(exc))
+            results[i] = res
+            if on_result:
+                on_result(res)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,157 @@
+"""``glofwatch map``: whole scenes to rasters, lakes and summaries; resume; many scenes on Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import torch
+from affine import Affine
+from typer.testing import CliRunner
+
+from glofwatch.cli.app import app
+from glofwatch.models.normalize import InputSpec
+from glofwatch.scene.batch import OUTPUT_FILES, is_complete, map_scene
+
+UTM = "EPSG:32645"
+TRANSFORM = Affine(10, 0, 500000, 0, -10, 3100000)  # on the central meridian of UTM 45N: scale 0.9996
+K0 = 0.9996
+
+
+def write_scene(path: Path, data: np.ndarray, crs: str | None = UTM, bands=("B02", "B03", "B04", "B08")) -> Path:
+    c, h, w = data.shape
+    prof = dict(driver="GTiff", height=h, width=w, count=c, dtype=data.dtype.name, transform=TRANSFORM, nodata=0)
+    if crs:
+        prof["crs"] = crs
+    with rasterio.open(path, "w", **prof) as ds:
+        ds.write(data)
+        for i, b in enumerate(bands):
+            ds.set_band_description(i + 1, b)
+    return path
+
+
+class DarkWaterPredictor:
+    """Per-pixel stand-in model: lake where the red reflectance is below 0.1 (DN 1000)."""
+
+    spec = InputSpec(bands=("B04", "B03", "B02"), source="reflectance", scaling="fixed", fixed_max=10000.0,
+                     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    stride = 1
+    threshold = 0.5
+
+    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sigmoid(200.0 * (0.1 - x[:, 0] / 10000.0)) * valid
+
+
+def squares_scene(path: Path) -> Path:
+    data = np.full((4, 300, 300), 3000, np.uint16)
+    data[:, 50:70, 40:60] = 400  # 20 x 20 px = 0.04 km2
+    data[:, 150:190, 100:150] = 400  # 40 x 50 px = 0.2 km2
+    data[:, 250:252, 250:252] = 400  # 2 x 2 px = 400 m2, below the minimum area
+    data[:, :40, 200:] = 0  # nodata
+    return write_scene(path, data)
+
+
+def test_map_scene_finds_known_lakes_and_keeps_nodata(tmp_path: Path) -> None:
+    scene = squares_scene(tmp_path / "squares.tif")
+    ticks: list[tuple[int, int]] = []
+    summary = map_scene(scene, DarkWaterPredictor(), tmp_path / "out", tile=128, overlap=32, batch_size=2,
+                        progress=lambda d, t: ticks.append((d, t)))
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, "summary.json"])
+    assert summary.n_lakes == 2 and summary.n_tiles == 9 and ticks[-1] == (9, 9)
+    assert summary.lake_pixels == 400 + 2000 + 4
+    assert summary.lake_area_km2 == pytest.approx(0.24 / K0**2, rel=1e-3)
+    lakes = gpd.read_file(out / "lakes.gpkg")
+    assert lakes.crs.to_epsg() == 32645
+    assert sorted(lakes["area_km2"].round(5)) == pytest.approx([0.04 / K0**2, 0.2 / K0**2], rel=1e-3)
+    assert lakes["max_prob"].min() > 0.99
+    gj = gpd.read_file(out / "lakes.geojson")
+    assert gj.crs.to_epsg() == 4326 and len(gj) == 2
+    with rasterio.open(out / "mask.tif") as ds:
+        mask = ds.read(1)
+        assert ds.crs.to_epsg() == 32645 and ds.transform == TRANSFORM and ds.nodata == 255
+    with rasterio.open(out / "probability.tif") as ds:
+        prob = ds.read(1)
+        assert ds.crs.to_epsg() == 32645 and ds.transform == TRANSFORM and np.isnan(ds.nodata)
+    assert (mask[:40, 200:] == 255).all() and np.isnan(prob[:40, 200:]).all()
+    assert (mask[40:] != 255).all() and mask[150:190, 100:150].all()
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["status"] == "done" and doc["n_lakes"] == 2 and doc["valid_fraction"] == pytest.approx(1 - 40 * 100 / 90000)
+    assert is_complete(out)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two small synthetic scenes (one as band files), one without CRS, one all nodata."""
+    from glofwatch.scene.synth import write_synthetic_scene
+
+    root = tmp_path_factory.mktemp("scenes")
+    a = write_synthetic_scene(root / "alpha", size=128, seed=1).scene
+    bands_dir = root / "beta"
+    write_synthetic_scene(bands_dir, size=128, seed=2, bands_as_files=True)
+    for extra in ("lakes_mask.tif", "dem.tif"):  # leave only B02..B08 in the folder
+        (bands_dir / extra).rename(root / f"beta_{extra}")
+    nocrs = write_scene(root / "nocrs.tif", np.full((4, 64, 64), 500, np.uint16), crs=None)
+    empty = write_scene(root / "empty.tif", np.zeros((4, 64, 64), np.uint16))
+    return {"alpha": a, "beta": bands_dir, "nocrs": nocrs, "empty": empty}
+
+
+def test_cli_maps_one_scene_then_skips_it(tiny_run: Path, scenes: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path), "--tile", "64",
+            "--overlap", "16", "--device", "cpu", "--no-progress"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "scene"  # scene.tif -> OUT/scene/
+    assert is_complete(out)
+    with rasterio.open(scenes["alpha"]) as src, rasterio.open(out / "mask.tif") as dst:
+        assert dst.crs == src.crs and dst.transform == src.transform and dst.shape == src.shape
+        wedge = np.all(src.read() == 0, axis=0)
+        assert wedge.any() and (dst.read(1)[wedge] == 255).all() and (dst.read(1)[~wedge] != 255).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tile"] == 64 and summary["n_tiles"] == 9 and summary["model"] == "tiny-unet"
+    assert "rendered to 8-bit" in summary["input"]
+    stamp = (out / "mask.tif").stat().st_mtime_ns
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0 and "skipped" in res.output
+    assert (out / "mask.tif").stat().st_mtime_ns == stamp
+    res = runner.invoke(app, [*args, "--overwrite"])
+    assert res.exit_code == 0 and (out / "mask.tif").stat().st_mtime_ns != stamp
+
+
+def test_cli_many_scenes_on_dask_reports_the_bad_one(tiny_run: Path, scenes: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["map", str(scenes["alpha"]), str(scenes["beta"]), str(scenes["nocrs"]), "--model", str(tiny_run),
+            "--out", str(tmp_path), "--tile", "64", "--overlap", "16", "--device", "cpu", "--workers", "2",
+            "--worker-threads", "--no-progress"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert "nocrs.tif: raster has no CRS; assign one first" in res.output
+    assert "1 of 3 scene(s) failed" in res.output
+    assert is_complete(tmp_path / "scene") and is_complete(tmp_path / "beta")
+    assert not (tmp_path / "nocrs" / "summary.json").exists()
+    beta = json.loads((tmp_path / "beta" / "summary.json").read_text())
+    assert beta["status"] == "done" and beta["height"] == 128
+    res = runner.invoke(app, args[:3] + args[4:])  # without the bad scene: both are complete already
+    assert res.exit_code == 0, res.output
+    assert res.output.count("skipped") >= 2
+
+
+def test_cli_scene_errors(tiny_run: Path, scenes: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["map", str(scenes["empty"]), "--model", str(tiny_run), "--out", str(tmp_path),
+                              "--no-progress"])
+    assert res.exit_code == 1 and "empty.tif: every pixel is nodata (nodata=0.0)" in res.output
+    two = write_scene(tmp_path / "two.tif", np.full((2, 64, 64), 700, np.uint16), bands=("B02", "B03"))
+    res = runner.invoke(app, ["map", str(two), "--model", str(tiny_run), "--out", str(tmp_path), "--no-progress"])
+    assert res.exit_code == 1
+    assert "two.tif: the model needs bands B04, B03, B02 but the scene has B02, B03 (missing B04)" in res.output
+    res = runner.invoke(app, ["map", str(two), "--model", str(tmp_path / "nope.pt"), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "nope.pt: model file not found" in res.output
+    res = runner.invoke(app, ["map", str(two), str(tmp_path / "x" / "two.tif"), "--model", str(tiny_run),
+                              "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "same output name 'two'" in res.output
