@@ -15,7 +15,10 @@ def models_command(
 
     Params are counted for 3 input bands. "Default weights" says what
     --weights default loads: ImageNet encoder weights only where they are on
-    disk (offline); otherwise the model starts from random weights.
+    disk (nothing is downloaded); otherwise the model starts from random
+    weights. To use your own ImageNet file, put it at
+    $GLOFWATCH_WEIGHTS_DIR/<encoder>.pth (e.g. resnet50.pth). Inputs must have H
+    and W divisible by the stride (the mappers pad to it).
     """
     from glofwatch.models import count_params, list_models
     from glofwatch.models.weights import imagenet_available
