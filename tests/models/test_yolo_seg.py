@@ -211,3 +211,16 @@ def test_evaluate_returns_pixel_and_instance_metrics(yolo_env: dict, monkeypatch
     assert ours.split("|")[-3].strip() == "–"  # no study-soft IoU for instance output
     assert published.startswith("| YOLOv8-Seg / standard | study (published) | – |") and published.endswith("| 73.0 |")
     assert attempts == []
+
+
+def test_evaluate_on_a_generic_folder_scores_all_of_it(yolo_env: dict, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setenv("GLOFWATCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "generic"
+    shutil.copytree(yolo_env["root"] / "test" / "images", root / "images")
+    shutil.copytree(yolo_env["root"] / "test" / "labels", root / "masks")
+    m = evaluate_yolo(yolo_env["run"], root, "all", tmp_path / "out", conf=0.5, save_masks=False, device="cpu")
+    assert m["n_images"] == 4 and m["conf_threshold"] == 0.5 and m["split"] == "all"
+    assert m["instance"]["n_truth_lakes"] == 3 and not (tmp_path / "out" / "masks").exists()

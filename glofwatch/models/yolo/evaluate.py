@@ -183,7 +183,11 @@ def _instance_map(model_path: Path, data_root: Path, split: str, cfg: Any, imgsz
     from glofwatch.models.yolo.offline import offline_ultralytics
     from glofwatch.models.yolo.train import label_options
 
+    from glofwatch.data.dataset import detect_layout
+
     data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg))
+    if detect_layout(data_root) == "generic":  # one folder: every split but "val" is all of it
+        split = "val" if split == "val" else "train"
     with offline_ultralytics():
         from ultralytics import YOLO
 
