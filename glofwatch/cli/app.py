@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "glofwatch.cli.evaluate",
     "glofwatch.cli.demo",
     "glofwatch.cli.map",
+    "glofwatch.cli.explain",
 ]
 
 

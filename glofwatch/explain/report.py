@@ -1,0 +1,343 @@
+"""One self-contained HTML report per set of runs: numbers, curves, examples and error analysis.
+
+The page needs nothing but itself: figures are embedded as base64 PNG
+``data:`` URIs, the style sheet is inline, and there is no script and no
+external link, so it opens offline and can be mailed as one file.
+
+Contents: the comparison table against the study's published numbers
+(:func:`glofwatch.compare.comparison_table`; runs without
+``RUN/eval/<split>/metrics.json`` are evaluated first), then per run: a
+written summary, training curves, the precision-recall curve on the split,
+the error analysis (:mod:`glofwatch.explain.analysis`) and the 5-panel
+figures of the best and worst images by per-image IoU.
+
+Example:
+    >>> build_report([Path("runs/dlv3p")], Path("report.html"), split="test")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from glofwatch.errors import ConfigError, InputError
+from glofwatch.explain.analysis import ErrorAnalysis, summary_text
+from glofwatch.explain.figure import ExplainedImage, render_figure
+from glofwatch.explain.overlay import to_display_rgb
+from glofwatch.utils.atomic import write_text_atomic
+
+if TYPE_CHECKING:
+    from glofwatch.explain.gradcam import LakeGradCam
+    from glofwatch.masks.metrics import ThresholdCurve
+    from glofwatch.models.normalize import InputSpec
+
+TRUTH_FOLDERS = ("labels", "masks")
+
+
+def display_rgb(image: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """8-bit RGB to show a raw image (H, W, C): 8-bit renderings as they are, others stretched."""
+    if image.dtype != np.uint8 and spec.source == "rgb8" and np.nanmax(image, initial=0) <= 255:
+        image = np.clip(np.nan_to_num(image), 0, 255).astype(np.uint8)
+    return to_display_rgb(image, tuple(spec.bands))
+
+
+def find_truth(image_path: Path, masks_dir: Path | None = None) -> Path | None:
+    """The reference mask of an image, or None.
+
+    Looked up by file stem in ``masks_dir`` when given; otherwise, when the
+    image sits in an ``images/`` folder, in a sibling ``labels/`` or ``masks/``
+    folder (the study and generic data layouts).
+    """
+    from glofwatch.data.io import IMAGE_SUFFIXES
+
+    folders = [masks_dir] if masks_dir is not None else (
+        [image_path.parent.parent / name for name in TRUTH_FOLDERS] if image_path.parent.name == "images" else []
+    )
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for suffix in (image_path.suffix, *IMAGE_SUFFIXES):
+            for cand in (folder / f"{image_path.stem}{suffix}", folder / f"{image_path.stem}{suffix.upper()}"):
+                if cand.is_file():
+                    return cand
+    return None
+
+
+def image_iou(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """IoU of two {0, 1} masks (1.0 when both are empty), over ``valid`` pixels."""
+    from glofwatch.masks.metrics import count_confusion, scores
+
+    return scores(count_confusion(pred.astype(bool), truth.astype(bool), valid))["iou"]
+
+
+def explain_image(explainer: LakeGradCam, image: np.ndarray, image_id: str, truth: np.ndarray | None = None,
+                  valid: np.ndarray | None = None, note: str = "") -> ExplainedImage:
+    """Predict, explain and package one raw image (H, W, C) for the figures.
+
+    Raises:
+        InputError: ``truth`` has another size than the image.
+    """
+    if truth is not None and truth.shape != image.shape[:2]:
+        raise InputError(
+            f"{image_id}: mask is {truth.shape[0]}x{truth.shape[1]}, image {image.shape[0]}x{image.shape[1]}; "
+            "re-export the mask at image size"
+        )
+    res = explainer.explain(image.astype(np.float32), valid)
+    iou = None if truth is None else image_iou(res.mask, truth, valid)
+    rgb = display_rgb(image, explainer.predictor.spec)
+    cam_note = {"top-k": f"Grad-CAM of the {res.target_pixels} most probable px (no lake predicted)",
+                "none": "no valid pixel"}.get(res.target, "")
+    return ExplainedImage(image_id, rgb, res.mask, res.heatmap, truth, iou, note, cam_note)
+
+
+@dataclass
+class RunAnalysis:
+    """What the report shows for one run."""
+
+    run: Path
+    metrics: dict[str, Any]
+    curve: ThresholdCurve
+    threshold: float
+    errors: dict[str, Any]
+    text: list[str]
+    per_image: list[tuple[str, float]] = field(default_factory=list)
+    best: list[ExplainedImage] = field(default_factory=list)
+    worst: list[ExplainedImage] = field(default_factory=list)
+    training_png: bytes | None = None
+    pr_png: bytes = b""
+    layer: str = ""
+
+
+def run_data_root(run_dir: Path, data: Path | None) -> Path:
+    """``data`` or the data root recorded in ``RUN/run.json``."""
+    if data is not None:
+        return Path(data)
+    info = run_dir / "run.json"
+    if info.is_file():
+        root = json.loads(info.read_text()).get("data_root")
+        if root and Path(root).is_dir():
+            return Path(root)
+    raise ConfigError(f"{run_dir}: no usable data_root in run.json; pass --data ROOT")
+
+
+def _pick_examples(per: list[tuple[int, str, float, bool]], n: int) -> tuple[list, list]:
+    """Best (highest IoU among images with lakes) and worst (lowest IoU among images with lake or alarm)."""
+    with_lake = [p for p in per if p[3]] or per
+    best = sorted(with_lake, key=lambda p: (-p[2], p[1]))[:n]
+    chosen = {p[0] for p in best}
+    worst = [p for p in sorted(per, key=lambda p: (p[2], p[1])) if p[0] not in chosen][:n]
+    return best, worst
+
+
+def analyse_run(run: Path, data: Path | None = None, split: str = "test", device: str = "auto",
+                n_examples: int = 2, target_layer: str | None = None,
+                progress: Callable[[str], None] | None = None) -> RunAnalysis:
+    """Score, analyse and explain one run on ``split``.
+
+    Args:
+        run: run folder (model.pt, metrics.csv, run.json).
+        data: data root (default: the one in ``run.json``).
+        split: data split to analyse.
+        device: auto, cpu or cuda.
+        n_examples: best and worst images to show.
+        target_layer: Grad-CAM layer (default per architecture).
+        progress: called with a short status line now and then.
+    """
+    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.explain.curves import pr_curve_png, read_metrics_csv, training_curves_png
+    from glofwatch.explain.gradcam import LakeGradCam
+    from glofwatch.masks.evaluate import evaluate
+    from glofwatch.masks.metrics import SegmentationMeter
+    from glofwatch.models.bundle import load_bundle
+
+    say = progress or (lambda _msg: None)
+    run = Path(run)
+    if not run.is_dir():
+        raise InputError(f"{run}: not a run folder; give the folder written by `glofwatch train`")
+    explainer = LakeGradCam(load_bundle(run), target_layer=target_layer, device=device)
+    predictor = explainer.predictor
+    root = run_data_root(run, data)
+    metrics_path = run / "eval" / split / "metrics.json"
+    if not metrics_path.is_file():
+        say(f"{run.name}: evaluating on {split} (no {metrics_path})")
+        evaluate(predictor, root, split, run / "eval" / split)
+    metrics = json.loads(metrics_path.read_text())
+
+    say(f"{run.name}: analysing errors on {split}")
+    ds = GlacialLakesDataset(root, split)
+    meter = SegmentationMeter(threshold=predictor.threshold)
+    errors = ErrorAnalysis()
+    per: list[tuple[int, str, float, bool]] = []
+    for i in range(len(ds)):
+        image, truth, valid = ds.load(i)
+        res = predictor.predict_image(image.astype(np.float32), valid)
+        meter.update(res.probability[None], truth[None], ids=[ds.ids[i]], valid=valid[None])
+        errors.update(display_rgb(image, predictor.spec), res.mask, truth, valid, ds.ids[i])
+        lake_or_alarm = bool((truth.astype(bool) & valid).any())
+        if lake_or_alarm or (res.mask.astype(bool) & valid).any():
+            per.append((i, ds.ids[i], image_iou(res.mask, truth, valid), lake_or_alarm))
+    if not per:
+        raise InputError(f"{root}/{split}: no image holds a lake or a predicted lake; nothing to analyse")
+    best_idx, worst_idx = _pick_examples(per, n_examples)
+
+    say(f"{run.name}: Grad-CAM of {len(best_idx) + len(worst_idx)} images")
+
+    def explained(entry: tuple[int, str, float, bool], note: str) -> ExplainedImage:
+        image, truth, valid = ds.load(entry[0])
+        return explain_image(explainer, image, entry[1], truth, valid, note)
+
+    curve = meter.curve()
+    training = None
+    if (run / "metrics.csv").is_file():
+        training = training_curves_png(read_metrics_csv(run), f"{run.name}: training curves")
+    summary = errors.summary()
+    return RunAnalysis(
+        run=run, metrics=metrics, curve=curve, threshold=predictor.threshold, errors=summary,
+        text=summary_text(summary, metrics.get("micro", {}).get("iou")),
+        per_image=[(p[1], p[2]) for p in per],
+        best=[explained(p, "best") for p in best_idx],
+        worst=[explained(p, "worst") for p in worst_idx],
+        training_png=training,
+        pr_png=pr_curve_png(curve, predictor.threshold, f"{run.name}: {split} split, lake pixels"),
+        layer=explainer.layer_name,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# HTML
+# ------------------------------------------------------------------------------------------------
+
+CSS = """
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:1380px;color:#1d2430;padding:0 16px}
+h1{font-size:26px;margin-bottom:4px} h2{font-size:21px;border-bottom:2px solid #c9d3df;padding-bottom:4px;margin-top:36px}
+h3{font-size:16px;margin:22px 0 8px} p.meta{color:#5a6675;margin-top:0}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px} th,td{border:1px solid #c9d3df;padding:4px 8px;text-align:right}
+th{background:#eef2f7} td:first-child,th:first-child,td.l{text-align:left}
+tr.study td{background:#fbf6e4;font-style:italic}
+img.fig{max-width:100%;height:auto;border:1px solid #dde3ea;margin:6px 0}
+.summary{background:#f3f7fb;border-left:4px solid #2f80c1;padding:8px 14px;margin:10px 0}
+.note{color:#5a6675;font-size:12.5px}
+"""
+
+
+def data_uri(png: bytes) -> str:
+    """A PNG as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img class="fig" src="{data_uri(png)}" alt="{html.escape(alt)}">'
+
+
+def markdown_table_to_html(md: str, study_marker: str = "study (published)") -> str:
+    """A pipe-table in Markdown as an HTML table (cells escaped; study rows get class ``study``)."""
+    lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip().startswith("|")]
+    if not lines:
+        return ""
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    head, body = cells[0], [r for r in cells[1:] if not all(set(c) <= set("-: ") for c in r)]
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr>"]
+    for row in body:
+        cls = ' class="study"' if any(study_marker in c for c in row) else ""
+        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "–"
+    return f"{100 * v:.1f} %" if pct else f"{v:,}"
+
+
+def _error_tables(e: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c['class'])}</td><td>{c['fp_pixels']:,}</td><td>{_fmt(c['share_of_fp'])}</td>"
+        f"<td>{c['class_pixels']:,}</td><td>{_fmt(c['rate'])}</td></tr>"
+        for c in e["fp_by_surface"]
+    )
+    fp = ("<table><tr><th>surface under the false alarm</th><th>false-alarm px</th><th>share of false alarms</th>"
+          "<th>non-lake px of this surface</th><th>called lake</th></tr>" + rows + "</table>")
+    rows = "".join(
+        f"<tr><td>{html.escape(b['bin'])}</td><td>{b['lakes']:,}</td><td>{b['found']:,}</td><td>{_fmt(b['recall'])}</td></tr>"
+        for b in e["recall_by_size"]
+    )
+    size = ("<table><tr><th>lake size (truth)</th><th>lakes</th><th>found</th><th>recall</th></tr>" + rows + "</table>")
+    missed = ", ".join(f"{html.escape(m['image'])} ({m['pixels']:,} px)" for m in e["largest_missed"]) or "none"
+    return (
+        "<h3>False alarms by surface</h3>" + fp +
+        '<p class="note">Surface from the pixel colour (HSV rules: shadow V &lt; 0.25; cloud bright, colourless, '
+        "smooth; snow/ice bright white to pale blue). Cloud and snow are both white in true colour and cannot be "
+        "told apart reliably: read them together as bright white surfaces.</p>"
+        "<h3>Missed lakes by size</h3>" + size +
+        f'<p class="note">Each connected patch of the reference mask is one lake; {html.escape(e["found_rule"])}. '
+        f"Areas assume 10 m pixels. Largest missed lakes: {missed}.</p>"
+    )
+
+
+def _run_section(a: RunAnalysis, split: str) -> str:
+    m = a.metrics
+    micro = m.get("micro", {})
+    title = f"{a.run.name}: {m.get('model', '?')}, loss {m.get('loss', '?')}"
+    parts = [f"<h2>{html.escape(title)}</h2>",
+             f'<p class="meta">study row: {html.escape(str(m.get("study_row") or "–"))}; threshold {a.threshold:g}; '
+             f"{split} IoU {_fmt(micro.get('iou'))}, Dice {_fmt(micro.get('dice'))}, precision "
+             f"{_fmt(micro.get('precision'))}, recall {_fmt(micro.get('recall'))} (dataset-level)</p>",
+             '<div class="summary">' + "".join(f"<p>{html.escape(t)}</p>" for t in a.text) + "</div>",
+             "<h3>Training curves</h3>",
+             _img(a.training_png, "training curves") if a.training_png else "<p>No metrics.csv in this run.</p>",
+             f"<h3>Precision and recall over thresholds ({html.escape(split)})</h3>", _img(a.pr_png, "precision-recall"),
+             _error_tables(a.errors)]
+    for label, items in (("Best images", a.best), ("Worst images", a.worst)):
+        if items:
+            parts.append(f"<h3>{label} by per-image IoU</h3>")
+            parts.append(_img(render_figure(items), f"{label} of {a.run.name}"))
+    parts.append(f'<p class="note">Grad-CAM layer: {html.escape(a.layer)}; target: the sum of the lake logit over the '
+                 "predicted lake pixels. Overlay: model lake in cyan, reference outline in yellow.</p>")
+    return "\n".join(parts)
+
+
+def render_html(analyses: list[RunAnalysis], table_md: str, split: str) -> str:
+    """The whole page as one string."""
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    from glofwatch import __version__
+
+    body = [
+        "<h1>glofwatch: lake segmentation report</h1>",
+        f'<p class="meta">{len(analyses)} run(s), {html.escape(split)} split; generated {when} by glofwatch '
+        f"{html.escape(__version__)}</p>",
+        "<h2>Comparison with the study</h2>",
+        markdown_table_to_html(table_md),
+        '<p class="note">Our IoU, Dice, accuracy, precision and recall are dataset-level (one confusion matrix over '
+        "all pixels of the split); the study's numbers use its own definitions (per-batch soft scores averaged over "
+        "batches for the U-Net notebook; mask mAP50-95 for YOLOv8), shown in the study-soft and mAP columns.</p>",
+    ]
+    body += [_run_section(a, split) for a in analyses]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>glofwatch report</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def build_report(runs: list[Path], out: Path, data: Path | None = None, split: str = "test", device: str = "auto",
+                 n_examples: int = 2, target_layer: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Analyse every run and write the HTML report atomically.
+
+    Returns:
+        ``out``.
+    """
+    from glofwatch.compare import comparison_table
+
+    if not runs:
+        raise InputError("no run folder given; pass one or more run folders")
+    analyses = [analyse_run(Path(r), data, split, device, n_examples, target_layer, progress) for r in runs]
+    table = comparison_table([Path(r) for r in runs], split)
+    return write_text_atomic(out, render_html(analyses, table, split))
