@@ -15,6 +15,7 @@ def evaluate_cmd(
     split: str = typer.Option("test", help="Split to score (test, train, or all for {images,masks} layouts)."),
     out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     save_masks: bool = typer.Option(True, "--save-masks/--no-save-masks", help="Write predicted masks."),
     name: Optional[str] = typer.Option(None, help="Row name in the table (default: the preset)."),
 ) -> None:
@@ -23,9 +24,9 @@ def evaluate_cmd(
 
     from glofwatch.errors import ConfigError
     from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.models.backends import load_predictor
 
-    predictor = Predictor.from_path(run, device=device)
+    predictor = load_predictor(run, backend=backend, device=device)
     if data is None:
         info_path = (run if run.is_dir() else run.parent) / "run.json"
         if not info_path.is_file():
@@ -47,6 +48,7 @@ def predict_cmd(
     inputs: list[Path] = typer.Argument(..., help="Image files or folders of images."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
 ) -> None:
     """Write a mask (<id>_mask.png) and an overlay (<id>_overlay.png) for each image."""
     from rich.progress import track
@@ -54,7 +56,7 @@ def predict_cmd(
     from glofwatch.data.io import IMAGE_SUFFIXES, read_image
     from glofwatch.errors import InputError
     from glofwatch.explain.overlay import make_overlay, save_png, to_display_rgb
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.models.backends import load_predictor
 
     files: list[Path] = []
     for p in inputs:
@@ -66,7 +68,7 @@ def predict_cmd(
             raise InputError(f"{p}: no such file or folder; give image files or folders of images")
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, inputs))}")
-    predictor = Predictor.from_path(run, device=device)
+    predictor = load_predictor(run, backend=backend, device=device)
     for f in track(files, description="predicting", transient=True):
         image = read_image(f)
         res = predictor.predict_image(image.astype("float32"))

@@ -8,6 +8,7 @@ stride, and tiles with overlap and blending when an image is larger than
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,15 +56,21 @@ class Predictor:
         device: auto, cpu or cuda.
         max_tile: images with a side above this are tiled (with ``overlap``).
         overlap: tile overlap in pixels.
+        runner: optional callable executing the network instead of ``bundle.net``: normalised,
+            stride-padded input (N, C, H, W) float32 on ``device`` -> logits (N, 1, H, W); an
+            ONNX Runtime or OpenVINO backend (:mod:`glofwatch.models.backends`). ``bundle.net``
+            may then be None.
     """
 
-    def __init__(self, bundle: ModelBundle, device: str = "auto", max_tile: int = 1024, overlap: int = 64) -> None:
+    def __init__(self, bundle: ModelBundle, device: str = "auto", max_tile: int = 1024, overlap: int = 64,
+                 runner: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         from glofwatch.models.registry import get_spec
 
         self.bundle = bundle
         self.spec = bundle.spec
         self.device = resolve_device(device)
-        self.net = bundle.net.to(self.device).eval()
+        self.net = bundle.net.to(self.device).eval() if bundle.net is not None else None
+        self.runner = runner if runner is not None else self.net
         self.stride = get_spec(bundle.config.model).stride
         self.max_tile = max(self.stride, max_tile // self.stride * self.stride)
         self.overlap = overlap
@@ -92,7 +99,7 @@ class Predictor:
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
             z = F.pad(z, (0, pw, 0, ph), mode=mode)
-        logits = self.net(z)[:, 0, :h, :w]
+        logits = self.runner(z)[:, 0, :h, :w]
         return torch.sigmoid(logits.float()) * valid
 
     def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None) -> MaskResult:

@@ -1,0 +1,230 @@
+"""Export to ONNX / OpenVINO, metadata, parity with eager PyTorch, INT8, backend selection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from glofwatch.cli.app import app
+from glofwatch.errors import ConfigError, InputError
+from glofwatch.masks.predict import Predictor
+from glofwatch.models.backends import OnnxRuntimeBackend, TorchBackend, build_backend, load_predictor
+from glofwatch.models.bundle import load_bundle
+from glofwatch.models.export import OPENVINO_MISSING, export_model, read_export_metadata
+
+runner = CliRunner()
+try:
+    import openvino  # noqa: F401
+
+    HAVE_OPENVINO = True
+except ImportError:
+    HAVE_OPENVINO = False
+needs_openvino = pytest.mark.skipif(not HAVE_OPENVINO, reason="openvino is not installed (pip install 'glofwatch[openvino]')")
+
+
+@pytest.fixture(autouse=True)
+def _export_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLOFWATCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "tiny.onnx"
+    res = runner.invoke(app, ["export", str(tiny_run), "--format", "onnx", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "check: max |probability difference| vs PyTorch" in res.output
+    return out
+
+
+def _test_images(root: Path) -> list[np.ndarray]:
+    from glofwatch.data.dataset import GlacialLakesDataset
+
+    ds = GlacialLakesDataset(root, "test")
+    return [ds.load(i) for i in range(len(ds))]
+
+
+def test_metadata_read_back(onnx_file: Path, tiny_run: Path) -> None:
+    meta = read_export_metadata(onnx_file)
+    bundle = load_bundle(tiny_run)
+    assert meta["format"] == "glofwatch-export"
+    assert meta["model"] == "tiny-unet" and meta["stride"] == 4
+    assert meta["input"] == bundle.spec.to_dict()
+    assert meta["threshold"] == bundle.threshold
+    assert meta["preset"] == "tiny-test" and meta["config"]["loss"] == "bce+dice"
+    assert meta["metrics"] == json.loads(json.dumps(bundle.metrics))
+    assert meta["int8"] is False and meta["output"] == "logits"
+    assert meta["glofwatch_version"]
+    assert dt.datetime.fromisoformat(meta["exported_at"]).tzinfo is not None
+
+
+def test_onnx_dynamic_shapes(onnx_file: Path) -> None:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 64, 64), (3, 3, 48, 80)]:  # batch, height and width differ from the traced 64x64
+        out = sess.run(None, {"image": np.zeros(shape, np.float32)})[0]
+        assert out.shape == (shape[0], 1, *shape[2:])
+
+
+def test_onnx_parity_on_test_images(onnx_file: Path, tiny_run: Path, synth_root: Path) -> None:
+    eager = Predictor.from_path(tiny_run, device="cpu")
+    exported = load_predictor(onnx_file, backend="auto")
+    assert isinstance(exported.runner.__self__, OnnxRuntimeBackend)
+    for image, _, valid in _test_images(synth_root):
+        a = eager.predict_image(image.astype(np.float32), valid)
+        b = exported.predict_image(image.astype(np.float32), valid)
+        assert np.abs(a.probability - b.probability).max() <= 1e-4
+        assert np.array_equal(a.mask, b.mask)
+    # a batch whose size is not a multiple of the stride: both pad identically
+    x = torch.rand(2, 3, 45, 62, generator=torch.Generator().manual_seed(1)) * 255
+    assert (eager.predict_batch(x) - exported.predict_batch(x)).abs().max().item() <= 1e-4
+
+
+@needs_openvino
+def test_openvino_export_parity(tiny_run: Path, tmp_path: Path, synth_root: Path) -> None:
+    out = export_model(tiny_run, "openvino", out=tmp_path / "tiny.xml")
+    assert out.with_suffix(".bin").is_file()
+    assert read_export_metadata(out)["model"] == "tiny-unet"
+    backend = build_backend("auto", out)
+    assert backend.name == "openvino"
+    eager = Predictor.from_path(tiny_run, device="cpu")
+    image, _, valid = _test_images(synth_root)[0]
+    a = eager.predict_image(image.astype(np.float32), valid)
+    b = backend.predict_image(image.astype(np.float32), valid)
+    assert np.abs(a.probability - b.probability).max() <= 1e-4
+    assert np.array_equal(a.mask, b.mask)
+
+
+def _iou(predictor: Predictor, root: Path) -> float:
+    inter = union = 0
+    for image, truth, valid in _test_images(root):
+        mask = predictor.predict_image(image.astype(np.float32), valid).mask.astype(bool)
+        t = truth.astype(bool)
+        inter += int((mask & t & valid).sum())
+        union += int(((mask | t) & valid).sum())
+    return inter / max(union, 1)
+
+
+def _train_tiny(root: Path, steps: int = 80):  # noqa: ANN202 - ModelBundle
+    """tiny-unet trained enough to find lakes (IoU ~0.35; the 2-epoch ``tiny_run`` predicts none).
+
+    One thread: with two, a busy machine slows small convolutions down many times.
+    """
+    from glofwatch.config import resolve_config
+    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.models import build_model
+    from glofwatch.models.bundle import ModelBundle
+    from glofwatch.models.normalize import normalize
+    from glofwatch.train.losses import build_loss
+
+    torch.manual_seed(0)
+    cfg = resolve_config(None, {"model": "tiny-unet", "weights": "none", "loss": "bce+dice", "preset": "tiny-int8"})
+    ds = GlacialLakesDataset(root, "train")
+    items = [ds[i] for i in range(len(ds))]
+    v = torch.stack([it["valid"] for it in items])
+    z = normalize(torch.stack([it["image"] for it in items]), cfg.input_spec, v)
+    y = torch.stack([it["mask"] for it in items])
+    net = build_model("tiny-unet", weights=None)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    loss_fn = build_loss("bce+dice")
+    gen = torch.Generator().manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(steps):
+            idx = torch.randint(0, len(z), (8,), generator=gen)
+            opt.zero_grad()
+            loss_fn(net(z[idx]), y[idx], v[idx]).backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    return ModelBundle(net.eval(), cfg, {}, {})
+
+
+@pytest.mark.slow
+def test_int8_loses_at_most_half_an_iou_point(synth_root: Path, tmp_path: Path) -> None:
+    bundle = _train_tiny(synth_root)
+    out = export_model(bundle, "onnx", out=tmp_path / "int8.onnx", int8=True, data_root=synth_root, calib_images=16)
+    iou_fp32 = _iou(Predictor(bundle, device="cpu"), synth_root)
+    iou_int8 = _iou(load_predictor(out), synth_root)
+    assert iou_fp32 > 0.25  # the model finds lakes, so the comparison means something
+    assert iou_int8 >= iou_fp32 - 0.005
+
+
+def test_int8_cli_calibrates_on_the_runs_training_data(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "int8.onnx"
+    res = runner.invoke(app, ["export", str(tiny_run), "--int8", "--calib-images", "4", "--out", str(out), "--no-check"])
+    assert res.exit_code == 0, res.output
+    meta = read_export_metadata(out)
+    assert meta["int8"] is True
+    assert meta["calibration"] == {"data_root": str(synth_root), "n_images": 4, "method": "minmax", "format": "QDQ",
+                                   "fp32_layers": "first and last convolution"}
+
+
+def test_export_errors(tiny_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown export format 'onxx'; did you mean 'onnx'\?"):
+        export_model(tiny_run, "onxx")
+    with pytest.raises(ConfigError, match=r"a onnx export must end in \.onnx"):
+        export_model(tiny_run, "onnx", out=tmp_path / "m.xml")
+    plain = tmp_path / "plain.onnx"
+    import onnx
+
+    model = onnx.load(str(export_model(tiny_run, "onnx", out=tmp_path / "m.onnx")))
+    del model.metadata_props[:]
+    onnx.save(model, str(plain))
+    with pytest.raises(InputError, match=r"plain\.onnx: no glofwatch metadata in this model file; export it"):
+        build_backend("onnxruntime", plain)
+
+
+def test_backend_selection(tiny_run: Path, onnx_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not torch.cuda.is_available():
+        auto = build_backend("auto", tiny_run)
+        assert auto.name == "onnxruntime"  # CPU preference: onnxruntime first
+        assert Path(auto.source).name == "model.pt"
+        assert len(list(Path(auto.session._model_path).parent.glob("tiny-unet-*.onnx"))) == 1  # cached export
+    assert isinstance(build_backend("torch", tiny_run, device="cpu"), TorchBackend)
+    assert build_backend("onnxruntime", onnx_file).name == "onnxruntime"
+    with pytest.raises(ConfigError, match=r"unknown backend 'onnxruntim'; did you mean 'onnxruntime'\?"):
+        build_backend("onnxruntim", tiny_run)
+    with pytest.raises(ConfigError, match=r"the torch backend needs a run folder or model\.pt"):
+        build_backend("torch", onnx_file)
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"^openvino is not installed; pip install 'glofwatch\[openvino\]' or use --backend onnxruntime$"):
+        build_backend("openvino", tiny_run)
+    assert OPENVINO_MISSING.startswith("openvino is not installed")
+
+
+def test_auto_falls_back_to_torch_when_export_fails(tiny_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import glofwatch.models.export as export_mod
+
+    def broken(*args: object, **kw: object) -> Path:
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(export_mod, "export_model", broken)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.warns(UserWarning, match="onnxruntime backend unavailable"):
+        backend = build_backend("auto", tiny_run, device="cpu")
+    assert backend.name == "torch"
+
+
+def test_cli_predict_and_evaluate_backend_option(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
+    images = synth_root / "test" / "images"
+    res = runner.invoke(app, ["predict", str(tiny_run), str(images), "--out", str(tmp_path / "p"), "--backend", "onnxruntime"])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "p").glob("*_mask.png"))) == len(list(images.iterdir()))
+    res = runner.invoke(app, ["predict", str(tiny_run), str(images), "--out", str(tmp_path / "q"), "--backend", "onnx"])
+    assert res.exit_code == 2
+    assert "error: unknown backend 'onnx'; did you mean 'onnxruntime' or 'openvino'?" in res.output
+    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "e"), "--backend", "torch", "--no-save-masks"])
+    assert res.exit_code == 0, res.output
+    torch_iou = json.loads((tmp_path / "e" / "metrics.json").read_text())["micro"]["iou"]
+    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "f"), "--backend", "onnxruntime", "--no-save-masks"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "f" / "metrics.json").read_text())["micro"]["iou"] == pytest.approx(torch_iou, abs=1e-6)
