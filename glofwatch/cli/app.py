@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",
     "glofwatch.cli.demo",
+    "glofwatch.cli.export",
+    "glofwatch.cli.bench",
     "glofwatch.cli.map",
     "glofwatch.cli.explain",
 ]
