@@ -1,0 +1,80 @@
+"""Benchmarks that back the performance claims: inference, training steps, whole scenes.
+
+Each benchmark writes ``<kind>.json`` (every number, plus the machine and the
+settings) and ``<kind>.md`` (a Markdown table) into one output folder:
+
+* :mod:`glofwatch.bench.infer` -- images/s, latency, peak RSS and achieved
+  GFLOP/s of every model x backend, side by side in one run, against the
+  machine's measured matrix-multiply peak (:mod:`glofwatch.bench.peak`).
+* :mod:`glofwatch.bench.train` -- seconds per training step per preset, with
+  and without channels-last, on CPU and CUDA.
+* :mod:`glofwatch.bench.scene` -- wall time and peak memory to map a whole
+  synthetic Sentinel-2 scene.
+
+Numbers on a shared or busy machine are noisy: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, memory, library versions and thread settings of this machine."""
+    import psutil
+    import torch
+
+    from glofwatch import __version__
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "physical_cpus": psutil.cpu_count(logical=False),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "glofwatch": __version__,
+    }
+    for module in ("onnxruntime", "openvino"):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = None
+    return info
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub Markdown table; floats get 3 significant digits, None becomes an en dash."""
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(out_dir: str | Path, kind: str, doc: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``out_dir/<kind>.json`` and ``out_dir/<kind>.md`` atomically."""
+    from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+
+    out_dir = Path(out_dir)
+    return write_json_atomic(out_dir / f"{kind}.json", doc), write_text_atomic(out_dir / f"{kind}.md", markdown + "\n")

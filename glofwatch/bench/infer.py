@@ -1,0 +1,293 @@
+"""``glofwatch bench infer``: every model x backend side by side in one run.
+
+For each model the network is exported once (fp32 ONNX, and INT8 QDQ ONNX when an
+``-int8`` backend is asked for); then each backend runs in its own fresh Python
+process (``isolate=True``) so that its peak resident memory is its own. Each
+measures the network alone on normalised random input of ``size`` x ``size``
+(normalisation is identical for every backend and excluded), at each batch size:
+``warmup`` untimed calls, then timed calls until ``min_iters`` calls and
+``min_time_s`` seconds (at most ``max_iters``).
+
+Reported per model, backend and batch: images/s (batch / median latency),
+latency p50/p95 in ms per call, speed-up over eager torch, achieved GFLOP/s
+(model GFLOPs x images/s) and its share of the machine's ``torch.mm`` peak
+measured in the same run; per model and backend: peak RSS and load time.
+
+Models are registry names (random weights: speed does not depend on them;
+INT8 is then calibrated on noise) or run folders / model files (INT8
+calibrated on the run's training crops).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from glofwatch.errors import ConfigError, GlofwatchError
+
+BENCH_BACKENDS = ("torch", "onnxruntime", "openvino", "onnxruntime-int8", "openvino-int8")
+DEFAULT_MODELS = ("unet-efflite0", "deeplabv3plus-resnet50")
+DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino")
+
+
+def parse_list(values: list[str] | tuple[str, ...]) -> list[str]:
+    """Split repeated and comma-separated option values: ``["a,b", "c"] -> ["a", "b", "c"]``."""
+    return [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+
+
+def _check_backends(backends: list[str]) -> None:
+    from glofwatch.registry import close_matches_hint
+
+    for name in backends:
+        if name not in BENCH_BACKENDS:
+            hint = close_matches_hint(name, list(BENCH_BACKENDS))
+            raise ConfigError(f"unknown benchmark backend '{name}'{hint} (known: {', '.join(BENCH_BACKENDS)})")
+
+
+def bench_bundle(model: str) -> tuple[Any, str]:
+    """(bundle, kind) for a registry name (random weights, seed 0) or a run folder / model file."""
+    import torch
+
+    from glofwatch.config import TrainConfig
+    from glofwatch.models.bundle import ModelBundle, load_bundle
+    from glofwatch.models.registry import MODELS, build_model
+
+    if model in MODELS and not Path(model).exists():
+        torch.manual_seed(0)
+        net = build_model(model, weights=None).eval()
+        return ModelBundle(net, TrainConfig(model=model, weights="none", preset="bench"), {}, {}), "random-init"
+    if not Path(model).exists():
+        from glofwatch.registry import close_matches_hint
+
+        raise ConfigError(f"'{model}' is neither a model name{close_matches_hint(model, MODELS.names())} "
+                          "nor a run folder; see `glofwatch models`")
+    return load_bundle(model), "trained"
+
+
+def measure_backend(job: dict[str, Any], model: Any = None) -> dict[str, Any]:
+    """Time one backend on one model (the body of a worker process).
+
+    Args:
+        job: {"model": file, "engine": torch|onnxruntime|openvino, "in_channels", "size",
+            "batches", "warmup", "min_iters", "max_iters", "min_time_s", "threads"}.
+        model: an in-memory bundle to use instead of ``job["model"]`` (in-process runs).
+
+    Returns:
+        {"load_s", "rss_start_mb", "peak_rss_mb", "batches": {"1": {p50_ms, p95_ms, mean_ms,
+        images_per_s, iters}, ...}}.
+    """
+    import numpy as np
+    import torch
+
+    from glofwatch.bench.peak import peak_rss_mb, rss_mb
+    from glofwatch.models.backends import build_backend
+
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    backend = build_backend(job["engine"], model if model is not None else Path(job["model"]), device="cpu",
+                            threads=job.get("threads"))
+    load_s = time.perf_counter() - t0
+    gen = torch.Generator().manual_seed(0)
+    out: dict[str, Any] = {}
+    for batch in job["batches"]:
+        z = torch.randn(batch, job["in_channels"], job["size"], job["size"], generator=gen)
+        for _ in range(job["warmup"]):
+            backend.run(z)
+        times: list[float] = []
+        while len(times) < job["min_iters"] or (sum(times) < job["min_time_s"] and len(times) < job["max_iters"]):
+            t = time.perf_counter()
+            backend.run(z)
+            times.append(time.perf_counter() - t)
+        arr = np.asarray(times)
+        p50 = float(np.percentile(arr, 50))
+        out[str(batch)] = {
+            "p50_ms": 1000 * p50,
+            "p95_ms": float(1000 * np.percentile(arr, 95)),
+            "mean_ms": float(1000 * arr.mean()),
+            "images_per_s": batch / p50,
+            "iters": len(times),
+        }
+    return {"load_s": load_s, "rss_start_mb": rss0, "peak_rss_mb": peak_rss_mb(), "batches": out}
+
+
+def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-m", "glofwatch.bench.infer", json.dumps(job)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise RuntimeError(lines[-1] if lines else f"worker exited with status {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: str, size: int) -> dict[str, Any]:
+    """Export the files the backends need; returns {"onnx": path, "int8": path, "export_s": {...}}."""
+    import torch
+
+    from glofwatch.models.export import export_model
+
+    files: dict[str, Any] = {"export_s": {}}
+    if any(b != "torch" for b in backends):
+        t0 = time.perf_counter()
+        files["onnx"] = export_model(bundle, "onnx", out=folder / "model.onnx")
+        files["export_s"]["onnx"] = time.perf_counter() - t0
+    if any(b.endswith("-int8") for b in backends):
+        t0 = time.perf_counter()
+        try:
+            if kind == "random-init":  # untrained: calibrate on noise (speed only)
+                gen = torch.Generator().manual_seed(1)
+                noise = [torch.randn(1, bundle.spec.in_channels, size, size, generator=gen).numpy() for _ in range(4)]
+                files["int8"] = export_model(bundle, "onnx", out=folder / "model-int8.onnx", int8=True, calib_inputs=noise)
+            else:  # trained: calibrate on the run's training crops
+                files["int8"] = export_model(Path(model), "onnx", out=folder / "model-int8.onnx", int8=True, calib_images=16)
+        except GlofwatchError as exc:
+            files["int8_error"] = str(exc)
+        files["export_s"]["int8"] = time.perf_counter() - t0
+    return files
+
+
+def bench_infer(
+    models: list[str],
+    backends: list[str],
+    out_dir: str | Path | None,
+    size: int = 320,
+    batches: tuple[int, ...] = (1, 8),
+    warmup: int = 2,
+    min_iters: int = 5,
+    max_iters: int = 50,
+    min_time_s: float = 3.0,
+    threads: int | None = None,
+    isolate: bool = True,
+    matmul_n: int = 2048,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Benchmark ``models`` x ``backends``; write ``infer.json`` and ``infer.md`` to ``out_dir``.
+
+    Args:
+        models: registry names or run folders / model files.
+        backends: names from :data:`BENCH_BACKENDS`.
+        out_dir: output folder (None: write nothing).
+        size: square input side in pixels (rounded down to each model's stride).
+        batches: batch sizes to time.
+        warmup, min_iters, max_iters, min_time_s: timing loop (see module doc).
+        threads: CPU threads for every backend (default: torch's default).
+        isolate: one fresh process per backend (honest peak RSS); False runs in this
+            process (faster; ``peak_rss_mb`` is then this process's peak so far).
+        matmul_n: side of the square matrices for the ``torch.mm`` peak.
+        progress: called with one line per step.
+
+    Returns:
+        The report written to ``infer.json``.
+    """
+    import torch
+
+    from glofwatch.bench import machine_info, write_report
+    from glofwatch.bench.peak import count_gflops, matmul_peak_gflops
+    from glofwatch.models.bundle import save_bundle
+    from glofwatch.models.registry import get_spec
+
+    say = progress or (lambda msg: None)
+    _check_backends(backends)
+    if not models:
+        raise ConfigError("no models to benchmark; pass --models NAME[,NAME...]")
+    threads = threads or torch.get_num_threads()
+    say(f"matrix-multiply peak ({matmul_n}x{matmul_n} fp32, {threads} threads)")
+    peak = matmul_peak_gflops(matmul_n, threads=threads)
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="glofwatch-bench-") as work:
+        for i, model in enumerate(models):
+            bundle, kind = bench_bundle(model)
+            stride = get_spec(bundle.config.model).stride
+            side = max(stride, size // stride * stride)
+            folder = Path(work) / f"m{i}"
+            folder.mkdir()
+            say(f"{model}: counting FLOPs and exporting")
+            gflops = count_gflops(bundle.net, (1, bundle.spec.in_channels, side, side))
+            files = _exports(bundle, backends, folder, kind, model, side)
+            if isolate and "torch" in backends:
+                files["torch"] = save_bundle(folder / "model.pt", bundle.net, bundle.config, bundle.metrics, bundle.meta)
+            for name in backends:
+                engine = name.removesuffix("-int8")
+                source = files["int8"] if name.endswith("-int8") else files.get("onnx") if engine != "torch" else files.get("torch")
+                job = {"model": str(source) if source else None, "engine": engine, "in_channels": bundle.spec.in_channels,
+                       "size": side, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
+                       "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads}
+                say(f"{model}: {name}")
+                try:
+                    if name.endswith("-int8") and "int8" not in files:
+                        raise ConfigError(files.get("int8_error", "no INT8 export"))
+                    if isolate:
+                        res = _run_isolated(job)
+                    else:
+                        res = measure_backend(job, model=bundle if engine == "torch" else None)
+                except Exception as exc:  # noqa: BLE001 - one failing backend must not lose the others
+                    msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                    errors.append({"model": model, "backend": name, "error": msg})
+                    say(f"{model}: {name} failed: {msg}")
+                    continue
+                results.append({"model": bundle.config.model, "source": model, "kind": kind, "backend": name,
+                                "size": side, "gflops_per_image": gflops,
+                                "export_s": files["export_s"].get("int8" if name.endswith("-int8") else "onnx"), **res})
+    _derive(results, peak["gflops"])
+    doc = {
+        "kind": "infer",
+        "machine": machine_info(),
+        "settings": {"size": size, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
+                     "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads, "isolate": isolate,
+                     "measures": "network forward on normalised input; normalisation excluded"},
+        "matmul_peak": peak,
+        "results": results,
+        "errors": errors,
+    }
+    if out_dir is not None:
+        write_report(out_dir, "infer", doc, infer_markdown(doc))
+    return doc
+
+
+def _derive(results: list[dict[str, Any]], peak_gflops: float) -> None:
+    torch_rows = {r["model"]: r for r in results if r["backend"] == "torch"}
+    for r in results:
+        ref = torch_rows.get(r["model"])
+        for b, m in r["batches"].items():
+            m["achieved_gflops"] = r["gflops_per_image"] * m["images_per_s"]
+            m["peak_fraction"] = m["achieved_gflops"] / peak_gflops
+            base = ref["batches"].get(b) if ref else None
+            m["speedup_vs_torch"] = m["images_per_s"] / base["images_per_s"] if base else None
+
+
+def infer_markdown(doc: dict[str, Any]) -> str:
+    """The Markdown report: settings line, then one row per model x backend x batch."""
+    from glofwatch.bench import markdown_table
+
+    mach, s, peak = doc["machine"], doc["settings"], doc["matmul_peak"]
+    head = (f"Inference at {s['size']}x{s['size']} px, network only, {s['threads']} thread(s) on {mach['cpu']} "
+            f"({mach['logical_cpus']} logical CPUs, load {mach['load_avg_1min']}); torch.mm fp32 peak "
+            f"{peak['gflops']:.1f} GFLOP/s. Speed-up is against eager torch of the same model and batch.\n")
+    rows = []
+    for r in doc["results"]:
+        for b, m in r["batches"].items():
+            rows.append([r["model"], r["backend"], int(b), m["images_per_s"], m["p50_ms"], m["p95_ms"],
+                         m["speedup_vs_torch"], r["gflops_per_image"], m["achieved_gflops"],
+                         f"{100 * m['peak_fraction']:.0f} %", r["peak_rss_mb"]])
+    table = markdown_table(["model", "backend", "batch", "images/s", "p50 ms", "p95 ms", "x torch", "GFLOPs/img",
+                            "GFLOP/s", "of mm peak", "peak RSS MiB"], rows)
+    errs = "".join(f"\n- {e['model']} / {e['backend']}: {e['error']}" for e in doc["errors"])
+    return head + "\n" + table + ("\n\nFailed:" + errs if errs else "")
+
+
+def _worker_main(argv: list[str]) -> int:
+    job = json.loads(argv[0])
+    print(json.dumps(measure_backend(job)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

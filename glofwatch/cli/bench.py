@@ -1,0 +1,101 @@
+"""``glofwatch bench infer|train|scene``: the numbers behind the performance claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks: inference backends, training steps, whole scenes (JSON + Markdown).",
+                        no_args_is_help=True)
+
+
+def _say(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@bench_app.command("infer")
+def infer_cmd(
+    models: list[str] = typer.Option(["unet-efflite0", "deeplabv3plus-resnet50"], "--models", "-m",
+                                     help="Model names (random weights) or run folders; comma-separated or repeated."),
+    backends: list[str] = typer.Option(["torch", "onnxruntime", "openvino"], "--backends", "-b",
+                                       help="torch, onnxruntime, openvino, onnxruntime-int8, openvino-int8."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for infer.json and infer.md."),
+    size: int = typer.Option(320, help="Square input side in pixels."),
+    batches: list[int] = typer.Option([1, 8], "--batch", help="Batch sizes (repeat the option)."),
+    warmup: int = typer.Option(2, help="Untimed calls per backend and batch."),
+    min_iters: int = typer.Option(5, help="Timed calls at least."),
+    max_iters: int = typer.Option(50, help="Timed calls at most."),
+    min_time: float = typer.Option(3.0, help="Keep timing until this many seconds (within max-iters)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for every backend (default: all cores)."),
+    isolate: bool = typer.Option(True, "--isolate/--in-process", help="One fresh process per backend (own peak RSS)."),
+    matmul_n: int = typer.Option(2048, help="Matrix side for the torch.mm peak."),
+) -> None:
+    """Images/s (batch 1 and 8), latency p50/p95, peak RSS, GFLOPs and share of the matmul peak, per model x backend."""
+    from glofwatch.bench.infer import bench_infer, infer_markdown, parse_list
+
+    doc = bench_infer(parse_list(models), parse_list(backends), out, size=size, batches=tuple(batches), warmup=warmup,
+                      min_iters=min_iters, max_iters=max_iters, min_time_s=min_time, threads=threads, isolate=isolate,
+                      matmul_n=matmul_n, progress=_say)
+    typer.echo(infer_markdown(doc))
+    typer.echo(f"\nwrote {out / 'infer.json'} and {out / 'infer.md'}")
+
+
+@bench_app.command("train")
+def train_cmd(
+    presets: list[str] = typer.Option(["fast", "dlv3p-r50-bce"], "--presets", "-p",
+                                      help="Preset or model names; comma-separated or repeated."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for train.json and train.md."),
+    batch: int = typer.Option(8, help="Images per step."),
+    size: int = typer.Option(320, help="Square crop side in pixels."),
+    steps: int = typer.Option(3, help="Timed steps."),
+    warmup: int = typer.Option(1, help="Untimed steps."),
+    devices: list[str] = typer.Option([], "--devices", help="cpu and/or cuda (default: cpu, plus cuda when present)."),
+    channels_last: str = typer.Option("both", help="both, on or off."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
+) -> None:
+    """Seconds per training step per preset, with and without channels-last, on CPU and CUDA."""
+    from glofwatch.bench.infer import parse_list
+    from glofwatch.bench.train import bench_train, train_markdown
+    from glofwatch.errors import ConfigError
+
+    formats = {"both": (False, True), "on": (True,), "off": (False,)}
+    if channels_last not in formats:
+        raise ConfigError(f"--channels-last {channels_last!r} is unknown; use both, on or off")
+    doc = bench_train(parse_list(presets), out, batch=batch, size=size, steps=steps, warmup=warmup,
+                      devices=parse_list(devices) or None, channels_last=formats[channels_last], threads=threads,
+                      progress=_say)
+    typer.echo(train_markdown(doc))
+    typer.echo(f"\nwrote {out / 'train.json'} and {out / 'train.md'}")
+
+
+@bench_app.command("scene")
+def scene_cmd(
+    model: str = typer.Option("unet-efflite0", "--model", "-m", help="Run folder, model file, or model name (random weights)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for scene.json and scene.md."),
+    size: int = typer.Option(10980, help="Scene side in pixels (a Sentinel-2 tile: 10980)."),
+    backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    tile: int = typer.Option(512, help="Tile side in pixels."),
+    overlap: int = typer.Option(64, help="Tile overlap in pixels."),
+    batch_size: int = typer.Option(4, help="Tiles per forward pass."),
+    cache: Optional[Path] = typer.Option(None, help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
+    seed: int = typer.Option(0, help="Synthetic scene seed."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
+    isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
+    keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/map."),
+) -> None:
+    """Wall time and peak memory to map a whole synthetic scene (targets: < 90 s, < 4 GB)."""
+    from glofwatch.bench.scene import bench_scene, scene_markdown
+
+    doc = bench_scene(model, out, size=size, backend=backend, device=device, tile=tile, overlap=overlap,
+                      batch_size=batch_size, cache=cache, seed=seed, threads=threads, isolate=isolate,
+                      keep_outputs=keep_outputs, progress=_say)
+    typer.echo(scene_markdown(doc))
+    typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` with ``infer``, ``train`` and ``scene``."""
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,121 @@
+"""Benchmark commands on a tiny configuration: valid JSON with the expected keys, Markdown tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from glofwatch.bench import markdown_table
+from glofwatch.bench.peak import count_gflops, matmul_peak_gflops, peak_rss_mb
+from glofwatch.cli.app import app
+
+runner = CliRunner()
+FAST = ["--min-iters", "2", "--max-iters", "2", "--min-time", "0", "--warmup", "1", "--matmul-n", "128", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLOFWATCH_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_count_gflops_by_hand() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    # 2 FLOPs per multiply-add: 2 * (8 x 16 x 16 outputs) * (3 x 3 x 3 weights) = 110592
+    assert count_gflops(conv, (1, 3, 16, 16)) == pytest.approx(110592 / 1e9)
+
+
+def test_matmul_peak_and_rss() -> None:
+    peak = matmul_peak_gflops(n=64, repeats=2, threads=1)
+    assert set(peak) == {"gflops", "n", "repeats", "threads", "best_s"}
+    assert peak["gflops"] == pytest.approx(2 * 64**3 / peak["best_s"] / 1e9)
+    assert peak["threads"] == 1
+    assert peak_rss_mb() > 10
+
+
+def test_markdown_table() -> None:
+    text = markdown_table(["a", "b", "c"], [["x", 1.23456, None], ["y", 12345.6, 7]])
+    assert text.splitlines() == ["| a | b | c |", "|---|---|---|", "| x | 1.23 | – |", "| y | 12346 | 7 |"]
+
+
+def test_bench_infer_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "infer"
+    res = runner.invoke(app, ["bench", "infer", "--models", "tiny-unet", "--backends", "torch,onnxruntime",
+                              "--size", "64", "--batch", "1", "--batch", "2", "--in-process", "--out", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "infer.json").read_text())
+    assert doc["kind"] == "infer"
+    assert {"cpu", "logical_cpus", "torch", "onnxruntime"} <= set(doc["machine"])
+    assert doc["matmul_peak"]["gflops"] > 0 and doc["matmul_peak"]["n"] == 128
+    assert doc["errors"] == []
+    rows = {r["backend"]: r for r in doc["results"]}
+    assert set(rows) == {"torch", "onnxruntime"}
+    for r in rows.values():
+        assert r["model"] == "tiny-unet" and r["size"] == 64 and r["kind"] == "random-init"
+        assert r["gflops_per_image"] == pytest.approx(rows["torch"]["gflops_per_image"]) and r["gflops_per_image"] > 0
+        assert set(r["batches"]) == {"1", "2"} and r["peak_rss_mb"] > 0
+        for m in r["batches"].values():
+            assert {"p50_ms", "p95_ms", "mean_ms", "images_per_s", "iters", "achieved_gflops", "peak_fraction",
+                    "speedup_vs_torch"} <= set(m)
+            assert m["iters"] == 2 and m["p95_ms"] >= m["p50_ms"] > 0
+            assert m["achieved_gflops"] == pytest.approx(r["gflops_per_image"] * m["images_per_s"])
+    assert rows["torch"]["batches"]["1"]["speedup_vs_torch"] == 1.0
+    md = (out / "infer.md").read_text()
+    assert "| model | backend | batch | images/s |" in md and md.count("| tiny-unet |") == 4
+
+
+def test_bench_infer_isolated_backend_and_int8(tmp_path: Path) -> None:
+    out = tmp_path / "iso"
+    res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "onnxruntime-int8", "--size", "64",
+                              "--batch", "1", "--out", str(out), *FAST])
+    assert res.exit_code == 0, res.output
+    (row,) = json.loads((out / "infer.json").read_text())["results"]
+    assert row["backend"] == "onnxruntime-int8"
+    assert row["peak_rss_mb"] >= row["rss_start_mb"] > 0  # measured in the worker process
+    assert row["batches"]["1"]["speedup_vs_torch"] is None  # no torch row to compare with
+
+
+def test_bench_infer_unknown_backend(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "onnx", "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "error: unknown benchmark backend 'onnx'; did you mean 'onnxruntime'" in res.output
+
+
+def test_bench_train_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "train"
+    res = runner.invoke(app, ["bench", "train", "--presets", "tiny-unet", "--batch", "2", "--size", "64", "--steps", "1",
+                              "--warmup", "0", "--devices", "cpu", "--threads", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "train.json").read_text())
+    assert doc["kind"] == "train" and doc["errors"] == []
+    assert [(r["device"], r["channels_last"]) for r in doc["results"]] == [("cpu", False), ("cpu", True)]
+    for r in doc["results"]:
+        assert r["model"] == "tiny-unet" and r["batch"] == 2 and r["size"] == 64
+        assert r["s_per_step"] > 0 and r["images_per_s"] == pytest.approx(2 / r["s_per_step"])
+    assert "| preset | model | device | channels-last | s/step | images/s |" in (out / "train.md").read_text()
+
+
+def test_bench_train_unknown_preset(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["bench", "train", "--presets", "fsat", "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "error: 'fsat' is neither a preset nor a model; did you mean 'fast'" in res.output
+
+
+def test_bench_scene_tiny(tmp_path: Path) -> None:
+    out = tmp_path / "scene"
+    res = runner.invoke(app, ["bench", "scene", "--model", "tiny-unet", "--size", "256", "--tile", "128",
+                              "--overlap", "16", "--backend", "onnxruntime", "--threads", "1", "--in-process",
+                              "--cache", str(tmp_path / "scenes"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "scene.json").read_text())
+    assert doc["kind"] == "scene" and doc["backend_used"] == "onnxruntime"
+    assert doc["settings"]["size"] == 256 and doc["summary"]["height"] == 256 == doc["summary"]["width"]
+    assert doc["summary"]["n_tiles"] == 9  # 128 px tiles with 16 px overlap over 256 px: 3 x 3
+    assert doc["meets_targets"] == {"wall_s": True, "peak_rss_mb": True}
+    assert doc["map_s"] > 0 and doc["peak_rss_mb"] > 0
+    assert (tmp_path / "scenes" / "scene-256-s0" / "scene.tif").is_file()  # cached for the next run
+    assert not (out / "map").exists()  # maps are deleted unless --keep-outputs
+    assert "meets targets" in (out / "scene.md").read_text()
