@@ -79,7 +79,7 @@ def explain_cmd(
     from glofwatch.explain.figure import MAX_GRID_ROWS, panel_images, save_grid_figure, save_panel_figure
     from glofwatch.explain.gradcam import LakeGradCam
     from glofwatch.explain.overlay import save_png
-    from glofwatch.explain.report import explain_image, find_truth
+    from glofwatch.explain.report import explain_image, find_truth, is_yolo_run
     from glofwatch.models.bundle import load_bundle
 
     extra = [Path(a) for a in ctx.args]
@@ -91,6 +91,9 @@ def explain_cmd(
         raise InputError(f"{masks}: --masks must be a folder of masks named like the images")
     if not files and not curves:
         raise InputError("nothing to do: give --images PATH... and/or --curves")
+    if is_yolo_run(run):
+        raise InputError(f"{run}: a YOLOv8-Seg run; Grad-CAM figures are made for semantic segmentation runs "
+                         "(use `glofwatch predict` for YOLO overlays)")
     if files:
         explainer = LakeGradCam(load_bundle(run), target_layer=target_layer, device=device)
         items = []

@@ -283,6 +283,13 @@ def _error_tables(e: dict[str, Any]) -> str:
     )
 
 
+def _yolo_section(run: Path) -> str:
+    return (f"<h2>{html.escape(run.name)}: YOLOv8-Seg</h2>"
+            '<p class="note">Instance-segmentation run: it is in the comparison table above (pixel scores of the '
+            "union of its instances and mask mAP50-95); the curves, Grad-CAM figures and error analysis below the "
+            "table cover the semantic segmentation runs.</p>")
+
+
 def _run_section(a: RunAnalysis, split: str) -> str:
     m = a.metrics
     micro = m.get("micro", {})
@@ -305,14 +312,14 @@ def _run_section(a: RunAnalysis, split: str) -> str:
     return "\n".join(parts)
 
 
-def render_html(analyses: list[RunAnalysis], table_md: str, split: str) -> str:
-    """The whole page as one string."""
+def render_html(analyses: list[RunAnalysis], table_md: str, split: str, yolo_runs: list[Path] | None = None) -> str:
+    """The whole page as one string (``yolo_runs``: instance-model runs, listed without analysis)."""
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     from glofwatch import __version__
 
     body = [
         "<h1>glofwatch: lake segmentation report</h1>",
-        f'<p class="meta">{len(analyses)} run(s), {html.escape(split)} split; generated {when} by glofwatch '
+        f'<p class="meta">{len(analyses) + len(yolo_runs or [])} run(s), {html.escape(split)} split; generated {when} by glofwatch '
         f"{html.escape(__version__)}</p>",
         "<h2>Comparison with the study</h2>",
         markdown_table_to_html(table_md),
@@ -321,6 +328,7 @@ def render_html(analyses: list[RunAnalysis], table_md: str, split: str) -> str:
         "batches for the U-Net notebook; mask mAP50-95 for YOLOv8), shown in the study-soft and mAP columns.</p>",
     ]
     body += [_run_section(a, split) for a in analyses]
+    body += [_yolo_section(r) for r in yolo_runs or []]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>glofwatch report</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
@@ -338,6 +346,21 @@ def build_report(runs: list[Path], out: Path, data: Path | None = None, split: s
 
     if not runs:
         raise InputError("no run folder given; pass one or more run folders")
-    analyses = [analyse_run(Path(r), data, split, device, n_examples, target_layer, progress) for r in runs]
-    table = comparison_table([Path(r) for r in runs], split)
-    return write_text_atomic(out, render_html(analyses, table, split))
+    runs = [Path(r) for r in runs]
+    yolo = [r for r in runs if is_yolo_run(r)]
+    for r in yolo:
+        if not (r / "eval" / split / "metrics.json").is_file():
+            raise InputError(f"{r}: YOLOv8-Seg run without eval/{split}/metrics.json; "
+                             f"run `glofwatch evaluate {r} --split {split}` first")
+    analyses = [analyse_run(r, data, split, device, n_examples, target_layer, progress) for r in runs if r not in yolo]
+    table = comparison_table(runs, split)
+    return write_text_atomic(out, render_html(analyses, table, split, yolo))
+
+
+def is_yolo_run(run: Path) -> bool:
+    """True for a YOLOv8-Seg run folder (instance model: no Grad-CAM, no pixel probabilities)."""
+    try:
+        from glofwatch.models.yolo.train import is_yolo_run as check
+    except ImportError:  # YOLO support not installed
+        return False
+    return bool(check(run))

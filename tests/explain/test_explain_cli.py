@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -65,7 +66,17 @@ def test_explain_finds_truth_in_masks_folder_and_reports_errors(discs_run: Path,
 
 def test_report_is_self_contained_and_opens_in_chromium(discs_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    res = runner.invoke(app, ["report", str(discs_run), "--out", str(out), "--device", "cpu"])
+    yolo = tmp_path / "yolo"  # an instance-model run: in the table, not analysed
+    yolo.mkdir()
+    (yolo / "run.json").write_text(json.dumps({"kind": "yolo-seg"}))
+    res = runner.invoke(app, ["report", str(discs_run), str(yolo), "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 2
+    assert f"error: {yolo}: YOLOv8-Seg run without eval/test/metrics.json; run `glofwatch evaluate {yolo}" in res.output
+    (yolo / "eval" / "test").mkdir(parents=True)
+    micro = {"iou": 0.7, "dice": 0.8, "accuracy": 0.9, "precision": 0.85, "recall": 0.75}
+    (yolo / "eval" / "test" / "metrics.json").write_text(json.dumps(
+        {"micro": micro, "study_row": "YOLOv8-Seg / standard", "instance": {"map50_95": 0.61}}))
+    res = runner.invoke(app, ["report", str(discs_run), str(yolo), "--out", str(out), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert (discs_run / "eval" / "test" / "metrics.json").is_file()  # evaluated on the way
     text = out.read_text()
@@ -75,6 +86,8 @@ def test_report_is_self_contained_and_opens_in_chromium(discs_run: Path, tmp_pat
     assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)  # curves, PR, best, worst
     assert not re.search(r"\b(href|url\()", text)
     assert "<td>U-Net (none) / CE</td><td>study (published)</td>" in text  # the study's row in the table
+    assert "<td>YOLOv8-Seg / standard</td><td>ours: yolo</td><td>70.0</td>" in text and "<td>61.0</td>" in text
+    assert "yolo: YOLOv8-Seg</h2>" in text
     assert "False alarms by surface" in text and "Missed lakes by size" in text
     assert re.search(r"Over 6 images the model reaches a dataset-level IoU of 9\d\.\d %", text)
 
