@@ -2,7 +2,11 @@
 
 The scene (4-band uint16 L2A GeoTIFF, ``size`` x ``size`` at 10 m) is drawn once
 with :func:`glofwatch.scene.synth.write_synthetic_scene` and cached in
-``cache/scene-<size>-s<seed>``. Mapping runs exactly what ``glofwatch map`` runs
+``cache/scene-<size>-s<seed>``. Drawing holds the whole scene's layers in
+memory (about 14 GB for 10980 x 10980), so scenes larger than
+:data:`MAX_DRAW` pixels are a mosaic of one ``MAX_DRAW`` scene repeated
+(wrapping) over the full grid, written strip by strip. Any existing scene can
+be timed instead with ``scene=PATH``. Mapping runs exactly what ``glofwatch map`` runs
 (:func:`glofwatch.scene.batch.map_scene`: windowed read, tiled prediction with
 blending, probability and mask GeoTIFFs, lake polygons, summary) in a fresh
 process, so the peak resident memory (``VmHWM``) is the mapping's own.
@@ -25,17 +29,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+MAX_DRAW = 4096
 TARGET_WALL_S = 90.0
 TARGET_PEAK_MB = 4096.0
 
 
 def cached_scene(cache: str | Path, size: int, seed: int = 0) -> Path:
-    """The scene GeoTIFF of a synthetic ``size`` x ``size`` scene, drawn once into ``cache``."""
+    """The GeoTIFF of a synthetic ``size`` x ``size`` scene, made once into ``cache`` (see module doc)."""
     from glofwatch.scene.synth import write_synthetic_scene
 
     folder = Path(cache) / f"scene-{size}-s{seed}"
     scene = folder / "scene.tif"
     if scene.is_file():
+        return scene
+    if size > MAX_DRAW:
+        base = cached_scene(cache, MAX_DRAW, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        _mosaic(base, scene, size)
         return scene
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".scene-{size}-", dir=folder.parent))
@@ -46,6 +56,31 @@ def cached_scene(cache: str | Path, size: int, seed: int = 0) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return scene
+
+
+def _mosaic(src_path: Path, dst_path: Path, size: int, strip: int = 512) -> None:
+    """Repeat the scene ``src_path`` (wrapping) over a ``size`` x ``size`` grid with its origin and pixel size."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    from glofwatch.utils.atomic import atomic_path
+
+    with rasterio.open(src_path) as src:
+        data = src.read()
+        profile = src.profile.copy()
+        descriptions = src.descriptions
+    profile.update(height=size, width=size, BIGTIFF="YES", tiled=True, blockxsize=256, blockysize=256,
+                   compress="deflate")
+    cols = np.arange(size) % data.shape[2]
+    with atomic_path(dst_path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        for i, d in enumerate(descriptions):
+            if d:
+                dst.set_band_description(i + 1, d)
+        for r in range(0, size, strip):
+            h = min(strip, size - r)
+            rows = (r + np.arange(h)) % data.shape[1]
+            dst.write(data[:, rows][:, :, cols], window=Window(0, r, size, h))
 
 
 def map_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +119,7 @@ def bench_scene(
     threads: int | None = None,
     isolate: bool = True,
     keep_outputs: bool = False,
+    scene: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Map a synthetic scene and write ``scene.json`` and ``scene.md`` to ``out_dir``.
@@ -100,6 +136,7 @@ def bench_scene(
         threads: CPU threads (default: torch's default).
         isolate: map in a fresh process (its own peak memory); False maps in this process.
         keep_outputs: keep the maps under ``out_dir/map`` (default: deleted after timing).
+        scene: time this scene file or band folder instead of a synthetic one (``size`` is ignored).
         progress: called with one line per step.
     """
     import torch
@@ -111,10 +148,16 @@ def bench_scene(
 
     say = progress or (lambda msg: None)
     check_backend_name(backend)
-    cache = Path(cache) if cache is not None else cache_dir() / "bench"
-    say(f"synthetic scene {size}x{size} (cached in {cache})")
     t0 = time.perf_counter()
-    scene = cached_scene(cache, size, seed)
+    synthetic = scene is None
+    if scene is None:
+        cache = Path(cache) if cache is not None else cache_dir() / "bench"
+        say(f"synthetic scene {size}x{size} (cached in {cache})")
+        scene = cached_scene(cache, size, seed)
+    else:
+        from glofwatch.scene.read import read_scene
+
+        size = read_scene(scene).shape[0]
     scene_s = time.perf_counter() - t0
     threads = threads or torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="glofwatch-bench-scene-") as work:
@@ -134,7 +177,8 @@ def bench_scene(
     doc = {
         "kind": "scene",
         "machine": machine_info(),
-        "settings": {"model": model, "model_kind": kind, "size": size, "seed": seed, "backend": backend,
+        "settings": {"model": model, "model_kind": kind, "size": size, "synthetic": synthetic, "seed": seed,
+                     "backend": backend,
                      "device": device, "tile": tile, "overlap": overlap, "batch_size": batch_size, "threads": threads,
                      "isolate": isolate, "scene": str(scene)},
         "scene_prepare_s": scene_s,
@@ -142,7 +186,7 @@ def bench_scene(
         "targets": {"wall_s": TARGET_WALL_S, "peak_rss_mb": TARGET_PEAK_MB},
         "meets_targets": {"wall_s": res["load_s"] + res["map_s"] < TARGET_WALL_S,
                           "peak_rss_mb": res["peak_rss_mb"] < TARGET_PEAK_MB},
-        "megapixels_per_s": size * size / 1e6 / res["map_s"],
+        "megapixels_per_s": res["summary"]["height"] * res["summary"]["width"] / 1e6 / res["map_s"],
         **{k: v for k, v in res.items() if k != "summary"},
         "summary": s,
     }
@@ -167,7 +211,8 @@ def scene_markdown(doc: dict[str, Any]) -> str:
     from glofwatch.bench import markdown_table
 
     s, m = doc["settings"], doc["machine"]
-    head = (f"Whole synthetic scene {s['size']}x{s['size']} px (uint16 L2A, 4 bands), model {s['model']} "
+    what = "synthetic scene (uint16 L2A, 4 bands)" if s["synthetic"] else f"scene {s['scene']}"
+    head = (f"Whole {what}, {doc['summary']['height']}x{doc['summary']['width']} px, model {s['model']} "
             f"({s['model_kind']}), backend {doc['backend_used']}, tile {s['tile']}, overlap {s['overlap']}, "
             f"batch {s['batch_size']}, {s['threads']} thread(s) on {m['cpu']} (load {m['load_avg_1min']}). "
             f"Targets: < {TARGET_WALL_S:.0f} s and < {TARGET_PEAK_MB:.0f} MiB.\n")

@@ -85,13 +85,14 @@ def scene_cmd(
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/map."),
+    scene: Optional[Path] = typer.Option(None, help="Time this scene (GeoTIFF or band folder) instead of a synthetic one."),
 ) -> None:
     """Wall time and peak memory to map a whole synthetic scene (targets: < 90 s, < 4 GB)."""
     from glofwatch.bench.scene import bench_scene, scene_markdown
 
     doc = bench_scene(model, out, size=size, backend=backend, device=device, tile=tile, overlap=overlap,
                       batch_size=batch_size, cache=cache, seed=seed, threads=threads, isolate=isolate,
-                      keep_outputs=keep_outputs, progress=_say)
+                      keep_outputs=keep_outputs, scene=scene, progress=_say)
     typer.echo(scene_markdown(doc))
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 

@@ -90,7 +90,9 @@ class Backend:
         name: ``"torch"``, ``"onnxruntime"`` or ``"openvino"``.
         bundle: the model's config and metrics (``bundle.net`` is None for exported files).
         device: ``torch.device`` where :meth:`run` takes and returns tensors.
-        source: where the executed graph came from (a file, or "memory").
+        source: the model the user gave (run folder file, exported file, or "memory").
+        model_path: the graph file executed (ONNX Runtime/OpenVINO; a temporary file,
+            since deleted, for in-memory bundles).
     """
 
     name = "base"
@@ -193,6 +195,7 @@ class OnnxRuntimeBackend(Backend):
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        self.model_path = Path(onnx_path)
         self.session = ort.InferenceSession(str(onnx_path), opts, providers=providers)
         self._input = self.session.get_inputs()[0].name
         super().__init__(bundle, "cpu", source)
@@ -219,6 +222,7 @@ class OpenVINOBackend(Backend):
         ov = import_openvino()
         if device == "cuda":
             raise ConfigError("the openvino backend runs on CPU here; use --device cpu or --backend torch for CUDA")
+        self.model_path = Path(model_path)
         self.core = ov.Core()
         self.model = self.core.read_model(str(model_path))
         self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads())}

@@ -119,3 +119,22 @@ def test_bench_scene_tiny(tmp_path: Path) -> None:
     assert (tmp_path / "scenes" / "scene-256-s0" / "scene.tif").is_file()  # cached for the next run
     assert not (out / "map").exists()  # maps are deleted unless --keep-outputs
     assert "meets targets" in (out / "scene.md").read_text()
+
+
+def test_large_scenes_are_a_mosaic_of_one_drawn_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import rasterio
+
+    import glofwatch.bench.scene as scene_mod
+
+    monkeypatch.setattr(scene_mod, "MAX_DRAW", 128)
+    big = scene_mod.cached_scene(tmp_path, 200, seed=3)
+    base = tmp_path / "scene-128-s3" / "scene.tif"
+    with rasterio.open(base) as b, rasterio.open(big) as m:
+        assert (m.height, m.width, m.count) == (200, 200, 4)
+        assert m.crs == b.crs and m.transform == b.transform and m.nodata == b.nodata
+        assert m.descriptions == b.descriptions == ("B02", "B03", "B04", "B08")
+        src, out = b.read(), m.read()
+    rows, cols = np.arange(200) % 128, np.arange(200) % 128
+    assert np.array_equal(out, src[:, rows][:, :, cols])
+    assert scene_mod.cached_scene(tmp_path, 200, seed=3) == big  # cached: not made again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -188,7 +189,8 @@ def test_backend_selection(tiny_run: Path, onnx_file: Path, monkeypatch: pytest.
         auto = build_backend("auto", tiny_run)
         assert auto.name == "onnxruntime"  # CPU preference: onnxruntime first
         assert Path(auto.source).name == "model.pt"
-        assert len(list(Path(auto.session._model_path).parent.glob("tiny-unet-*.onnx"))) == 1  # cached export
+        assert auto.model_path.parent == Path(os.environ["GLOFWATCH_CACHE_DIR"]) / "exports"  # cached export
+        assert auto.model_path.is_file() and auto.model_path.name.startswith("tiny-unet-")
     assert isinstance(build_backend("torch", tiny_run, device="cpu"), TorchBackend)
     assert build_backend("onnxruntime", onnx_file).name == "onnxruntime"
     with pytest.raises(ConfigError, match=r"unknown backend 'onnxruntim'; did you mean 'onnxruntime'\?"):
