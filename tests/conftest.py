@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests use tiny models: one thread is as fast, and immune to the collapse that
+# spinning OpenMP threads suffer when other processes share the two cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
