@@ -25,19 +25,27 @@ def evaluate_cmd(
     from glofwatch.errors import ConfigError
     from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
     from glofwatch.models.backends import load_predictor
+    from glofwatch.models.yolo_seg import evaluate_yolo, is_yolo_run
 
-    predictor = load_predictor(run, backend=backend, device=device)
     if data is None:
         info_path = (run if run.is_dir() else run.parent) / "run.json"
         if not info_path.is_file():
             raise ConfigError(f"{run}: no run.json to find the data; pass --data ROOT")
         data = Path(json.loads(info_path.read_text())["data_root"])
     out_dir = out or ((run if run.is_dir() else run.parent) / "eval" / split)
-    metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name)
     console = Console()
-    console.print(TABLE_HEADER)
-    console.print(markdown_row(name or predictor.bundle.config.preset, predictor.bundle.config.model,
-                               predictor.bundle.config.loss, metrics), markup=False)
+    if is_yolo_run(run):
+        metrics = evaluate_yolo(run, data, split, out_dir, save_masks=save_masks, device=device, name=name)
+        row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
+    else:
+        predictor = load_predictor(run, backend=backend, device=device)
+        metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name)
+        cfg = predictor.bundle.config
+        row = markdown_row(name or cfg.preset, cfg.model, cfg.loss, metrics)
+    console.print(TABLE_HEADER, markup=False)
+    console.print(row, markup=False)
+    if "instance" in metrics:
+        console.print(f"mask mAP50-95 {100 * metrics['instance']['map50_95']:.1f} % (instance metric, not pixel IoU)")
     m = metrics["micro"]
     console.print(f"{split}: {metrics['n_images']} images, dataset-level IoU {100 * m['iou']:.1f} %, "
                   f"Dice {100 * m['dice']:.1f} %; outputs in {out_dir}")
@@ -57,6 +65,7 @@ def predict_cmd(
     from glofwatch.errors import InputError
     from glofwatch.explain.overlay import make_overlay, save_png, to_display_rgb
     from glofwatch.models.backends import load_predictor
+    from glofwatch.models.yolo_seg import is_yolo_run, predict_yolo_images
 
     files: list[Path] = []
     for p in inputs:
@@ -68,6 +77,10 @@ def predict_cmd(
             raise InputError(f"{p}: no such file or folder; give image files or folders of images")
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, inputs))}")
+    if is_yolo_run(run):
+        predict_yolo_images(run, files, out, device=device)
+        typer.echo(f"wrote instances (JSON), overlays and masks of {len(files)} image(s) to {out}")
+        return
     predictor = load_predictor(run, backend=backend, device=device)
     for f in track(files, description="predicting", transient=True):
         image = read_image(f)

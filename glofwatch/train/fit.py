@@ -123,6 +123,12 @@ def train(
     from glofwatch.train.callbacks import AtomicCheckpointIO, EpochSeed, MetricsCSV, RngState
     from glofwatch.train.task import SegmentationTask
 
+    from glofwatch.models.yolo_seg import is_yolo_model
+
+    if is_yolo_model(cfg.model):
+        from glofwatch.models.yolo_seg import train_yolo
+
+        return train_yolo(cfg, run_dir, data_root, resume=resume, progress=progress)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     run_dir = Path(run_dir)
     cfg, root, ckpt_path = prepare_run(run_dir, cfg, Path(data_root) if data_root else None, resume)
