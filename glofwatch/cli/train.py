@@ -77,6 +77,8 @@ def train_cmd(
     console = Console(stderr=True)
     console.print(f"[bold]glofwatch train[/] {cfg.preset}: {cfg.model}, loss {cfg.loss}, {cfg.max_epochs} epochs -> {run_dir}")
     result = train(cfg, run_dir, data, resume=resume is not None, progress=progress)
+    if result.stopped_by == "rank":  # a non-zero rank of a distributed run: rank 0 reports
+        return
     best = result.best_metrics
     iou = best.get("val_iou")
     console.print(

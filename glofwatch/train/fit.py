@@ -198,6 +198,8 @@ def train(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        # epoch metrics are summed over ranks by the task itself before they are logged
+        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
         trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
     seconds = time.monotonic() - t0
     if trainer.global_rank != 0:
