@@ -108,7 +108,7 @@ def explain_cmd(
             save_panel_figure(out / f"{f.stem}_panel.png", item)
             items.append(item)
             known = "no truth" if truth is None else f"IoU {100 * item.iou:.1f} %"
-            cam = f"Grad-CAM at {explainer.layer_name}" + (f" ({item.cam_note})" if item.cam_note else "")
+            cam = f"Grad-CAM at {explainer.layer_name}" + (f"; {item.cam_note}" if item.cam_note else "")
             typer.echo(f"{f.name}: {int(item.pred.sum())} lake px ({known}); {cam}")
         save_grid_figure(out / "grid.png", items)
         if len(items) > MAX_GRID_ROWS:

@@ -45,6 +45,8 @@ SHADOW_V = 0.25
 CLOUD_V, CLOUD_S, CLOUD_STD = 0.70, 0.10, 0.03
 SNOW_V, SNOW_WHITE_S, SNOW_S = 0.55, 0.12, 0.35
 FOUND_FRACTION = 0.5
+MIN_RATE_PIXELS = 100
+"""A surface needs this many non-lake pixels before the summary quotes its false-alarm rate."""
 SIZE_BINS_PX = (0, 25, 100, 500, 2500)
 """Lower edges of the lake size bins in pixels (the last bin is open); 25 px = 0.0025 km2 at 10 m."""
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -201,6 +203,13 @@ def summary_text(s: dict[str, Any], iou: float | None = None) -> list[str]:
             "False alarms sit on " + ", ".join(parts) + f"; the most common is {top['class']}, where the model "
             f"calls {_pct(top['rate'])} of such non-lake pixels lake."
         )
+        common = [c for c in s["fp_by_surface"] if c["rate"] is not None and c["class_pixels"] >= MIN_RATE_PIXELS]
+        risky = max(common, key=lambda c: c["rate"], default=None)
+        if risky is not None and risky["class"] != top["class"] and risky["rate"] > 2 * (top["rate"] or 0):
+            out.append(
+                f"For its area, {risky['class']} is the riskiest surface: the model calls {_pct(risky['rate'])} "
+                f"of non-lake {risky['class']} pixels lake."
+            )
     else:
         out.append("The model raised no false-alarm pixels on these images.")
     bins = [b for b in s["recall_by_size"] if b["lakes"]]

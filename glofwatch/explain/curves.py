@@ -117,6 +117,12 @@ def training_curves_png(rows: list[dict[str, float | None]], title: str = "") ->
         else:
             ax.text(0.5, 0.5, f"no {label} in metrics.csv", ha="center", va="center", transform=ax.transAxes)
     axes[1].set_ylim(0, 1)
+    epochs = [r.get("epoch") or i + 1 for i, r in enumerate(rows)]
+    if len(epochs) <= 12:  # ticks on whole epochs; one or two points kept off the frame
+        for ax in axes:
+            ax.set_xticks(sorted(set(epochs)))
+            if len(epochs) < 3:
+                ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
     fig.suptitle(title or "training curves", fontsize=11)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.22)
     return _png(fig)

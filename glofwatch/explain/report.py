@@ -93,8 +93,10 @@ def explain_image(explainer: LakeGradCam, image: np.ndarray, image_id: str, trut
     res = explainer.explain(image.astype(np.float32), valid)
     iou = None if truth is None else image_iou(res.mask, truth, valid)
     rgb = display_rgb(image, explainer.predictor.spec)
-    cam_note = {"top-k": f"Grad-CAM of the {res.target_pixels} most probable px (no lake predicted)",
+    cam_note = {"top-k": f"Grad-CAM target: the {res.target_pixels} most probable px (no lake predicted)",
                 "none": "no valid pixel"}.get(res.target, "")
+    if res.target != "none" and not res.heatmap.any():
+        cam_note = "; ".join(filter(None, [cam_note, "Grad-CAM all 0: no positive evidence at this layer"]))
     return ExplainedImage(image_id, rgb, res.mask, res.heatmap, truth, iou, note, cam_note)
 
 

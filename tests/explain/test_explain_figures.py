@@ -140,3 +140,16 @@ def test_error_analysis_counts_by_hand() -> None:
     assert "False alarms sit on shadow 60 %, other 40 %" in text
     assert "It finds 1 of 2 reference lakes (50 %" in text
     assert "100 % of the smallest (0-24 px (< 0.0025 km2), 1 lake)" in text
+
+
+def test_summary_names_the_riskiest_surface() -> None:
+    def cls(name: str, fp: int, px: int) -> dict:
+        return {"class": name, "fp_pixels": fp, "share_of_fp": fp / 1000, "class_pixels": px, "rate": fp / px if px else None}
+
+    s = {"n_images": 4, "tp_pixels": 500, "fp_pixels": 1000, "fn_pixels": 20, "lakes": 0, "lakes_found": 0,
+         "lake_recall": None, "found_rule": "", "recall_by_size": [],
+         "fp_by_surface": [cls("shadow", 300, 600), cls("snow/ice", 0, 50), cls("cloud", 0, 0), cls("other", 700, 70000)]}
+    text = summary_text(s)
+    assert text[1] == "False alarms sit on other 70 %, shadow 30 %; the most common is other, where the model calls " \
+                      "1.0 % of such non-lake pixels lake."
+    assert text[2] == "For its area, shadow is the riskiest surface: the model calls 50 % of non-lake shadow pixels lake."
