@@ -75,7 +75,7 @@ CAM_LAYERS.register("DeepLabV3Plus", "decoder.block2")
 
 TOPK_FRACTION = 0.01
 """Share of valid pixels used as target when no pixel is predicted lake."""
-MAX_CAM_SIDE = 4096
+MAX_CAM_SIDE = 2048
 """Images with a longer side are refused (Grad-CAM keeps all activations in memory)."""
 
 
