@@ -233,7 +233,8 @@ def predict_scene(
         raise ConfigError(f"--batch-size {batch_size} must be at least 1")
     spec = predictor.spec
     conv = SceneInput.plan(scene, spec, gain, dn_offset)
-    stats = scene_stats(scene, conv, spec)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        stats = scene_stats(scene, conv, spec)
     threshold = float(predictor.threshold)
 
     height, width = scene.shape

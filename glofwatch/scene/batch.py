@@ -168,9 +168,10 @@ def map_scene(
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
     """
-    from glofwatch.lakes.vectorize import vectorize_mask, write_lakes
-    from glofwatch.masks.scene_map import predict_scene
-    from glofwatch.masks.write import read_raster
+    from glofwatch.lakes.vectorize import vectorize_raster, write_lakes
+    import rasterio
+
+    from glofwatch.masks.scene_map import GDAL_CACHE_MB, predict_scene
     from glofwatch.scene.read import read_scene
     from glofwatch.utils.atomic import write_json_atomic
 
@@ -183,10 +184,8 @@ def map_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress,
     )
-    mask, grid = read_raster(out / "mask.tif")
-    prob, _ = read_raster(out / "probability.tif")
-    lakes = vectorize_mask(mask, grid, prob, min_area_m2=min_area_m2, date=scene.date)
-    del mask, prob
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
     write_lakes(lakes, out / "lakes.gpkg")
     write_lakes(lakes, out / "lakes.geojson")
     seconds = time.perf_counter() - start

@@ -136,3 +136,28 @@ def test_synthetic_truth_lakes_areas_and_counts(tmp_path: Path) -> None:
     assert matched >= 3
     default = vectorize_mask(mask, grid)  # the 1000 m2 minimum drops the smallest ponds only
     assert len(default) == int((lakes["area_km2"] >= 0.001).sum())
+
+
+def test_lakes_crossing_trace_bands_are_whole(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tracing in bands of rows (memory) gives the same lakes as tracing the whole mask at once."""
+    import glofwatch.lakes.vectorize as vec
+    from glofwatch.lakes.vectorize import vectorize_raster
+    from glofwatch.masks.write import write_mask, write_probability
+
+    rng = np.random.default_rng(1)
+    from scipy import ndimage
+
+    m = (ndimage.gaussian_filter(rng.random((100, 100)), 3) > 0.5).astype(np.uint8)
+    prob = rng.random((100, 100)).astype(np.float32)
+    whole = vectorize_mask(m, UTM_GRID, prob, min_area_m2=0)
+    monkeypatch.setattr(vec, "_BAND_ROWS", 7)
+    banded = vectorize_mask(m, UTM_GRID, prob, min_area_m2=0)
+    assert len(banded) == len(whole) >= 5
+    assert all(a.equals(b) for a, b in zip(banded.geometry, whole.geometry))
+    np.testing.assert_allclose(banded["mean_prob"], whole["mean_prob"], rtol=1e-9)
+    np.testing.assert_allclose(banded["max_prob"], whole["max_prob"], rtol=1e-6)
+    write_mask(tmp_path / "m.tif", m, UTM_GRID)
+    write_probability(tmp_path / "p.tif", prob, UTM_GRID)
+    from_files = vectorize_raster(tmp_path / "m.tif", tmp_path / "p.tif", min_area_m2=0)
+    np.testing.assert_allclose(from_files["area_km2"], whole["area_km2"])
+    np.testing.assert_allclose(from_files["mean_prob"], whole["mean_prob"], rtol=1e-6)
