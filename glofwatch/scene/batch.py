@@ -34,6 +34,8 @@ from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
 
 OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
 SUMMARY_FILE = "summary.json"
+CONNECT_TIMEOUT_S = 30
+"""How long to wait for a Dask scheduler given with ``--scheduler``."""
 
 
 @dataclass
@@ -344,7 +346,7 @@ def _run_dask(
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                dashboard_address=None, silence_logs=logging.ERROR)
     try:
-        client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+        client = Client(cluster if cluster is not None else scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
         if cluster is not None:
             cluster.close()

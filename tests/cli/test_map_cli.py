@@ -155,3 +155,21 @@ def test_cli_scene_errors(tiny_run: Path, scenes: dict[str, Path], tmp_path: Pat
     res = runner.invoke(app, ["map", str(two), str(tmp_path / "x" / "two.tif"), "--model", str(tiny_run),
                               "--out", str(tmp_path)])
     assert res.exit_code == 2 and "same output name 'two'" in res.output
+
+
+def test_cli_uses_an_existing_scheduler(tiny_run: Path, scenes: dict[str, Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import LocalCluster
+
+    import glofwatch.scene.batch as batch
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        res = CliRunner().invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path),
+                                       "--tile", "64", "--overlap", "16", "--device", "cpu", "--no-progress",
+                                       "--scheduler", cluster.scheduler_address])
+        assert res.exit_code == 0, res.output
+        assert is_complete(tmp_path / "scene")
+    monkeypatch.setattr(batch, "CONNECT_TIMEOUT_S", 2)
+    res = CliRunner().invoke(app, ["map", str(scenes["beta"]), "--model", str(tiny_run), "--out", str(tmp_path),
+                                   "--scheduler", "tcp://127.0.0.1:1"])
+    assert res.exit_code == 2 and "cannot reach the Dask scheduler tcp://127.0.0.1:1" in res.output
