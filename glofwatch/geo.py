@@ -78,7 +78,7 @@ class GeoGrid:
         """The grid of the window starting at (``row``, ``col``)."""
         return replace(
             self,
-            transform=self.transform * Affine.translation(col, row),
+            transform=self.transform @ Affine.translation(col, row),
             height=height,
             width=width,
         )

@@ -22,11 +22,13 @@ def evaluate_cmd(
     """Score a model on a split: dataset-level metrics JSON, a Markdown row, masks."""
     from rich.console import Console
 
-    from glofwatch.errors import ConfigError
+    from glofwatch.errors import ConfigError, InputError
     from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
     from glofwatch.models.backends import load_predictor
     from glofwatch.models.yolo_seg import evaluate_yolo, is_yolo_run
 
+    if not run.exists():
+        raise InputError(f"{run}: no such run folder or model file; give a run folder, model.pt, .onnx or .xml")
     if data is None:
         info_path = (run if run.is_dir() else run.parent) / "run.json"
         if not info_path.is_file():

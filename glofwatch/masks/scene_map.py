@@ -111,7 +111,7 @@ class SceneInput:
             return cls(bands, spec.source, scene.kind, bands, None, 1.0, 0.0)
         rendering = rendering_for(bands)
         scene.require_bands(bands)
-        return cls(bands, spec.source, scene.kind, bands, rendering, gain if gain is not None else default_gain(), dn_offset)
+        return cls(bands, spec.source, scene.kind, bands, rendering, gain if gain is not None else (spec.gain or default_gain()), dn_offset)
 
     def convert(self, data: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Raw scene pixels (C, h, w) of :attr:`read_bands` -> model input (C, h, w) float32, 0 on nodata."""

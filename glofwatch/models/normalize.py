@@ -48,6 +48,9 @@ class InputSpec:
         fixed_max: raw value mapped to 1.0 for ``fixed``.
         mean: per-channel mean subtracted after scaling to [0, 1].
         std: per-channel std divided after subtracting the mean.
+        gain: for ``rgb8`` models, the gain of the 8-bit rendering of the training images
+            (8-bit value = reflectance x gain x 255); the scene mapper renders L2A
+            scenes with it. ``None``: unknown (the mapper's default is used).
     """
 
     bands: tuple[str, ...] = ("B04", "B03", "B02")
@@ -58,6 +61,7 @@ class InputSpec:
     fixed_max: float = 255.0
     mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
     std: tuple[float, ...] = field(default=IMAGENET_STD)
+    gain: float | None = None
 
     def __post_init__(self) -> None:
         if self.scaling not in SCALINGS:

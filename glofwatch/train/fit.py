@@ -26,6 +26,7 @@ import torch
 
 from glofwatch.config import TrainConfig, load_config
 from glofwatch.errors import ConfigError, InputError, TrainingError
+from glofwatch.models.normalize import InputSpec
 from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
 
 
@@ -83,6 +84,33 @@ def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume:
     return cfg, data_root, None
 
 
+def adopt_data_rendering(cfg: TrainConfig, root: Path) -> TrainConfig:
+    """Take the band order and rendering gain from a data set that describes itself.
+
+    ``glofwatch data synth`` writes ``synth.json`` naming its 8-bit rendering
+    (false colour B08/B04/B03 by default, like the real Himalayan crops). When
+    the config still has the default true-colour bands, the model is told what
+    it is really trained on, so the scene mapper later renders scenes the same way.
+    """
+    info = _read_json(root / "synth.json")
+    rendering = info.get("params", {}).get("rendering")
+    if not rendering:
+        return cfg
+    from glofwatch.scene.synth.render import RENDERINGS
+
+    bands = list(RENDERINGS.get(rendering).bands)
+    spec = dict(cfg.input)
+    if spec.get("bands") == list(InputSpec().bands) and bands != spec["bands"]:
+        spec["bands"] = bands
+    if spec.get("gain") is None and spec.get("bands") == bands:
+        lo, hi = info["params"].get("gain_range", (None, None))
+        if lo is not None:
+            spec["gain"] = (float(lo) + float(hi)) / 2.0
+    if spec == cfg.input:
+        return cfg
+    return TrainConfig.from_dict({**cfg.to_dict(), "input": spec})
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     import json
 
@@ -134,6 +162,8 @@ def train(
     cfg, root, ckpt_path = prepare_run(run_dir, cfg, Path(data_root) if data_root else None, resume)
     if not root.is_dir():
         raise InputError(f"{root}: data root not found; pass --data ROOT")
+    if not resume:
+        cfg = adopt_data_rendering(cfg, root)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
     info = _read_json(run_dir / "run.json")

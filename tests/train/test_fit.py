@@ -54,6 +54,19 @@ def test_run_folder_holds_every_output(straight_run: Path) -> None:
     assert not list(straight_run.rglob(".*.tmp-*")), "temporary files left behind"
 
 
+def test_model_learns_the_rendering_of_synthetic_data(straight_run: Path, synth_root: Path) -> None:
+    """synth.json says the crops are false colour with gain 2.8-3.9: the model's input spec records it."""
+    import json
+
+    from glofwatch.config import load_config
+
+    params = json.loads((synth_root / "synth.json").read_text())["params"]
+    spec = load_config(straight_run / "config.yaml").input_spec
+    assert params["rendering"] == "false-colour"
+    assert spec.bands == ("B08", "B04", "B03")
+    assert spec.gain == pytest.approx(sum(params["gain_range"]) / 2)
+
+
 def test_resume_after_two_epochs_equals_straight_run(tmp_path: Path, synth_root: Path, straight_run: Path) -> None:
     """The study's '30 epochs, then resume for 20' in small: 2 + 1 epochs == 3 epochs."""
     run = tmp_path / "run"
