@@ -14,7 +14,9 @@ from glofwatch.cli.data import data_app
 def synth(
     out: Path = typer.Argument(..., help="Output folder (created)."),
     n: int = typer.Option(100, "--n", help="Number of crops (crop mode)."),
-    size: int | None = typer.Option(None, "--size", help="Crop or scene size in pixels (default 320 for crops, 2048 for a scene)."),
+    size: int | None = typer.Option(
+        None, "--size", help="Crop or scene size in pixels (default 320 for crops, 2048 for a scene)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes identical files."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share of crops in the test split."),
     rendering: str = typer.Option(
@@ -54,7 +56,8 @@ def synth(
         console.print(f"[bold]synthetic scene {files.grid.width}x{files.grid.height} px, seed {seed}[/bold]")
         for path, content in rows:
             console.print(f"  {path}  [dim]{content}[/dim]", soft_wrap=True, highlight=False)
-        console.print(f"grid: {files.grid.crs}, {files.grid.pixel_size[0]:g} m pixels, {time.perf_counter() - start:.1f} s")
+        seconds = time.perf_counter() - start
+        console.print(f"grid: {files.grid.crs}, {files.grid.pixel_size[0]:g} m pixels, {seconds:.1f} s")
         return
     from glofwatch.scene.synth.crops import CropParams
     from glofwatch.scene.synth.dataset import write_synthetic_dataset

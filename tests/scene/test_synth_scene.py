@@ -46,9 +46,11 @@ def test_scene_grid_bands_and_profile(scene: SceneFiles) -> None:
 
 
 def test_truth_mask_and_dem(scene: SceneFiles) -> None:
+    with rasterio.open(scene.scene) as ds:
+        scene_transform = ds.transform
     with rasterio.open(scene.lakes_mask) as ds:
         assert ds.nodata == 255 and ds.dtypes == ("uint8",) and ds.crs.to_epsg() == 32645
-        assert ds.transform == rasterio.open(scene.scene).transform
+        assert ds.transform == scene_transform
         mask = ds.read(1)
     wedge = swath_edge((SIZE, SIZE), BORDER)
     assert (mask[wedge] == 255).all()
@@ -62,7 +64,9 @@ def test_truth_mask_and_dem(scene: SceneFiles) -> None:
     from rasterio import features
 
     lakes = gpd.read_file(scene.lakes_truth)
-    ids = features.rasterize(zip(lakes.geometry, lakes.lake_id), out_shape=mask.shape, transform=rasterio.open(scene.dem).transform)
+    with rasterio.open(scene.dem) as ds:
+        transform = ds.transform
+    ids = features.rasterize(zip(lakes.geometry, lakes.lake_id), out_shape=mask.shape, transform=transform)
     for lake_id in lakes.lake_id:
         levels = dem[ids == lake_id]
         assert levels.size and float(levels.max() - levels.min()) < 1e-3

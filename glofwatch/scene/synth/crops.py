@@ -45,6 +45,7 @@ class CropParams:
         cloud_probability: chance of any cloud.
         thick_cloud_probability: chance that cloud, when present, is thick (opaque cores).
         snow_probability: chance that snow reaches below the highest ground.
+        veil_probability: chance of a uniform thin haze over the crop (washed-out look).
         nodata_probability: chance of a black no-data wedge.
         max_nodata_fraction: largest share of the crop in the wedge.
         kind_weights: relative frequency of water colour families (see ``materials``).
@@ -66,11 +67,12 @@ class CropParams:
     plateau_probability: float = 0.5
     glacier_probability: float = 0.6
     moraine_lake_probability: float = 0.6
-    frozen_probability: float = 0.15
+    frozen_probability: float = 0.1
     max_frozen_fraction: float = 0.6
     cloud_probability: float = 0.25
     thick_cloud_probability: float = 0.4
     snow_probability: float = 0.8
+    veil_probability: float = 0.15
     nodata_probability: float = 0.22
     max_nodata_fraction: float = 0.35
     kind_weights: dict[str, float] = field(default_factory=dict)
@@ -86,7 +88,7 @@ class CropParams:
             "lake_free_probability", "max_lake_fraction", "min_lake_fraction", "main_lake_probability",
             "plateau_probability", "glacier_probability", "moraine_lake_probability", "frozen_probability",
             "max_frozen_fraction", "cloud_probability", "thick_cloud_probability", "snow_probability",
-            "nodata_probability", "max_nodata_fraction", "zoom_probability",
+            "veil_probability", "nodata_probability", "max_nodata_fraction", "zoom_probability",
         ):  # fmt: skip
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -106,7 +108,9 @@ class CropParams:
         if self.max_zoom < 1.0:
             raise ConfigError(f"synthetic crops: max_zoom={self.max_zoom} is below 1; use 1 (no zoom) or more")
         if not 0 <= self.blur_sigma_px[0] <= self.blur_sigma_px[1]:
-            raise ConfigError(f"synthetic crops: blur_sigma_px={self.blur_sigma_px} must be (low, high), 0 <= low <= high")
+            raise ConfigError(
+                f"synthetic crops: blur_sigma_px={self.blur_sigma_px} must be (low, high), 0 <= low <= high"
+            )
         if not 0 < self.gain_range[0] <= self.gain_range[1]:
             raise ConfigError(f"synthetic crops: gain_range={self.gain_range} must be (low, high) with 0 < low <= high")
 
@@ -189,7 +193,7 @@ def draw_crop_spec(rng: np.random.Generator, size: int, params: CropParams) -> L
         vegetation = float(rng.uniform(0.0, 0.9))
     else:
         plateau = float(rng.uniform(0.0, 0.3))
-        relief = float(rng.uniform(300.0, 1100.0))
+        relief = float(rng.uniform(250.0, 900.0))
         rugged = float(rng.uniform(0.45, 1.0))
         names = ["red_brown", "grey", "dark", "tan", "red_brown"]
         soils = (str(rng.choice(names)), str(rng.choice(names)))
@@ -245,7 +249,7 @@ def draw_crop_spec(rng: np.random.Generator, size: int, params: CropParams) -> L
         snowline_m=base + relief * float(snow_q),
         snow_noise_m=relief * float(rng.uniform(0.05, 0.2)),
         sun_azimuth_deg=float(rng.uniform(120.0, 170.0)),
-        sun_elevation_deg=float(rng.uniform(35.0, 68.0)),
+        sun_elevation_deg=float(rng.uniform(40.0, 70.0)),
         soils=soils,  # type: ignore[arg-type]
         vegetation=vegetation,
         glaciers=glaciers,
@@ -256,7 +260,8 @@ def draw_crop_spec(rng: np.random.Generator, size: int, params: CropParams) -> L
         cloud_coverage=coverage,
         cloud_opacity=opacity,
         cloud_height_px=float(rng.uniform(10.0, 60.0)),
-        haze=float(rng.uniform(0.2, 1.5)),
+        haze=float(rng.uniform(0.1, 1.2)),
+        veil=float(rng.uniform(0.08, 0.35)) if rng.random() < params.veil_probability else 0.0,
         kind_weights=params.kind_weights or None,
     )
 

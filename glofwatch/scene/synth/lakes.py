@@ -104,7 +104,9 @@ def lake_shape(
     return bbox, blob
 
 
-def valley_points(rng: np.random.Generator, terrain: Terrain, count: int, tries: int = 24, margin: int = 0) -> list[tuple[int, int]]:
+def valley_points(
+    rng: np.random.Generator, terrain: Terrain, count: int, tries: int = 24, margin: int = 0
+) -> list[tuple[int, int]]:
     """Seed points on low ground: for each, the most valley-like of ``tries`` random pixels."""
     h, w = terrain.valley.shape
     points = []

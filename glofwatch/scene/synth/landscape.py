@@ -55,7 +55,12 @@ class LakePlan:
 
 @dataclass
 class LandscapeSpec:
-    """One random draw of a place's look (units in the names; fractions 0..1)."""
+    """One random draw of a place's look (units in the names; fractions 0..1).
+
+    ``haze`` scales the residual path radiance (:data:`materials.HAZE`); ``veil`` is
+    the opacity of a uniform thin haze over everything (kept below the opaque limit,
+    so it hides no lake).
+    """
 
     plateau: float
     base_m: float
@@ -76,6 +81,7 @@ class LandscapeSpec:
     cloud_opacity: float = 0.0
     cloud_height_px: float = 40.0
     haze: float = 1.0
+    veil: float = 0.0
     kind_weights: dict[str, float] | None = None
 
 
@@ -187,6 +193,8 @@ class Landscape:
             band[lake] = self.water[b, rows][lake] * ((1.0 - d) * lake_light + d)
             band[cloudy] += (mat.CLOUD[b] * cloud_b - band[cloudy]) * cloud_a
             band += mat.HAZE[b] * s.haze
+            if s.veil > 0:  # uniform thin haze over the whole image: low contrast, greyish
+                band += (mat.CLOUD[b] - band) * s.veil
             np.clip(band, 0.0005, 1.5, out=band)
             band[nodata] = 0.0
         return out

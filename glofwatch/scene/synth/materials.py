@@ -72,25 +72,25 @@ class WaterKind:
 WATER_KINDS: tuple[WaterKind, ...] = (
     WaterKind(
         "clear",
-        0.22,
+        0.28,
         np.stack([spectrum(0.040, 0.028, 0.012, 0.006), spectrum(0.070, 0.060, 0.022, 0.010)]),
         spectrum(0.09, 0.10, 0.07, 0.04),
     ),
     WaterKind(
         "blue",
-        0.22,
+        0.2,
         np.stack([spectrum(0.085, 0.075, 0.022, 0.009), spectrum(0.16, 0.16, 0.060, 0.015)]),
         spectrum(0.18, 0.20, 0.12, 0.05),
     ),
     WaterKind(
         "glacial",
-        0.25,
+        0.22,
         np.stack([spectrum(0.20, 0.22, 0.090, 0.016), spectrum(0.29, 0.32, 0.19, 0.045)]),
         spectrum(0.30, 0.33, 0.24, 0.09),
     ),
     WaterKind(
         "milky",
-        0.13,
+        0.12,
         np.stack([spectrum(0.28, 0.30, 0.21, 0.08), spectrum(0.36, 0.38, 0.30, 0.15)]),
         spectrum(0.38, 0.40, 0.33, 0.18),
     ),

@@ -71,7 +71,9 @@ class SceneFiles:
     files: list[Path] = field(default_factory=list)
 
 
-def scene_grid(size: int, epsg: int = 32645, pixel_size_m: float = 10.0, origin: tuple[float, float] = (440000.0, 3100000.0)) -> GeoGrid:
+def scene_grid(
+    size: int, epsg: int = 32645, pixel_size_m: float = 10.0, origin: tuple[float, float] = (440000.0, 3100000.0)
+) -> GeoGrid:
     """The north-up grid of a ``size`` x ``size`` scene with top-left corner ``origin`` (x, y)."""
     transform = Affine(pixel_size_m, 0.0, origin[0], 0.0, -pixel_size_m, origin[1])
     return GeoGrid(crs=f"EPSG:{epsg}", transform=transform, height=size, width=size, nodata=0)
@@ -206,7 +208,8 @@ def write_synthetic_scene(
     files.lake_count = len(lakes_gdf)
     files.lake_area_km2 = float(lakes_gdf["area_km2"].sum()) if len(lakes_gdf) else 0.0
     files.glacier_count = len(glaciers_gdf)
-    files.files = [p for p in (files.scene, *files.bands.values(), files.lakes_mask, files.dem, files.glaciers, files.lakes_truth) if p]
+    written = (files.scene, *files.bands.values(), files.lakes_mask, files.dem, files.glaciers, files.lakes_truth)
+    files.files = [p for p in written if p is not None]
     return files
 
 

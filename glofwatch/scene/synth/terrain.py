@@ -1,9 +1,10 @@
 """Synthetic terrain: a DEM, its illumination, and downhill paths (glaciers, rivers).
 
 The DEM mixes a smooth fractal (valleys and basins), a ridged fractal (sharp
-crests) and a gully net (V-shaped lows along the zero lines of a third field). Illumination is the cosine of the solar incidence
-angle plus cast shadows found by marching towards the sun, so steep relief
-gives the deep, blue-black shadows of real Himalayan scenes.
+crests) and a gully net (V-shaped lows along the zero lines of a third field).
+Illumination is the cosine of the solar incidence angle plus cast shadows
+found by marching towards the sun, so steep relief gives the deep, blue-black
+shadows of real Himalayan scenes.
 """
 
 from __future__ import annotations
@@ -252,7 +253,9 @@ def rasterize_paths(
     return index, along
 
 
-def _displaced_grid(shape: tuple[int, int], displacement: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _displaced_grid(
+    shape: tuple[int, int], displacement: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(shape[0], dtype=np.float32)[:, None] + displacement[0]
     cols = np.arange(shape[1], dtype=np.float32)[None, :] + displacement[1]
     return rows.astype(np.float32), cols.astype(np.float32)
@@ -280,7 +283,8 @@ def carve_troughs(terrain: Terrain, paths: list[np.ndarray], widths_px: list[np.
         for i in range(0, len(path) - 1, 4):
             j = min(i + 4, len(path) - 1)
             thickness = max(1, int(round(3.0 * float(width[i]))))
-            cv2.line(trough, (int(pts[i, 0]), int(pts[i, 1])), (int(pts[j, 0]), int(pts[j, 1])), 1.0, thickness, cv2.LINE_8, 4)
+            p, q = (int(pts[i, 0]), int(pts[i, 1])), (int(pts[j, 0]), int(pts[j, 1]))
+            cv2.line(trough, p, q, 1.0, thickness, cv2.LINE_8, 4)
     sigma = max(2.0, float(np.mean([w.mean() for w in widths_px])) * 0.6)
     trough = _blur(trough, sigma)
     floor = np.clip(trough * 1.4, 0.0, 1.0)
