@@ -19,7 +19,7 @@ import numpy as np
 
 from glofwatch.scene.synth.noise import coverage_threshold, fractal_noise
 
-OPAQUE_ALPHA = 0.6
+OPAQUE_ALPHA = 0.4
 """Cloud opacity at and above which a pixel is hidden (excluded from the lake mask)."""
 
 

@@ -240,7 +240,7 @@ def draw_crop_spec(rng: np.random.Generator, size: int, params: CropParams) -> L
         if rng.random() < params.thick_cloud_probability:
             coverage, opacity = float(rng.uniform(0.05, 0.4)), float(rng.uniform(0.7, 1.0))
         else:
-            coverage, opacity = float(rng.uniform(0.2, 0.9)), float(rng.uniform(0.1, 0.5))
+            coverage, opacity = float(rng.uniform(0.2, 0.9)), float(rng.uniform(0.08, 0.38))
     return LandscapeSpec(
         plateau=plateau,
         base_m=base,

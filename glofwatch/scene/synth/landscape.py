@@ -238,7 +238,7 @@ def build_landscape(
     water = np.zeros((4, h, w), dtype=np.float32)
     ice_noise = texture_noise
     if any(lake.frozen_fraction > 0 for lake in lakes):
-        ice_noise = fractal_noise(rng, shape, beta=2.4, min_wavelength_px=2.0, max_wavelength_px=big / 6)
+        ice_noise = fractal_noise(rng, shape, beta=3.0, min_wavelength_px=3.0, max_wavelength_px=big / 4)
     boxes = ndimage.find_objects(lake_id)
     for lake in lakes:
         bbox = boxes[lake.lake_id - 1]
