@@ -2,7 +2,10 @@
 
 For each model the network is exported once (fp32 ONNX, and INT8 QDQ ONNX when an
 ``-int8`` backend is asked for); then each backend runs in its own fresh Python
-process (``isolate=True``) so that its peak resident memory is its own. Each
+process (``isolate=True``) so that its peak resident memory is its own, or
+all backends run round-robin in one process (``interleave=True``) so that
+changes in machine load hit every backend alike (use this on a shared machine
+for honest ratios). Each
 measures the network alone on normalised random input of ``size`` x ``size``
 (normalisation is identical for every backend and excluded), at each batch size:
 ``warmup`` untimed calls, then timed calls until ``min_iters`` calls and
@@ -82,7 +85,6 @@ def measure_backend(job: dict[str, Any], model: Any = None) -> dict[str, Any]:
         {"load_s", "rss_start_mb", "peak_rss_mb", "batches": {"1": {p50_ms, p95_ms, mean_ms,
         images_per_s, iters}, ...}}.
     """
-    import numpy as np
     import torch
 
     from glofwatch.bench.peak import peak_rss_mb, rss_mb
@@ -102,20 +104,81 @@ def measure_backend(job: dict[str, Any], model: Any = None) -> dict[str, Any]:
         for _ in range(job["warmup"]):
             backend.run(z)
         times: list[float] = []
-        while len(times) < job["min_iters"] or (sum(times) < job["min_time_s"] and len(times) < job["max_iters"]):
+        while not _enough(times, job):
             t = time.perf_counter()
             backend.run(z)
             times.append(time.perf_counter() - t)
-        arr = np.asarray(times)
-        p50 = float(np.percentile(arr, 50))
-        out[str(batch)] = {
-            "p50_ms": 1000 * p50,
-            "p95_ms": float(1000 * np.percentile(arr, 95)),
-            "mean_ms": float(1000 * arr.mean()),
-            "images_per_s": batch / p50,
-            "iters": len(times),
-        }
+        out[str(batch)] = _timing(times, batch)
     return {"load_s": load_s, "rss_start_mb": rss0, "peak_rss_mb": peak_rss_mb(), "batches": out}
+
+
+def _enough(times: list[float], job: dict[str, Any]) -> bool:
+    return len(times) >= job["min_iters"] and (sum(times) >= job["min_time_s"] or len(times) >= job["max_iters"])
+
+
+def _timing(times: list[float], batch: int) -> dict[str, Any]:
+    import numpy as np
+
+    arr = np.asarray(times)
+    p50 = float(np.percentile(arr, 50))
+    return {"p50_ms": 1000 * p50, "p95_ms": float(1000 * np.percentile(arr, 95)), "mean_ms": float(1000 * arr.mean()),
+            "images_per_s": batch / p50, "iters": len(times)}
+
+
+def measure_interleaved(jobs: list[dict[str, Any]], model: Any = None) -> list[dict[str, Any] | Exception]:
+    """Time several backends of one model round-robin in this process.
+
+    Every round calls each unfinished backend once (the order rotates), so a
+    change in machine load hits all backends alike: the ratios stay honest on a
+    shared machine. Peak RSS is this process's (all backends together).
+
+    Returns:
+        One result (as :func:`measure_backend`) or the exception per job.
+    """
+    import torch
+
+    from glofwatch.bench.peak import peak_rss_mb, rss_mb
+    from glofwatch.models.backends import build_backend
+
+    job0 = jobs[0]
+    if job0.get("threads"):
+        torch.set_num_threads(int(job0["threads"]))
+    built: list[Any] = []
+    results: list[dict[str, Any] | Exception] = []
+    for job in jobs:
+        rss0 = rss_mb()
+        t0 = time.perf_counter()
+        try:
+            src = model if job["engine"] == "torch" and model is not None else Path(job["model"])
+            built.append(build_backend(job["engine"], src, device="cpu", threads=job.get("threads")))
+            results.append({"load_s": time.perf_counter() - t0, "rss_start_mb": rss0, "batches": {}})
+        except Exception as exc:  # noqa: BLE001 - reported per backend
+            built.append(None)
+            results.append(exc)
+    live = [i for i, b in enumerate(built) if b is not None]
+    gen = torch.Generator().manual_seed(0)
+    for batch in job0["batches"]:
+        z = torch.randn(batch, job0["in_channels"], job0["size"], job0["size"], generator=gen)
+        for i in live:
+            for _ in range(job0["warmup"]):
+                built[i].run(z)
+        times: dict[int, list[float]] = {i: [] for i in live}
+        rnd = 0
+        while not all(_enough(times[i], job0) for i in live):
+            order = live[rnd % len(live):] + live[: rnd % len(live)]
+            for i in order:
+                if _enough(times[i], job0):
+                    continue
+                t = time.perf_counter()
+                built[i].run(z)
+                times[i].append(time.perf_counter() - t)
+            rnd += 1
+        for i in live:
+            results[i]["batches"][str(batch)] = _timing(times[i], batch)  # type: ignore[index]
+    peak = peak_rss_mb()
+    for i in live:
+        results[i]["peak_rss_mb"] = peak  # type: ignore[index]
+    return results
 
 
 def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +230,7 @@ def bench_infer(
     isolate: bool = True,
     matmul_n: int = 2048,
     progress: Callable[[str], None] | None = None,
+    interleave: bool = False,
 ) -> dict[str, Any]:
     """Benchmark ``models`` x ``backends``; write ``infer.json`` and ``infer.md`` to ``out_dir``.
 
@@ -182,6 +246,9 @@ def bench_infer(
             process (faster; ``peak_rss_mb`` is then this process's peak so far).
         matmul_n: side of the square matrices for the ``torch.mm`` peak.
         progress: called with one line per step.
+        interleave: time all backends of a model round-robin in this process
+            (:func:`measure_interleaved`; honest ratios on a busy machine, one shared peak RSS).
+            Overrides ``isolate``.
 
     Returns:
         The report written to ``infer.json``.
@@ -212,24 +279,34 @@ def bench_infer(
             say(f"{model}: counting FLOPs and exporting")
             gflops = count_gflops(bundle.net, (1, bundle.spec.in_channels, side, side))
             files = _exports(bundle, backends, folder, kind, model, side)
-            if isolate and "torch" in backends:
+            if isolate and not interleave and "torch" in backends:
                 files["torch"] = save_bundle(folder / "model.pt", bundle.net, bundle.config, bundle.metrics, bundle.meta)
+            jobs: list[tuple[str, dict[str, Any]]] = []
             for name in backends:
                 engine = name.removesuffix("-int8")
+                if name.endswith("-int8") and "int8" not in files:
+                    errors.append({"model": model, "backend": name, "error": files.get("int8_error", "no INT8 export")})
+                    continue
                 source = files["int8"] if name.endswith("-int8") else files.get("onnx") if engine != "torch" else files.get("torch")
-                job = {"model": str(source) if source else None, "engine": engine, "in_channels": bundle.spec.in_channels,
-                       "size": side, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
-                       "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads}
-                say(f"{model}: {name}")
-                try:
-                    if name.endswith("-int8") and "int8" not in files:
-                        raise ConfigError(files.get("int8_error", "no INT8 export"))
-                    if isolate:
-                        res = _run_isolated(job)
-                    else:
-                        res = measure_backend(job, model=bundle if engine == "torch" else None)
-                except Exception as exc:  # noqa: BLE001 - one failing backend must not lose the others
-                    msg = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+                jobs.append((name, {"model": str(source) if source else None, "engine": engine,
+                                    "in_channels": bundle.spec.in_channels, "size": side, "batches": list(batches),
+                                    "warmup": warmup, "min_iters": min_iters, "max_iters": max_iters,
+                                    "min_time_s": min_time_s, "threads": threads}))
+            if interleave:
+                say(f"{model}: {', '.join(n for n, _ in jobs)} interleaved")
+                outcomes = measure_interleaved([j for _, j in jobs], model=bundle)
+            else:
+                outcomes = []
+                for name, job in jobs:
+                    say(f"{model}: {name}")
+                    try:
+                        outcomes.append(_run_isolated(job) if isolate else
+                                        measure_backend(job, model=bundle if job["engine"] == "torch" else None))
+                    except Exception as exc:  # noqa: BLE001 - one failing backend must not lose the others
+                        outcomes.append(exc)
+            for (name, _), res in zip(jobs, outcomes):
+                if isinstance(res, Exception):
+                    msg = str(res).splitlines()[0] if str(res) else res.__class__.__name__
                     errors.append({"model": model, "backend": name, "error": msg})
                     say(f"{model}: {name} failed: {msg}")
                     continue
@@ -241,7 +318,8 @@ def bench_infer(
         "kind": "infer",
         "machine": machine_info(),
         "settings": {"size": size, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
-                     "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads, "isolate": isolate,
+                     "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads, "isolate": isolate and not interleave,
+                     "interleave": interleave,
                      "measures": "network forward on normalised input; normalisation excluded"},
         "matmul_peak": peak,
         "results": results,
@@ -268,9 +346,12 @@ def infer_markdown(doc: dict[str, Any]) -> str:
     from glofwatch.bench import markdown_table
 
     mach, s, peak = doc["machine"], doc["settings"], doc["matmul_peak"]
+    mode = ("Backends timed round-robin in one process (peak RSS shared)" if s.get("interleave")
+            else "One process per backend" if s.get("isolate") else "Backends timed one after another in one process")
     head = (f"Inference at {s['size']}x{s['size']} px, network only, {s['threads']} thread(s) on {mach['cpu']} "
             f"({mach['logical_cpus']} logical CPUs, load {mach['load_avg_1min']}); torch.mm fp32 peak "
-            f"{peak['gflops']:.1f} GFLOP/s. Speed-up is against eager torch of the same model and batch.\n")
+            f"{peak['gflops']:.1f} GFLOP/s. Speed-up is against eager torch of the same model and batch. "
+            f"{mode}. INT8 rows do integer arithmetic and can exceed the fp32 peak.\n")
     rows = []
     for r in doc["results"]:
         for b, m in r["batches"].items():

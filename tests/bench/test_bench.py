@@ -78,6 +78,20 @@ def test_bench_infer_isolated_backend_and_int8(tmp_path: Path) -> None:
     assert row["batches"]["1"]["speedup_vs_torch"] is None  # no torch row to compare with
 
 
+def test_bench_infer_interleaved(tmp_path: Path) -> None:
+    out = tmp_path / "rr"
+    res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "torch,onnxruntime", "--size", "64", "--batch", "1",
+                              "--interleave", "--out", str(out), *FAST[:2], "--max-iters", "3", *FAST[4:]])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "infer.json").read_text())
+    assert doc["settings"]["interleave"] is True and doc["settings"]["isolate"] is False
+    rows = {r["backend"]: r for r in doc["results"]}
+    assert set(rows) == {"torch", "onnxruntime"}
+    assert rows["torch"]["peak_rss_mb"] == rows["onnxruntime"]["peak_rss_mb"]  # one process
+    assert all(r["batches"]["1"]["iters"] == 2 for r in rows.values())  # min-iters 2, min-time 0
+    assert "round-robin" in (out / "infer.md").read_text()
+
+
 def test_bench_infer_unknown_backend(tmp_path: Path) -> None:
     res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "onnx", "--out", str(tmp_path)])
     assert res.exit_code == 2
