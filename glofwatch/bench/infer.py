@@ -190,7 +190,8 @@ def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: str, size: int) -> dict[str, Any]:
+def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: str, size: int,
+             int8_scope: str = "decoder") -> dict[str, Any]:
     """Export the files the backends need; returns {"onnx": path, "int8": path, "export_s": {...}}."""
     import torch
 
@@ -207,9 +208,11 @@ def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: s
             if kind == "random-init":  # untrained: calibrate on noise (speed only)
                 gen = torch.Generator().manual_seed(1)
                 noise = [torch.randn(1, bundle.spec.in_channels, size, size, generator=gen).numpy() for _ in range(4)]
-                files["int8"] = export_model(bundle, "onnx", out=folder / "model-int8.onnx", int8=True, calib_inputs=noise)
+                files["int8"] = export_model(bundle, "onnx", out=folder / "model-int8.onnx", int8=True, calib_inputs=noise,
+                                             int8_scope=int8_scope)
             else:  # trained: calibrate on the run's training crops
-                files["int8"] = export_model(Path(model), "onnx", out=folder / "model-int8.onnx", int8=True, calib_images=16)
+                files["int8"] = export_model(Path(model), "onnx", out=folder / "model-int8.onnx", int8=True, calib_images=16,
+                                             int8_scope=int8_scope)
         except GlofwatchError as exc:
             files["int8_error"] = str(exc)
         files["export_s"]["int8"] = time.perf_counter() - t0
@@ -231,6 +234,7 @@ def bench_infer(
     matmul_n: int = 2048,
     progress: Callable[[str], None] | None = None,
     interleave: bool = False,
+    int8_scope: str = "decoder",
 ) -> dict[str, Any]:
     """Benchmark ``models`` x ``backends``; write ``infer.json`` and ``infer.md`` to ``out_dir``.
 
@@ -249,6 +253,8 @@ def bench_infer(
         interleave: time all backends of a model round-robin in this process
             (:func:`measure_interleaved`; honest ratios on a busy machine, one shared peak RSS).
             Overrides ``isolate``.
+        int8_scope: layers quantised for the ``-int8`` backends (see
+            :func:`glofwatch.models.export.quantize_onnx`).
 
     Returns:
         The report written to ``infer.json``.
@@ -278,7 +284,7 @@ def bench_infer(
             folder.mkdir()
             say(f"{model}: counting FLOPs and exporting")
             gflops = count_gflops(bundle.net, (1, bundle.spec.in_channels, side, side))
-            files = _exports(bundle, backends, folder, kind, model, side)
+            files = _exports(bundle, backends, folder, kind, model, side, int8_scope)
             if isolate and not interleave and "torch" in backends:
                 files["torch"] = save_bundle(folder / "model.pt", bundle.net, bundle.config, bundle.metrics, bundle.meta)
             jobs: list[tuple[str, dict[str, Any]]] = []
@@ -319,7 +325,7 @@ def bench_infer(
         "machine": machine_info(),
         "settings": {"size": size, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
                      "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads, "isolate": isolate and not interleave,
-                     "interleave": interleave,
+                     "interleave": interleave, "int8_scope": int8_scope,
                      "measures": "network forward on normalised input; normalisation excluded"},
         "matmul_peak": peak,
         "results": results,
@@ -346,7 +352,8 @@ def infer_markdown(doc: dict[str, Any]) -> str:
     from glofwatch.bench import markdown_table
 
     mach, s, peak = doc["machine"], doc["settings"], doc["matmul_peak"]
-    mode = ("Backends timed round-robin in one process (peak RSS shared)" if s.get("interleave")
+    mode = (f"INT8 scope: {s.get('int8_scope', 'decoder')}. " if any(r["backend"].endswith("-int8") for r in doc["results"])
+            else "") + ("Backends timed round-robin in one process (peak RSS shared)" if s.get("interleave")
             else "One process per backend" if s.get("isolate") else "Backends timed one after another in one process")
     head = (f"Inference at {s['size']}x{s['size']} px, network only, {s['threads']} thread(s) on {mach['cpu']} "
             f"({mach['logical_cpus']} logical CPUs, load {mach['load_avg_1min']}); torch.mm fp32 peak "

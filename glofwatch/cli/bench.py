@@ -31,6 +31,7 @@ def infer_cmd(
     threads: Optional[int] = typer.Option(None, help="CPU threads for every backend (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="One fresh process per backend (own peak RSS)."),
     matmul_n: int = typer.Option(2048, help="Matrix side for the torch.mm peak."),
+    int8_scope: str = typer.Option("decoder", help="Layers quantised for the -int8 backends: decoder or all."),
     interleave: bool = typer.Option(False, "--interleave", help="Time backends round-robin in one process (fair ratios on a busy machine)."),
 ) -> None:
     """Images/s (batch 1 and 8), latency p50/p95, peak RSS, GFLOPs and share of the matmul peak, per model x backend."""
@@ -38,7 +39,8 @@ def infer_cmd(
 
     doc = bench_infer(parse_list(models), parse_list(backends), out, size=size, batches=tuple(batches), warmup=warmup,
                       min_iters=min_iters, max_iters=max_iters, min_time_s=min_time, threads=threads, isolate=isolate,
-                      matmul_n=matmul_n, progress=_say, interleave=interleave)
+                      matmul_n=matmul_n, progress=_say, interleave=interleave,
+                      int8_scope=int8_scope)
     typer.echo(infer_markdown(doc))
     typer.echo(f"\nwrote {out / 'infer.json'} and {out / 'infer.md'}")
 

@@ -22,8 +22,9 @@ ONNX keeps it in ``metadata_props["glofwatch"]``; OpenVINO IR in the model's
 runtime info under ``glofwatch/metadata``.
 
 INT8 is post-training static quantisation with ONNX Runtime (QDQ format,
-per-channel weights, first and last convolution kept fp32) calibrated on
-training crops normalised with the model's own input spec. OpenVINO reads the QDQ graph and runs it in INT8, so
+per-channel weights; by default the pretrained encoder and the logit head stay
+fp32, see :func:`quantize_onnx`) calibrated on training crops normalised with
+the model's own input spec. OpenVINO reads the QDQ graph and runs it in INT8, so
 ``--format openvino --int8`` converts the same quantised graph.
 
 Example:
@@ -219,24 +220,43 @@ def calibration_images(root: str | Path, spec: Any, stride: int, n: int = 32, si
     return out
 
 
-def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray]) -> Path:
+INT8_SCOPES = ("decoder", "all")
+
+
+def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray], scope: str = "decoder") -> Path:
     """Static INT8 quantisation of an fp32 ONNX graph (QDQ, per-channel symmetric weights, U8 activations).
 
-    Activation ranges are the min/max over the calibration inputs. The first
-    convolution (raw-ish input) and the last one (the logit head, whose sign is
-    the lake decision) stay fp32: on the synthetic test split this keeps IoU
-    within about 0.2 points of fp32, where quantising them too lost up to 1 point.
+    Activation ranges are the min/max over the calibration inputs. The last
+    convolution (the logit head, whose sign is the lake decision) always stays fp32.
+
+    ``scope="decoder"`` (default) also keeps the pretrained encoder (graph nodes
+    under ``/encoder/``) in fp32 and quantises everything else: on the fast
+    U-Net EfficientNet-Lite0 trained on real crops this is lossless (IoU within
+    0.05 points) and covers 83 % of its FLOPs, whereas quantising the encoder
+    too lost 3 IoU points even with 7-bit weights (12 points with 8-bit).
+    Models without an ``/encoder/`` (the plain U-Nets) are quantised whole.
+    ``scope="all"`` quantises every layer but the first and last convolution,
+    with 7-bit weights (``reduce_range``) so that U8 x S8 products cannot
+    saturate on CPUs without VNNI; faster for encoder-heavy models such as
+    DeepLabV3+ ResNet50: check the accuracy with ``glofwatch evaluate``.
 
     Args:
         src: fp32 ONNX file.
         dst: INT8 ONNX file to write.
         inputs: calibration inputs, each (1, C, h, w) float32 already normalised.
+        scope: ``"decoder"`` or ``"all"``.
     """
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if scope not in INT8_SCOPES:
+        from glofwatch.registry import close_matches_hint
+
+        raise ConfigError(f"unknown INT8 scope '{scope}'{close_matches_hint(scope, list(INT8_SCOPES))} "
+                          f"(known: {', '.join(INT8_SCOPES)})")
 
     class _Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -251,11 +271,18 @@ def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray]) ->
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
+            nodes = onnx.load(str(pre)).graph.node
+            convs = [n.name for n in nodes if n.op_type in ("Conv", "ConvTranspose")]
+            exclude = {convs[-1]} if convs else set()
+            encoder = [n.name for n in nodes if "/encoder/" in n.name]
+            if scope == "all" or not encoder:
+                exclude |= {convs[0]} if convs else set()
+            else:
+                exclude |= set(encoder)
             quantize_static(
                 str(pre), str(dst), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=sorted({convs[0], convs[-1]}) if convs else [],
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=scope == "all",
+                calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=sorted(exclude),
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
     return Path(dst)
@@ -274,6 +301,7 @@ def export_model(
     data_root: str | Path | None = None,
     calib_images: int = 32,
     calib_inputs: list[np.ndarray] | None = None,
+    int8_scope: str = "decoder",
 ) -> Path:
     """Export a trained model to one self-describing file.
 
@@ -286,6 +314,7 @@ def export_model(
         calib_images: number of calibration crops.
         calib_inputs: ready normalised calibration inputs (1, C, h, w) instead of reading
             ``data_root`` (benchmarks of untrained models calibrate on noise).
+        int8_scope: which layers to quantise, ``"decoder"`` or ``"all"`` (see :func:`quantize_onnx`).
 
     Returns:
         The written file (written atomically; for OpenVINO the ``.bin`` lands first).
@@ -298,6 +327,11 @@ def export_model(
         from glofwatch.registry import close_matches_hint
 
         raise ConfigError(f"unknown export format '{fmt}'{close_matches_hint(fmt, list(FORMATS))} (known: {', '.join(FORMATS)})")
+    if int8_scope not in INT8_SCOPES:
+        from glofwatch.registry import close_matches_hint
+
+        raise ConfigError(f"unknown INT8 scope '{int8_scope}'{close_matches_hint(int8_scope, list(INT8_SCOPES))} "
+                          f"(known: {', '.join(INT8_SCOPES)})")
     ov = import_openvino() if fmt == "openvino" else None
     if isinstance(model, ModelBundle):
         bundle, run = model, None
@@ -319,9 +353,9 @@ def export_model(
             else:
                 root = Path(data_root) if data_root is not None else _run_data_root(run)
                 inputs = calibration_images(root, bundle.spec, stride, n=calib_images)
-            onnx_path = quantize_onnx(onnx_path, tmp / "int8.onnx", inputs)
+            onnx_path = quantize_onnx(onnx_path, tmp / "int8.onnx", inputs, scope=int8_scope)
             calibration = {"data_root": str(root) if root else None, "n_images": len(inputs), "method": "minmax",
-                           "format": "QDQ", "fp32_layers": "first and last convolution"}
+                           "format": "QDQ", "scope": int8_scope}
         meta = export_metadata(bundle, int8=int8, calibration=calibration)
         if fmt == "onnx":
             _set_onnx_metadata(onnx_path, meta)

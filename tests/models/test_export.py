@@ -40,7 +40,7 @@ def onnx_file(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("export") / "tiny.onnx"
     res = runner.invoke(app, ["export", str(tiny_run), "--format", "onnx", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "check: max |probability difference| vs PyTorch" in res.output
+    assert "check on 2 random images: max |probability difference| vs PyTorch" in res.output
     return out
 
 
@@ -113,8 +113,8 @@ def _iou(predictor: Predictor, root: Path) -> float:
     return inter / max(union, 1)
 
 
-def _train_tiny(root: Path, steps: int = 80):  # noqa: ANN202 - ModelBundle
-    """tiny-unet trained enough to find lakes (IoU ~0.35; the 2-epoch ``tiny_run`` predicts none).
+def _train_tiny(root: Path, steps: int = 150):  # noqa: ANN202 - ModelBundle
+    """tiny-unet trained enough to find lakes (IoU ~0.47; the 2-epoch ``tiny_run`` predicts none).
 
     One thread: with two, a busy machine slows small convolutions down many times.
     """
@@ -155,23 +155,26 @@ def test_int8_loses_at_most_half_an_iou_point(synth_root: Path, tmp_path: Path) 
     out = export_model(bundle, "onnx", out=tmp_path / "int8.onnx", int8=True, data_root=synth_root, calib_images=16)
     iou_fp32 = _iou(Predictor(bundle, device="cpu"), synth_root)
     iou_int8 = _iou(load_predictor(out), synth_root)
-    assert iou_fp32 > 0.25  # the model finds lakes, so the comparison means something
+    assert iou_fp32 > 0.3  # the model finds lakes, so the comparison means something
     assert iou_int8 >= iou_fp32 - 0.005
 
 
 def test_int8_cli_calibrates_on_the_runs_training_data(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "int8.onnx"
-    res = runner.invoke(app, ["export", str(tiny_run), "--int8", "--calib-images", "4", "--out", str(out), "--no-check"])
+    res = runner.invoke(app, ["export", str(tiny_run), "--int8", "--calib-images", "4", "--out", str(out)])
     assert res.exit_code == 0, res.output
+    assert "INT8 (decoder)" in res.output and "check on 4 training crops: max |probability difference|" in res.output
     meta = read_export_metadata(out)
     assert meta["int8"] is True
     assert meta["calibration"] == {"data_root": str(synth_root), "n_images": 4, "method": "minmax", "format": "QDQ",
-                                   "fp32_layers": "first and last convolution"}
+                                   "scope": "decoder"}
 
 
 def test_export_errors(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown export format 'onxx'; did you mean 'onnx'\?"):
         export_model(tiny_run, "onxx")
+    with pytest.raises(ConfigError, match=r"unknown INT8 scope 'al'; did you mean 'all'\?"):
+        export_model(tiny_run, "onnx", out=tmp_path / "q.onnx", int8=True, int8_scope="al")
     with pytest.raises(ConfigError, match=r"a onnx export must end in \.onnx"):
         export_model(tiny_run, "onnx", out=tmp_path / "m.xml")
     plain = tmp_path / "plain.onnx"
