@@ -12,6 +12,16 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Exported-model and YOLO-label caches go to a temporary folder, not ~/.cache."""
+    import os
+
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["GLOFWATCH_CACHE_DIR"] = str(cache / "exports")
+    os.environ["GLOFWATCH_CACHE"] = str(cache)
+
+
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic data set in the study layout (64x64 crops, 24 train / 8 test)."""

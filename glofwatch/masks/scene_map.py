@@ -233,7 +233,7 @@ def predict_scene(
         raise ConfigError(f"--batch-size {batch_size} must be at least 1")
     spec = predictor.spec
     conv = SceneInput.plan(scene, spec, gain, dn_offset)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         stats = scene_stats(scene, conv, spec)
     threshold = float(predictor.threshold)
 
@@ -250,7 +250,7 @@ def predict_scene(
     done = run = valid_px = lake_px = 0
     carry_acc = carry_w = None
     with contextlib.ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB))
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))
         prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))

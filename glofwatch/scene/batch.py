@@ -186,7 +186,7 @@ def map_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress,
     )
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
     write_lakes(lakes, out / "lakes.gpkg")
     write_lakes(lakes, out / "lakes.geojson")
