@@ -63,22 +63,12 @@ def predict_cmd(
     """Write a mask (<id>_mask.png) and an overlay (<id>_overlay.png) for each image."""
     from rich.progress import track
 
-    from glofwatch.data.io import IMAGE_SUFFIXES, read_image
-    from glofwatch.errors import InputError
+    from glofwatch.data.io import list_image_files, read_image
     from glofwatch.explain.overlay import make_overlay, save_png, to_display_rgb
     from glofwatch.models.backends import load_predictor
     from glofwatch.models.yolo_seg import is_yolo_run, predict_yolo_images
 
-    files: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such file or folder; give image files or folders of images")
-    if not files:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, inputs))}")
+    files = list_image_files(inputs)
     if is_yolo_run(run):
         predict_yolo_images(run, files, out, device=device)
         typer.echo(f"wrote instances (JSON), overlays and masks of {len(files)} image(s) to {out}")

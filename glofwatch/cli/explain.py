@@ -9,20 +9,9 @@ import typer
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
-    from glofwatch.data.io import IMAGE_SUFFIXES
-    from glofwatch.errors import InputError
+    from glofwatch.data.io import list_image_files
 
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such file or folder; give image files or folders of images")
-    if paths and not files:
-        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, paths))}")
-    return files
+    return list_image_files(paths)
 
 
 def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str) -> list[Path]:

@@ -260,3 +260,22 @@ def valid_mask(image: np.ndarray) -> np.ndarray:
     if image.dtype.kind == "f":
         valid &= ~np.isnan(image).any(axis=-1)
     return valid
+
+
+def list_image_files(paths: list[Path]) -> list[Path]:
+    """Image files named in ``paths``: files as given, folders expanded (sorted, by suffix).
+
+    Raises:
+        InputError: a path does not exist, or paths were given but hold no image.
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder; give image files or folders of images")
+    if paths and not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {', '.join(map(str, paths))}")
+    return files

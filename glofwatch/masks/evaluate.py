@@ -40,6 +40,23 @@ def markdown_row(name: str, model: str, loss: str, metrics: dict[str, Any]) -> s
     )
 
 
+def pad_group(group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stack (probability, truth, valid, id) of images of different sizes, zero-padded to the largest.
+
+    Padding is invalid, so it counts in no metric; the study's soft batch scores need one array per batch.
+    """
+    h = max(g[0].shape[0] for g in group)
+    w = max(g[0].shape[1] for g in group)
+    probs = np.zeros((len(group), h, w), np.float32)
+    truths = np.zeros((len(group), h, w), np.uint8)
+    valids = np.zeros((len(group), h, w), bool)
+    for i, (p, t, v, _) in enumerate(group):
+        probs[i, : p.shape[0], : p.shape[1]] = p
+        truths[i, : t.shape[0], : t.shape[1]] = t
+        valids[i, : v.shape[0], : v.shape[1]] = v
+    return probs, truths, valids
+
+
 def evaluate(
     predictor: Predictor,
     root: str | Path,
@@ -72,15 +89,7 @@ def evaluate(
         # the study's soft metric needs them together, so pad to a common size.
         if not group:
             return
-        h = max(g[0].shape[0] for g in group)
-        w = max(g[0].shape[1] for g in group)
-        probs = np.zeros((len(group), h, w), np.float32)
-        truths = np.zeros((len(group), h, w), np.uint8)
-        valids = np.zeros((len(group), h, w), bool)
-        for i, (p, t, v, _) in enumerate(group):
-            probs[i, : p.shape[0], : p.shape[1]] = p
-            truths[i, : t.shape[0], : t.shape[1]] = t
-            valids[i, : v.shape[0], : v.shape[1]] = v
+        probs, truths, valids = pad_group(group)
         meter.update(probs, truths, ids=[g[3] for g in group], valid=valids)
         group.clear()
 

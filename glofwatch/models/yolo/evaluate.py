@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from glofwatch.errors import InputError
+from glofwatch.masks.evaluate import pad_group
 from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
 
 CONF_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -122,18 +123,10 @@ def _score_split(seg: Any, data_root: Path, split: str, val_fraction: float, see
     meter = SegmentationMeter(threshold=threshold, curve_bins=20)
     group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
 
-    def flush() -> None:  # batches of 8 for the study's soft metrics, padded like masks/evaluate.py
+    def flush() -> None:  # batches of 8 for the study's soft metrics
         if not group:
             return
-        h = max(g[0].shape[0] for g in group)
-        w = max(g[0].shape[1] for g in group)
-        p = np.zeros((len(group), h, w), np.float32)
-        t = np.zeros((len(group), h, w), np.uint8)
-        v = np.zeros((len(group), h, w), bool)
-        for i, (pi, ti, vi, _) in enumerate(group):
-            p[i, : pi.shape[0], : pi.shape[1]] = pi
-            t[i, : ti.shape[0], : ti.shape[1]] = ti
-            v[i, : vi.shape[0], : vi.shape[1]] = vi
+        p, t, v = pad_group(group)
         meter.update(p, t, ids=[g[3] for g in group], valid=v)
         group.clear()
 
