@@ -59,7 +59,8 @@ def run_realism(
     t0 = time.monotonic()
     data = out_dir / "synth"
     marker = data / "synth.json"
-    if not (marker.is_file() and json.loads(marker.read_text()).get("n") == n and json.loads(marker.read_text()).get("size") == size):
+    made = json.loads(marker.read_text()) if marker.is_file() else {}
+    if (made.get("n"), made.get("size"), made.get("seed")) != (n, size, seed):
         write_synthetic_dataset(data, n=n, size=size, seed=seed)
     run = out_dir / "run"
     if (run / "model.pt").is_file():

@@ -1,4 +1,4 @@
-"""``glofwatch bench infer|train|scene``: the numbers behind the performance claims."""
+"""``glofwatch bench infer|train|scene|realism``: the numbers behind the performance and realism claims."""
 
 from __future__ import annotations
 
@@ -100,6 +100,28 @@ def scene_cmd(
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 
 
+@bench_app.command("realism")
+def realism_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for realism.json, realism.md, the synthetic data and the run."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Real crops in the {images,masks} layout "
+                                        "(default ../shared/data/himalaya-kmeans beside the repository)."),
+    n: int = typer.Option(600, help="Synthetic crops to train on."),
+    size: int = typer.Option(256, help="Synthetic crop side in pixels."),
+    seed: int = typer.Option(0, help="Seed for the synthetic crops and training."),
+    preset: str = typer.Option("fast", help="Training preset."),
+    time_budget: float = typer.Option(600.0, help="Training wall-clock budget in seconds."),
+) -> None:
+    """Train on synthetic crops only, score on real crops (target IoU >= 0.5); reuses OUT/run when finished."""
+    from glofwatch.bench.realism import REALISM_TARGET_IOU, run_realism
+
+    doc = run_realism(out, real_root=real, n=n, size=size, seed=seed, preset=preset, time_budget_s=time_budget,
+                      progress=True)
+    typer.echo((out / "realism.md").read_text())
+    verdict = "meets" if doc["meets_target"] else "misses"
+    typer.echo(f"real-crop IoU {doc['real']['iou']:.3f} {verdict} the target {REALISM_TARGET_IOU}; "
+               f"wrote {out / 'realism.json'} and {out / 'realism.md'}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``bench`` with ``infer``, ``train`` and ``scene``."""
+    """Add ``bench`` with ``infer``, ``train``, ``scene`` and ``realism``."""
     app.add_typer(bench_app, name="bench")

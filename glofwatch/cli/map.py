@@ -22,6 +22,7 @@ def map_cmd(
     overlap: int = typer.Option(64, help="Overlap between tiles in pixels (blended)."),
     batch_size: int = typer.Option(4, help="Tiles per forward pass."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     min_area_m2: float = typer.Option(1000.0, help="Smallest lake kept in the polygons, m2."),
     bands: Optional[str] = typer.Option(None, help="Band names of multi-band files in file order, e.g. B02,B03,B04,B08."),
     gain: Optional[float] = typer.Option(None, help="8-bit rendering gain for models trained on 8-bit images."),
@@ -37,11 +38,13 @@ def map_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.text import Text
 
+    from glofwatch.models.backends import check_backend_name
     from glofwatch.scene.batch import MapOptions, SceneResult, map_scenes
 
     console = Console(stderr=True)
-    options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device, min_area_m2=min_area_m2,
-                         gain=gain, dn_offset=dn_offset, bands=_bands(bands), overwrite=overwrite)
+    options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,
+                         backend=check_backend_name(backend), min_area_m2=min_area_m2, gain=gain, dn_offset=dn_offset,
+                         bands=_bands(bands), overwrite=overwrite)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

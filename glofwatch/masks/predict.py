@@ -75,6 +75,7 @@ class Predictor:
         self.max_tile = max(self.stride, max_tile // self.stride * self.stride)
         self.overlap = overlap
         self.threshold = bundle.threshold
+        self.backend = "torch" if runner is None else "custom"  # backends.Backend.predictor names its runtime
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto", **kw: int) -> Predictor:

@@ -114,7 +114,9 @@ class Backend:
         from glofwatch.masks.predict import Predictor
 
         runner = None if self.name == "torch" else self.run
-        return Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner)
+        predictor = Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner)
+        predictor.backend = self.name
+        return predictor
 
     def _default_predictor(self) -> Predictor:
         if self._predictor is None:

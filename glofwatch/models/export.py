@@ -62,7 +62,7 @@ OUTPUT_NAME = "logits"
 OPSET = 17
 METADATA_KEY = "glofwatch"
 OV_RT_PATH = ["glofwatch", "metadata"]
-OPENVINO_MISSING = "openvino is not installed; pip install 'glofwatch[openvino]' or use --backend onnxruntime"
+OPENVINO_MISSING = "openvino is not installed in this environment; pip install openvino (a glofwatch dependency) or use --backend onnxruntime"
 
 
 def import_openvino() -> Any:

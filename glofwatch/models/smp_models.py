@@ -39,6 +39,9 @@ _FIXED_OPTIONS = (
 )
 
 
+SLIM_DECODER = (128, 64, 32, 16, 16)
+
+
 def _smp_builder(arch: str, encoder: str, **fixed: Any):
     """Return ``build(in_channels, **overrides)`` for smp class ``arch`` on ``encoder``.
 
@@ -86,6 +89,7 @@ def _register(
     description: str,
     study_row: str | None,
     fast: bool,
+    **defaults: Any,
 ) -> None:
     deeplab = arch == "DeepLabV3Plus"
     fixed: dict[str, Any] = (
@@ -93,6 +97,7 @@ def _register(
         if deeplab
         else {}
     )
+    fixed.update(defaults)
     register_model(
         ModelSpec(
             name=name,
@@ -139,6 +144,15 @@ _register(
     "U-Net on EfficientNet-Lite0; ImageNet weights offline; the fast CPU model",
     None,
     fast=True,
+)
+_register(
+    "unet-efflite0-slim",
+    "Unet",
+    "tu-tf_efficientnet_lite0",
+    "U-Net on EfficientNet-Lite0 with a slim decoder (128/64/32/16/16); the fastest CPU model",
+    None,
+    fast=True,
+    decoder_channels=SLIM_DECODER,
 )
 _register(
     "deeplabv3plus-efflite0",

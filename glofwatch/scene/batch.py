@@ -47,6 +47,7 @@ class MapOptions:
         overlap: overlap of neighbouring tiles in pixels.
         batch_size: tiles per forward pass.
         device: auto, cpu or cuda.
+        backend: auto, torch, onnxruntime or openvino (auto: the fastest available).
         min_area_m2: smallest lake kept in the polygons.
         gain: 8-bit rendering gain for models trained on 8-bit images (None: the training default).
         dn_offset: added to L2A DN (-1000 for processing baseline >= 04.00).
@@ -59,6 +60,7 @@ class MapOptions:
     overlap: int = 64
     batch_size: int = 4
     device: str = "auto"
+    backend: str = "auto"
     min_area_m2: float = DEFAULT_MIN_AREA_M2
     gain: float | None = None
     dn_offset: float = 0.0
@@ -81,6 +83,7 @@ class SceneSummary:
     pixel_size_m: float
     date: str | None
     model: str
+    backend: str
     input: str
     threshold: float
     tile: int
@@ -196,7 +199,8 @@ def map_scene(
     summary = SceneSummary(
         scene=str(scene.path), name=scene.name, out_dir=str(out), status="done", height=h, width=w,
         crs=scene.grid.crs, pixel_size_m=float(scene.grid.pixel_size[0]), date=scene.date,
-        model=str(bundle.config.model) if bundle is not None else "", input=pred.input,
+        model=str(bundle.config.model) if bundle is not None else "",
+        backend=str(getattr(predictor, "backend", "custom")), input=pred.input,
         threshold=float(predictor.threshold), tile=tile, overlap=overlap, batch_size=batch_size,
         n_tiles=pred.n_tiles, n_tiles_run=pred.n_tiles_run, valid_fraction=pred.valid_pixels / (h * w),
         lake_pixels=pred.lake_pixels, n_lakes=len(lakes), lake_area_km2=float(lakes["area_km2"].sum()),
@@ -215,18 +219,19 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
-_PREDICTORS: dict[tuple[str, str], Any] = {}
+_PREDICTORS: dict[tuple[str, str, str, int, int], Any] = {}
 _PREDICTORS_LOCK = threading.Lock()
 
 
-def cached_predictor(model: str | Path, device: str = "auto"):  # noqa: ANN201 - Predictor
-    """One :class:`Predictor` per model file and device in this process (workers reuse it)."""
-    from glofwatch.masks.predict import Predictor
+def cached_predictor(model: str | Path, device: str = "auto", backend: str = "auto", tile: int = 512,
+                     overlap: int = 64):  # noqa: ANN201 - Predictor
+    """One predictor per model file, device, backend and tiling in this process (workers reuse it)."""
+    from glofwatch.models.backends import load_predictor
 
-    key = (str(Path(model).resolve()), device)
+    key = (str(Path(model).resolve()), device, backend, tile, overlap)
     with _PREDICTORS_LOCK:
         if key not in _PREDICTORS:
-            _PREDICTORS[key] = Predictor.from_path(model, device=device)
+            _PREDICTORS[key] = load_predictor(model, backend=backend, device=device, max_tile=tile, overlap=overlap)
         return _PREDICTORS[key]
 
 
@@ -247,7 +252,7 @@ def run_scene(
             import torch
 
             torch.set_num_threads(options.threads)
-        predictor = cached_predictor(model, options.device)
+        predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap)
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,

@@ -174,3 +174,24 @@ def test_cli_uses_an_existing_scheduler(tiny_run: Path, scenes: dict[str, Path],
     res = CliRunner().invoke(app, ["map", str(scenes["beta"]), "--model", str(tiny_run), "--out", str(tmp_path),
                                    "--scheduler", "tcp://127.0.0.1:1"])
     assert res.exit_code == 2 and "cannot reach the Dask scheduler tcp://127.0.0.1:1" in res.output
+
+
+def test_cli_backends_agree_and_are_recorded(tiny_run: Path, scenes: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    probs = {}
+    for backend in ("torch", "onnxruntime"):
+        out = tmp_path / backend
+        res = runner.invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(out),
+                                  "--tile", "64", "--overlap", "16", "--device", "cpu", "--backend", backend,
+                                  "--no-progress"])
+        assert res.exit_code == 0, res.output
+        assert json.loads((out / "scene" / "summary.json").read_text())["backend"] == backend
+        with rasterio.open(out / "scene" / "probability.tif") as ds:
+            probs[backend] = ds.read(1).astype(np.float64)
+    # the exported graph differs from eager torch by float rounding only (issue target: 1e-4)
+    nodata = np.isnan(probs["torch"])
+    assert nodata.any() and (np.isnan(probs["onnxruntime"]) == nodata).all()
+    assert np.abs(probs["torch"] - probs["onnxruntime"])[~nodata].max() <= 1e-4
+    res = runner.invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path),
+                              "--backend", "onnx"])
+    assert res.exit_code == 2 and "unknown backend 'onnx'" in res.output and "onnxruntime" in res.output

@@ -32,6 +32,7 @@ def test_expected_names_registered():
         "unet-resnet50",
         "unet-efficientnet-b0",
         "unet-efflite0",
+        "unet-efflite0-slim",
         "deeplabv3plus-efflite0",
         "deeplabv3plus-mobilenetv3",
         "unet-mobilenetv2",

@@ -46,7 +46,7 @@ def test_imagenet_resnet50_unavailable_is_one_line_error():
         "ImageNet weights for encoder 'resnet50' are not available offline (no internet); "
         "use --weights none for random init, --weights PATH for a local state dict/checkpoint, "
         "put them at $GLOFWATCH_WEIGHTS_DIR/resnet50.pth, "
-        "or a model with offline weights: deeplabv3plus-efflite0, unet-efflite0"
+        "or a model with offline weights: deeplabv3plus-efflite0, unet-efflite0, unet-efflite0-slim"
     )
     with pytest.raises(WeightsError) as info:
         build_model("unet-resnet50", weights="imagenet")
