@@ -43,7 +43,8 @@ class TrainConfig:
         optimizer: "adam", "adamw" or "sgd".
         lr: learning rate.
         weight_decay: L2 weight decay.
-        scheduler: "none", "cosine" (per epoch, to 1 % of lr) or "plateau" (on val IoU).
+        scheduler: "none", "cosine" (per step, down to 1 % of lr at the end of the run or
+            of the time budget, whichever comes first) or "plateau" (on val IoU).
         batch_size: images per step.
         max_epochs: epochs to train (the study: 50).
         max_steps: stop after this many optimizer steps (-1: no limit).
@@ -67,7 +68,7 @@ class TrainConfig:
     preset: str = "custom"
     description: str = ""
     study_row: str | None = None
-    model: str = "unet-efflite0"
+    model: str = "unet-efflite0-slim"
     weights: str = "default"
     loss: str = "bce"
     loss_params: dict[str, Any] = field(default_factory=dict)

@@ -35,7 +35,7 @@ from typing import Any
 from glofwatch.errors import ConfigError, GlofwatchError
 
 BENCH_BACKENDS = ("torch", "onnxruntime", "openvino", "onnxruntime-int8", "openvino-int8")
-DEFAULT_MODELS = ("unet-efflite0", "deeplabv3plus-resnet50")
+DEFAULT_MODELS = ("unet-efflite0-slim", "deeplabv3plus-resnet50")
 DEFAULT_BACKENDS = ("torch", "onnxruntime", "openvino")
 
 

@@ -17,7 +17,7 @@ def _say(msg: str) -> None:
 
 @bench_app.command("infer")
 def infer_cmd(
-    models: list[str] = typer.Option(["unet-efflite0", "deeplabv3plus-resnet50"], "--models", "-m",
+    models: list[str] = typer.Option(["unet-efflite0-slim", "deeplabv3plus-resnet50"], "--models", "-m",
                                      help="Model names (random weights) or run folders; comma-separated or repeated."),
     backends: list[str] = typer.Option(["torch", "onnxruntime", "openvino"], "--backends", "-b",
                                        help="torch, onnxruntime, openvino, onnxruntime-int8, openvino-int8."),
@@ -75,7 +75,7 @@ def train_cmd(
 
 @bench_app.command("scene")
 def scene_cmd(
-    model: str = typer.Option("unet-efflite0", "--model", "-m", help="Run folder, model file, or model name (random weights)."),
+    model: str = typer.Option("unet-efflite0-slim", "--model", "-m", help="Run folder, model file, or model name (random weights)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for scene.json and scene.md."),
     size: int = typer.Option(10980, help="Scene side in pixels (a Sentinel-2 tile: 10980)."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),

@@ -14,7 +14,7 @@ def demo_cmd(
     n: int = typer.Option(480, help="Synthetic crops to generate (80 % train, 20 % test)."),
     size: int = typer.Option(256, help="Crop size in pixels."),
     seed: int = typer.Option(0, help="Seed of the synthetic data and the training."),
-    time_budget: float = typer.Option(210.0, help="Training time budget in seconds."),
+    time_budget: float = typer.Option(240.0, help="Training time budget in seconds."),
     preset: str = typer.Option("fast", help="Preset to train."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:

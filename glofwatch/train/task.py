@@ -8,6 +8,7 @@ confusion matrix accumulated over the whole split (dataset-level, "micro").
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -19,6 +20,21 @@ from glofwatch.masks.metrics import Counts, scores
 from glofwatch.models.normalize import normalize
 from glofwatch.models.registry import build_model
 from glofwatch.train.losses import build_loss
+
+
+def cosine_factor(step: int, total_steps: float, elapsed_s: float = 0.0, budget_s: float | None = None,
+                  floor: float = 0.01) -> float:
+    """Cosine learning-rate factor from 1 down to ``floor`` over a run.
+
+    The run's progress is the larger of ``step / total_steps`` and
+    ``elapsed_s / budget_s``, so a run stopped by a time budget still anneals
+    before it ends (a per-epoch schedule over ``max_epochs`` would not).
+    """
+    progress = step / total_steps if 0 < total_steps < float("inf") else 0.0
+    if budget_s:
+        progress = max(progress, elapsed_s / budget_s)
+    progress = min(1.0, max(0.0, progress))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class SegmentationTask(L.LightningModule):
@@ -117,6 +133,17 @@ class SegmentationTask(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
+    def _cosine_factor(self, step: int) -> float:
+        """LR factor at optimizer ``step``: cosine over the run, whichever limit (steps or time budget) ends it first."""
+        from lightning.pytorch.callbacks import Timer
+
+        total = float(self.trainer.estimated_stepping_batches) if self._trainer is not None else float("inf")
+        elapsed = 0.0
+        if self.cfg.time_budget_s and self._trainer is not None:
+            timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)]
+            elapsed = timers[0].time_elapsed() if timers and timers[0].start_time() is not None else 0.0
+        return cosine_factor(step, total, elapsed, self.cfg.time_budget_s)
+
     def configure_optimizers(self) -> Any:
         cfg = self.cfg
         params = self.net.parameters()
@@ -127,8 +154,8 @@ class SegmentationTask(L.LightningModule):
         else:
             opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         if cfg.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.max_epochs), eta_min=cfg.lr * 0.01)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if cfg.scheduler == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_iou", "interval": "epoch"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import lightning as L
@@ -12,6 +13,7 @@ import torch
 from glofwatch.config import resolve_config
 from glofwatch.errors import InputError, TrainingError
 from glofwatch.train.fit import resume_config, train
+from glofwatch.train.task import cosine_factor
 
 TINY = {"model": "tiny-unet", "weights": "none", "batch_size": 4, "loss": "bce+dice", "lr": 0.01,
         "val_fraction": 0.25, "augment": "study", "seed": 3}
@@ -162,6 +164,27 @@ def test_time_budget_and_max_steps_stop_early(tmp_path: Path, synth_root: Path) 
     result = train(resolve_config(None, {**TINY, "max_epochs": 500, "time_budget_s": 3}), tmp_path / "b", synth_root, progress=False)
     assert result.stopped_by == "time_budget"
     assert result.epochs < 500
+
+
+def test_cosine_factor_by_hand() -> None:
+    assert cosine_factor(0, 10) == pytest.approx(1.0)
+    assert cosine_factor(5, 10) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert cosine_factor(10, 10) == pytest.approx(0.01)
+    assert cosine_factor(25, 10) == pytest.approx(0.01)  # past the end: stays at the floor
+    assert cosine_factor(2, 10) == pytest.approx(0.01 + 0.99 * 0.5 * (1 + math.cos(0.2 * math.pi)))
+    # a time budget ends the run first: 30 of 60 s is half-way even at step 0 of an endless run
+    assert cosine_factor(0, float("inf"), elapsed_s=30, budget_s=60) == pytest.approx(0.505)
+    assert cosine_factor(8, 10, elapsed_s=30, budget_s=60) == pytest.approx(cosine_factor(8, 10))
+
+
+def test_cosine_schedule_anneals_per_step_to_one_percent(tmp_path: Path, synth_root: Path) -> None:
+    run = tmp_path / "cos"
+    train(resolve_config(None, {**TINY, "max_epochs": 2, "scheduler": "cosine"}), run, synth_root, progress=False)
+    rows = _rows(run)
+    steps = [int(r["step"]) for r in rows]
+    assert steps == [5, 10]  # 18 training crops, batch 4 -> 5 steps per epoch
+    assert float(rows[0]["lr"]) == pytest.approx(0.01 * 0.505)
+    assert float(rows[1]["lr"]) == pytest.approx(0.01 * 0.01)
 
 
 @pytest.mark.slow
