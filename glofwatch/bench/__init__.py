@@ -78,3 +78,22 @@ def write_report(out_dir: str | Path, kind: str, doc: dict[str, Any], markdown: 
 
     out_dir = Path(out_dir)
     return write_json_atomic(out_dir / f"{kind}.json", doc), write_text_atomic(out_dir / f"{kind}.md", markdown + "\n")
+
+
+def run_worker(module: str, job: dict[str, Any]) -> dict[str, Any]:
+    """Run ``python -m module JOB_JSON`` in a fresh process and return the JSON of its last stdout line.
+
+    A fresh process gives each measurement its own peak memory. Raises
+    :class:`~glofwatch.errors.GlofwatchError` with the worker's last stderr line when it fails.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from glofwatch.errors import GlofwatchError
+
+    proc = subprocess.run([sys.executable, "-m", module, json.dumps(job)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        raise GlofwatchError(f"{module} worker failed: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -24,7 +24,6 @@ calibrated on the run's training crops).
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -181,15 +180,6 @@ def measure_interleaved(jobs: list[dict[str, Any]], model: Any = None) -> list[d
     return results
 
 
-def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "glofwatch.bench.infer", json.dumps(job)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise RuntimeError(lines[-1] if lines else f"worker exited with status {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: str, size: int,
              int8_scope: str = "decoder") -> dict[str, Any]:
     """Export the files the backends need; returns {"onnx": path, "int8": path, "export_s": {...}}."""
@@ -261,7 +251,7 @@ def bench_infer(
     """
     import torch
 
-    from glofwatch.bench import machine_info, write_report
+    from glofwatch.bench import machine_info, run_worker, write_report
     from glofwatch.bench.peak import count_gflops, matmul_peak_gflops
     from glofwatch.models.bundle import save_bundle
     from glofwatch.models.registry import get_spec
@@ -306,7 +296,7 @@ def bench_infer(
                 for name, job in jobs:
                     say(f"{model}: {name}")
                     try:
-                        outcomes.append(_run_isolated(job) if isolate else
+                        outcomes.append(run_worker("glofwatch.bench.infer", job) if isolate else
                                         measure_backend(job, model=bundle if job["engine"] == "torch" else None))
                     except Exception as exc:  # noqa: BLE001 - one failing backend must not lose the others
                         outcomes.append(exc)

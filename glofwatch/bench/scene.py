@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -141,7 +140,7 @@ def bench_scene(
     """
     import torch
 
-    from glofwatch.bench import machine_info, write_report
+    from glofwatch.bench import machine_info, run_worker, write_report
     from glofwatch.bench.infer import bench_bundle
     from glofwatch.models.backends import cache_dir, check_backend_name
     from glofwatch.models.bundle import save_bundle
@@ -171,7 +170,7 @@ def bench_scene(
                "overlap": overlap, "batch_size": batch_size, "threads": threads, "out": str(map_dir)}
         say(f"mapping with {model} ({backend})")
         t1 = time.perf_counter()
-        res = _run_isolated(job) if isolate else map_job(job)
+        res = run_worker("glofwatch.bench.scene", job) if isolate else map_job(job)
         wall_s = time.perf_counter() - t1
     s = res["summary"]
     doc = {
@@ -193,17 +192,6 @@ def bench_scene(
     if out_dir is not None:
         write_report(out_dir, "scene", doc, scene_markdown(doc))
     return doc
-
-
-def _run_isolated(job: dict[str, Any]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "glofwatch.bench.scene", json.dumps(job)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        from glofwatch.errors import GlofwatchError
-
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise GlofwatchError(f"scene benchmark worker failed: {lines[-1] if lines else proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def scene_markdown(doc: dict[str, Any]) -> str:

@@ -74,6 +74,15 @@ def _build_net(config: TrainConfig, state_dict: dict[str, torch.Tensor], source:
     return net.eval()
 
 
+def run_model_file(run: Path, checkpoint_suffix: str, hint: str) -> Path:
+    """The model file of run folder ``run``: ``model.pt``, else ``checkpoints/best<suffix>``, else ``last<suffix>``."""
+    for cand in (run / "model.pt", run / "checkpoints" / f"best{checkpoint_suffix}",
+                 run / "checkpoints" / f"last{checkpoint_suffix}"):
+        if cand.is_file():
+            return cand
+    raise InputError(f"{run}: no model.pt or checkpoints/*{checkpoint_suffix} in this folder; {hint}")
+
+
 def load_bundle(path: str | Path) -> ModelBundle:
     """Load a model from a bundle file, a Lightning checkpoint, or a run folder.
 
@@ -82,12 +91,7 @@ def load_bundle(path: str | Path) -> ModelBundle:
     """
     path = Path(path)
     if path.is_dir():
-        for cand in (path / "model.pt", path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"):
-            if cand.is_file():
-                path = cand
-                break
-        else:
-            raise InputError(f"{path}: no model.pt or checkpoints/*.ckpt in this folder; train a model with `glofwatch train` first")
+        path = run_model_file(path, ".ckpt", "train a model with `glofwatch train` first")
     if not path.is_file():
         raise InputError(f"{path}: model file not found; give a run folder or a model.pt file")
     try:

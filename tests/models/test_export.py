@@ -17,7 +17,7 @@ from glofwatch.cli.app import app
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.masks.predict import Predictor
 from glofwatch.models.backends import OnnxRuntimeBackend, TorchBackend, build_backend, load_predictor
-from glofwatch.models.bundle import load_bundle
+from glofwatch.models.bundle import load_bundle, run_model_file
 from glofwatch.models.export import OPENVINO_MISSING, export_model, read_export_metadata
 
 runner = CliRunner()
@@ -233,3 +233,18 @@ def test_cli_predict_and_evaluate_backend_option(tiny_run: Path, synth_root: Pat
     res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "f"), "--backend", "onnxruntime", "--no-save-masks"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "f" / "metrics.json").read_text())["micro"]["iou"] == pytest.approx(torch_iou, abs=1e-6)
+
+
+def test_run_folder_resolves_model_then_best_then_last(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"run: no model.pt or checkpoints/\*.ckpt in this folder; train first$"):
+        run_model_file(run, ".ckpt", "train first")
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert run_model_file(run, ".ckpt", "") == run / "checkpoints" / "last.ckpt"
+    (run / "checkpoints" / "best.ckpt").write_bytes(b"x")
+    assert run_model_file(run, ".ckpt", "") == run / "checkpoints" / "best.ckpt"
+    (run / "checkpoints" / "best.pt").write_bytes(b"x")  # a YOLO run's checkpoint
+    assert run_model_file(run, ".pt", "") == run / "checkpoints" / "best.pt"
+    (run / "model.pt").write_bytes(b"x")
+    assert run_model_file(run, ".ckpt", "") == run / "model.pt"

@@ -165,17 +165,12 @@ class YoloSegmenter:
 
     def __init__(self, run: str | os.PathLike[str], device: str = "auto", conf_threshold: float | None = None,
                  imgsz: int | None = None) -> None:
+        from glofwatch.models.bundle import run_model_file
         from glofwatch.models.yolo.offline import offline_ultralytics
 
         run = Path(run)
         if run.is_dir():
-            for cand in (run / "model.pt", run / "checkpoints" / "best.pt", run / "checkpoints" / "last.pt"):
-                if cand.is_file():
-                    model_path = cand
-                    break
-            else:
-                raise InputError(f"{run}: no model.pt or checkpoints/*.pt in this folder; train with "
-                                 "`glofwatch train --preset yolov8-seg` first")
+            model_path = run_model_file(run, ".pt", "train with `glofwatch train --preset yolov8-seg` first")
             self.run_dir = run
         elif run.is_file():
             model_path, self.run_dir = run, run.parent
