@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "glofwatch.cli.data_check",
     "glofwatch.cli.yolo",
     "glofwatch.cli.data_synth",
+    "glofwatch.cli.data_split",
     "glofwatch.cli.models",
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",
