@@ -18,10 +18,13 @@ the model file's path, size and modification time.
 
 1. an exported ``.xml`` -> openvino; an exported ``.onnx`` -> onnxruntime;
 2. a CUDA GPU (``device`` auto or cuda) -> torch;
-3. on CPU: onnxruntime, then openvino (when installed), then torch. ONNX
-   Runtime and OpenVINO run 2-3x faster than eager PyTorch on CPU (see
-   ``glofwatch bench infer``); ONNX Runtime comes first because it is a core
-   dependency. If exporting fails, ``auto`` falls back to torch with a warning.
+3. on CPU: the faster of ONNX Runtime and OpenVINO for this model on this
+   machine, timed once on a 256 px tile and remembered per model file and
+   thread count (``exports/auto-choice.json`` in the cache). Both run 1.4-3x
+   faster than eager PyTorch on CPU, and which one wins depends on the model
+   (``glofwatch bench infer``: OpenVINO for the EfficientNet-Lite0 U-Nets, ONNX
+   Runtime for DeepLabV3+ ResNet50). If one cannot run the model, the other is
+   used; if neither can, ``auto`` falls back to torch with a warning.
 
 Example:
     >>> backend = build_backend("auto", "runs/fast")          # doctest: +SKIP
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
+PROBE_SIDE = 256  # side of the tile ``auto`` times the exported runtimes on
+PROBE_RUNS = 3
 EXPORT_SUFFIXES = {".onnx": "onnxruntime", ".xml": "openvino"}
 
 
@@ -254,11 +259,9 @@ class OpenVINOBackend(Backend):
 
 def _bundle_file(path: Path) -> Path:
     """The file :func:`load_bundle` reads for ``path`` (same resolution order)."""
-    if path.is_dir():
-        for cand in (path / "model.pt", path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt"):
-            if cand.is_file():
-                return cand
-    return path
+    from glofwatch.models.bundle import run_model_file
+
+    return run_model_file(path, ".ckpt", "") if path.is_dir() else path
 
 
 def _cached_onnx(bundle: ModelBundle, model_file: Path | None) -> tuple[Path, tempfile.TemporaryDirectory | None]:
@@ -331,20 +334,66 @@ def build_backend(
     if name != "auto":
         return _build(name, bundle, exported, model_file, device, threads, source)
     candidates = _pick_auto(exported, device)
+    built: list[Backend] = []
     for i, cand in enumerate(candidates):
+        if cand == "torch" and built:
+            break  # torch is only the fallback when no exported runtime works
         try:
-            backend = _build(cand, bundle, exported, model_file, device, threads, source)
+            built.append(_build(cand, bundle, exported, model_file, device, threads, source))
         except GlofwatchError:
             raise
         except Exception as exc:  # noqa: BLE001 - an export/runtime failure falls back to the next backend
-            if i == len(candidates) - 1:
+            if i == len(candidates) - 1 and not built:
                 raise
             warnings.warn(f"{cand} backend unavailable for {source} ({exc.__class__.__name__}: {exc}); "
-                          f"falling back to {candidates[i + 1]}", stacklevel=2)
-            continue
-        log.info("auto backend: %s", backend.name)
-        return backend
-    raise ConfigError("no inference backend available")  # pragma: no cover - torch is always last
+                          "trying the next one", stacklevel=2)
+    backend = built[0] if len(built) == 1 else _fastest(built, model_file, threads)
+    log.info("auto backend: %s", backend.name)
+    return backend
+
+
+def _fastest(backends: list[Backend], model_file: Path | None, threads: int | None) -> Backend:
+    """The backend with the shortest time on a probe tile; remembered per model file and thread count."""
+    import json
+    import time
+
+    import torch
+
+    from glofwatch.utils.atomic import write_json_atomic
+
+    choices_file = cache_dir() / "exports" / "auto-choice.json"
+    key = None
+    if model_file is not None:
+        st = model_file.stat()
+        key = f"{model_file.resolve()}|{st.st_size}|{st.st_mtime_ns}|threads={threads or torch.get_num_threads()}"
+        try:
+            known = json.loads(choices_file.read_text())
+        except (OSError, ValueError):
+            known = {}
+        for b in backends:
+            if known.get(key) == b.name:
+                return b
+    side = max(PROBE_SIDE // backends[0].stride, 1) * backends[0].stride
+    z = torch.randn(1, backends[0].spec.in_channels, side, side, generator=torch.Generator().manual_seed(0))
+    seconds = {}
+    for b in backends:
+        b.run(z)  # warm-up (OpenVINO compiles for this shape)
+        best = float("inf")
+        for _ in range(PROBE_RUNS):
+            t0 = time.perf_counter()
+            b.run(z)
+            best = min(best, time.perf_counter() - t0)
+        seconds[b.name] = best
+    winner = min(backends, key=lambda b: seconds[b.name])
+    log.info("auto backend timing on a %d px tile: %s", side,
+             ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in seconds.items()))
+    if key is not None:
+        try:
+            known = json.loads(choices_file.read_text())
+        except (OSError, ValueError):
+            known = {}
+        write_json_atomic(choices_file, {**known, key: winner.name})
+    return winner
 
 
 def _build(name: str, bundle: ModelBundle, exported: Path | None, model_file: Path | None, device: str,

@@ -190,7 +190,7 @@ def test_export_errors(tiny_run: Path, tmp_path: Path) -> None:
 def test_backend_selection(tiny_run: Path, onnx_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not torch.cuda.is_available():
         auto = build_backend("auto", tiny_run)
-        assert auto.name == "onnxruntime"  # CPU preference: onnxruntime first
+        assert auto.name in ({"onnxruntime", "openvino"} if HAVE_OPENVINO else {"onnxruntime"})
         assert Path(auto.source).name == "model.pt"
         assert auto.model_path.parent == Path(os.environ["GLOFWATCH_CACHE_DIR"]) / "exports"  # cached export
         assert auto.model_path.is_file() and auto.model_path.name.startswith("tiny-unet-")
@@ -248,3 +248,35 @@ def test_run_folder_resolves_model_then_best_then_last(tmp_path: Path) -> None:
     assert run_model_file(run, ".pt", "") == run / "checkpoints" / "best.pt"
     (run / "model.pt").write_bytes(b"x")
     assert run_model_file(run, ".ckpt", "") == run / "model.pt"
+
+
+@needs_openvino
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto picks torch on CUDA")
+def test_auto_races_the_exported_runtimes_and_remembers(tiny_run: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import time
+
+    from glofwatch.models.backends import OpenVINOBackend
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)  # a new model file: no remembered choice yet
+    fast_ort, fast_ov = OnnxRuntimeBackend.run, OpenVINOBackend.run
+
+    def slowed(run_fn):  # noqa: ANN001, ANN202
+        def run_slowly(self, z):  # noqa: ANN001, ANN202
+            time.sleep(0.05)
+            return run_fn(self, z)
+
+        return run_slowly
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "run", slowed(fast_ort))
+    assert build_backend("auto", run, device="cpu").name == "openvino"
+    choices = json.loads((Path(os.environ["GLOFWATCH_CACHE_DIR"]) / "exports" / "auto-choice.json").read_text())
+    assert [v for k, v in choices.items() if k.startswith(str((run / "model.pt").resolve()))] == ["openvino"]
+    # remembered: no new race even though OpenVINO is now the slow one
+    monkeypatch.setattr(OnnxRuntimeBackend, "run", fast_ort)
+    monkeypatch.setattr(OpenVINOBackend, "run", slowed(fast_ov))
+    assert build_backend("auto", run, device="cpu").name == "openvino"
+    (run / "model.pt").touch()  # a changed model file is raced again
+    assert build_backend("auto", run, device="cpu").name == "onnxruntime"
