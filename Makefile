@@ -40,7 +40,10 @@ lock: $(STAMP)
 	  $(PY) -m pip freeze --exclude-editable | grep -v '^glofwatch'; } > requirements.lock
 
 bench: $(STAMP)
-	$(VENV)/bin/glofwatch bench infer --out bench-results
+	$(VENV)/bin/glofwatch bench infer --out runs/bench/infer
+	$(VENV)/bin/glofwatch bench train --out runs/bench/train
+	$(VENV)/bin/glofwatch bench scene --out runs/bench/scene
+	$(VENV)/bin/glofwatch bench realism --out runs/bench/realism
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -19,7 +19,7 @@ the model file's path, size and modification time.
 1. an exported ``.xml`` -> openvino; an exported ``.onnx`` -> onnxruntime;
 2. a CUDA GPU (``device`` auto or cuda) -> torch;
 3. on CPU: the faster of ONNX Runtime and OpenVINO for this model on this
-   machine, timed once on a 256 px tile and remembered per model file and
+   machine, timed once on a 512 px tile and remembered per model file and
    thread count (``exports/auto-choice.json`` in the cache). Both run 1.4-3x
    faster than eager PyTorch on CPU, and which one wins depends on the model
    (``glofwatch bench infer``: OpenVINO for the EfficientNet-Lite0 U-Nets, ONNX
@@ -55,8 +55,8 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
-PROBE_SIDE = 256  # side of the tile ``auto`` times the exported runtimes on
-PROBE_RUNS = 3
+PROBE_SIDE = 512  # side of the tile ``auto`` times the exported runtimes on
+PROBE_RUNS = 4
 EXPORT_SUFFIXES = {".onnx": "onnxruntime", ".xml": "openvino"}
 
 
@@ -375,15 +375,14 @@ def _fastest(backends: list[Backend], model_file: Path | None, threads: int | No
                 return b
     side = max(PROBE_SIDE // backends[0].stride, 1) * backends[0].stride
     z = torch.randn(1, backends[0].spec.in_channels, side, side, generator=torch.Generator().manual_seed(0))
-    seconds = {}
     for b in backends:
         b.run(z)  # warm-up (OpenVINO compiles for this shape)
-        best = float("inf")
-        for _ in range(PROBE_RUNS):
+    seconds = {b.name: float("inf") for b in backends}
+    for _ in range(PROBE_RUNS):  # round-robin, so a change of load hits every backend alike
+        for b in backends:
             t0 = time.perf_counter()
             b.run(z)
-            best = min(best, time.perf_counter() - t0)
-        seconds[b.name] = best
+            seconds[b.name] = min(seconds[b.name], time.perf_counter() - t0)
     winner = min(backends, key=lambda b: seconds[b.name])
     log.info("auto backend timing on a %d px tile: %s", side,
              ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in seconds.items()))

@@ -144,6 +144,31 @@ def test_rgb8_conversion_renders_dn_like_the_training_crops(tmp_path: Path) -> N
     assert z[:, 0, 0].tolist() == [200.0, 0.0, 0.0, 2000.0] and z[:, 0, 1].tolist() == [0.0] * 4
 
 
+@pytest.mark.parametrize("offset", [0.0, -1000.0])
+def test_in_place_rendering_equals_to_rgb_on_random_dn(tmp_path: Path, offset: float) -> None:
+    from glofwatch.scene.synth.materials import BANDS
+    from glofwatch.scene.synth.render import to_rgb
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 12000, size=(4, 64, 64)).astype(np.uint16)
+    data[:, :5, :] = 0  # nodata rows
+    data[:, 10:12, :] = rng.integers(0, 1100, size=(4, 2, 64))  # dark: at or below the offset
+    scene = read_scene(write_scene(tmp_path / "s.tif", data))
+    plan = SceneInput.plan(scene, InputSpec(bands=("B08", "B04", "B03")), gain=3.3, dn_offset=offset)
+    window = scene.read_window(0, 0, 64, 64, plan.read_bands)
+    valid = scene.valid_mask(window)
+    # reference: reflectance of every band in BANDS order, rendered by to_rgb
+    refl = np.zeros((len(BANDS), 64, 64), np.float32)
+    for i, b in enumerate(plan.read_bands):
+        band = np.clip((window[i].astype(np.float32) + np.float32(offset)) / np.float32(10000.0), 0.0, None)
+        band[~valid] = 0.0
+        refl[BANDS.index(b)] = band
+    expected = to_rgb(refl, "false-colour", 3.3).transpose(2, 0, 1).astype(np.float32)
+    got = plan.convert(window, valid)
+    np.testing.assert_array_equal(got, expected)
+    assert (got[:, :5] == 0).all() and got.dtype == np.float32
+
+
 def test_input_mismatches_are_errors(tmp_path: Path) -> None:
     three = read_scene(write_scene(tmp_path / "rgb.tif", dn_scene(40, 40)[:3], bands=("B02", "B03", "B04")))
     with pytest.raises(InputError, match=r"rgb\.tif: the model needs bands B08, B04, B03 but the scene has B02, B03, B04"):
