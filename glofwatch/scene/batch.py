@@ -304,9 +304,15 @@ def map_scenes(
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
     check_scene_names(scenes)
+    from glofwatch.models.backends import EXPORT_SUFFIXES
     from glofwatch.models.bundle import load_bundle
+    from glofwatch.models.export import read_export_metadata
 
-    load_bundle(model)  # a bad model is one error up front, not one per scene
+    # a bad model is one error up front, not one per scene; exported .onnx/.xml files map too
+    if Path(model).suffix.lower() in EXPORT_SUFFIXES and Path(model).is_file():
+        read_export_metadata(model)
+    else:
+        load_bundle(model)
     results: dict[int, SceneResult] = {}
     todo: list[int] = []
     for i, s in enumerate(scenes):

@@ -192,6 +192,16 @@ def test_cli_backends_agree_and_are_recorded(tiny_run: Path, scenes: dict[str, P
     nodata = np.isnan(probs["torch"])
     assert nodata.any() and (np.isnan(probs["onnxruntime"]) == nodata).all()
     assert np.abs(probs["torch"] - probs["onnxruntime"])[~nodata].max() <= 1e-4
+    # an exported file maps too (its runtime is implied by the suffix) and gives the same map
+    from glofwatch.models.export import export_model
+
+    onnx_file = export_model(tiny_run, "onnx", out=tmp_path / "tiny.onnx")
+    res = runner.invoke(app, ["map", str(scenes["alpha"]), "--model", str(onnx_file), "--out", str(tmp_path / "x"),
+                              "--tile", "64", "--overlap", "16", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "x" / "scene" / "summary.json").read_text())["backend"] == "onnxruntime"
+    with rasterio.open(tmp_path / "x" / "scene" / "probability.tif") as ds:
+        np.testing.assert_array_equal(ds.read(1), probs["onnxruntime"].astype(np.float32))
     res = runner.invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path),
                               "--backend", "onnx"])
     assert res.exit_code == 2 and "unknown backend 'onnx'" in res.output and "onnxruntime" in res.output
