@@ -33,8 +33,8 @@ def demo_cmd(
     console = Console()
     data = out / "data"
     marker = data / "synth.json"
-    params_ok = marker.is_file() and json.loads(marker.read_text()).get("n") == n and json.loads(marker.read_text()).get("size") == size
-    if not params_ok:
+    made = json.loads(marker.read_text()) if marker.is_file() else {}
+    if (made.get("n"), made.get("size"), made.get("seed")) != (n, size, seed):
         console.print(f"[bold]1/3[/] synthesising {n} Sentinel-2-like crops of {size} px -> {data}")
         write_synthetic_dataset(data, n=n, size=size, seed=seed)
     else:
