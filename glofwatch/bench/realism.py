@@ -8,7 +8,6 @@ not true accuracy.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -51,16 +50,14 @@ def run_realism(
     from glofwatch.config import resolve_config
     from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
     from glofwatch.masks.predict import Predictor
-    from glofwatch.scene.synth import write_synthetic_dataset
+    from glofwatch.scene.synth import has_synthetic_dataset, write_synthetic_dataset
     from glofwatch.train.fit import train
 
     out_dir = Path(out_dir)
     real = find_real_root(real_root)
     t0 = time.monotonic()
     data = out_dir / "synth"
-    marker = data / "synth.json"
-    made = json.loads(marker.read_text()) if marker.is_file() else {}
-    if (made.get("n"), made.get("size"), made.get("seed")) != (n, size, seed):
+    if not has_synthetic_dataset(data, n, size, seed):
         write_synthetic_dataset(data, n=n, size=size, seed=seed)
     run = out_dir / "run"
     if (run / "model.pt").is_file():

@@ -19,7 +19,6 @@ def demo_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Synthesise a data set, train the fast preset, evaluate on the test split, print the table."""
-    import json
     import shutil
 
     from rich.console import Console
@@ -27,14 +26,12 @@ def demo_cmd(
     from glofwatch.config import resolve_config
     from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
     from glofwatch.masks.predict import Predictor
-    from glofwatch.scene.synth import write_synthetic_dataset
+    from glofwatch.scene.synth import has_synthetic_dataset, write_synthetic_dataset
     from glofwatch.train.fit import train
 
     console = Console()
     data = out / "data"
-    marker = data / "synth.json"
-    made = json.loads(marker.read_text()) if marker.is_file() else {}
-    if (made.get("n"), made.get("size"), made.get("seed")) != (n, size, seed):
+    if not has_synthetic_dataset(data, n, size, seed):
         console.print(f"[bold]1/3[/] synthesising {n} Sentinel-2-like crops of {size} px -> {data}")
         write_synthetic_dataset(data, n=n, size=size, seed=seed)
     else:

@@ -60,10 +60,12 @@ class Predictor:
             stride-padded input (N, C, H, W) float32 on ``device`` -> logits (N, 1, H, W); an
             ONNX Runtime or OpenVINO backend (:mod:`glofwatch.models.backends`). ``bundle.net``
             may then be None.
+        backend: name of the runtime behind ``runner`` (recorded in scene summaries);
+            default ``"torch"`` without a runner, ``"custom"`` with one.
     """
 
     def __init__(self, bundle: ModelBundle, device: str = "auto", max_tile: int = 1024, overlap: int = 64,
-                 runner: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 runner: Callable[[torch.Tensor], torch.Tensor] | None = None, backend: str | None = None) -> None:
         from glofwatch.models.registry import get_spec
 
         self.bundle = bundle
@@ -75,7 +77,7 @@ class Predictor:
         self.max_tile = max(self.stride, max_tile // self.stride * self.stride)
         self.overlap = overlap
         self.threshold = bundle.threshold
-        self.backend = "torch" if runner is None else "custom"  # backends.Backend.predictor names its runtime
+        self.backend = backend or ("torch" if runner is None else "custom")
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto", **kw: int) -> Predictor:

@@ -119,9 +119,8 @@ class Backend:
         from glofwatch.masks.predict import Predictor
 
         runner = None if self.name == "torch" else self.run
-        predictor = Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner)
-        predictor.backend = self.name
-        return predictor
+        return Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner,
+                         backend=self.name)
 
     def _default_predictor(self) -> Predictor:
         if self._predictor is None:
@@ -362,16 +361,20 @@ def _fastest(backends: list[Backend], model_file: Path | None, threads: int | No
     from glofwatch.utils.atomic import write_json_atomic
 
     choices_file = cache_dir() / "exports" / "auto-choice.json"
+
+    def known_choices() -> dict[str, str]:
+        try:
+            return json.loads(choices_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
     key = None
     if model_file is not None:
         st = model_file.stat()
         key = f"{model_file.resolve()}|{st.st_size}|{st.st_mtime_ns}|threads={threads or torch.get_num_threads()}"
-        try:
-            known = json.loads(choices_file.read_text())
-        except (OSError, ValueError):
-            known = {}
+        remembered = known_choices().get(key)
         for b in backends:
-            if known.get(key) == b.name:
+            if remembered == b.name:
                 return b
     side = max(PROBE_SIDE // backends[0].stride, 1) * backends[0].stride
     z = torch.randn(1, backends[0].spec.in_channels, side, side, generator=torch.Generator().manual_seed(0))
@@ -386,12 +389,8 @@ def _fastest(backends: list[Backend], model_file: Path | None, threads: int | No
     winner = min(backends, key=lambda b: seconds[b.name])
     log.info("auto backend timing on a %d px tile: %s", side,
              ", ".join(f"{k} {1000 * v:.1f} ms" for k, v in seconds.items()))
-    if key is not None:
-        try:
-            known = json.loads(choices_file.read_text())
-        except (OSError, ValueError):
-            known = {}
-        write_json_atomic(choices_file, {**known, key: winner.name})
+    if key is not None:  # re-read: another process may have added its own model meanwhile
+        write_json_atomic(choices_file, {**known_choices(), key: winner.name})
     return winner
 
 

@@ -9,6 +9,7 @@ confusion matrix accumulated over the whole split (dataset-level, "micro").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -133,16 +134,22 @@ class SegmentationTask(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def _cosine_factor(self, step: int) -> float:
-        """LR factor at optimizer ``step``: cosine over the run, whichever limit (steps or time budget) ends it first."""
+    def _cosine_schedule(self) -> Callable[[int], float]:
+        """LR factor per optimizer step: cosine over the run, whichever limit (steps or time budget) ends it first.
+
+        The run length and the trainer's time-budget timer are looked up once here, not at every step.
+        """
         from lightning.pytorch.callbacks import Timer
 
-        total = float(self.trainer.estimated_stepping_batches) if self._trainer is not None else float("inf")
-        elapsed = 0.0
-        if self.cfg.time_budget_s and self._trainer is not None:
-            timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)]
-            elapsed = timers[0].time_elapsed() if timers and timers[0].start_time() is not None else 0.0
-        return cosine_factor(step, total, elapsed, self.cfg.time_budget_s)
+        total = float(self.trainer.estimated_stepping_batches)
+        budget = self.cfg.time_budget_s
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None) if budget else None
+
+        def factor(step: int) -> float:
+            elapsed = timer.time_elapsed() if timer is not None and timer.start_time() is not None else 0.0
+            return cosine_factor(step, total, elapsed, budget)
+
+        return factor
 
     def configure_optimizers(self) -> Any:
         cfg = self.cfg
@@ -154,7 +161,7 @@ class SegmentationTask(L.LightningModule):
         else:
             opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
         if cfg.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_factor)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_schedule())
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if cfg.scheduler == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)

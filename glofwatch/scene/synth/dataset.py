@@ -16,6 +16,7 @@ to ``test``. Every file is written atomically; re-running overwrites.
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,13 @@ def encode_png(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
+
+
+def has_synthetic_dataset(out: str | Path, n: int, size: int, seed: int) -> bool:
+    """True when ``out/synth.json`` records a data set of ``n`` crops of ``size`` px drawn with ``seed``."""
+    marker = Path(out) / "synth.json"
+    made = json.loads(marker.read_text()) if marker.is_file() else {}
+    return (made.get("n"), made.get("size"), made.get("seed")) == (n, size, seed)
 
 
 def write_synthetic_dataset(
