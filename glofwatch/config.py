@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from glofwatch.errors import ConfigError
-from glofwatch.models.normalize import InputSpec
+from glofwatch.data.normalize import InputSpec
 from glofwatch.registry import close_matches_hint
 
 
@@ -52,7 +52,7 @@ class TrainConfig:
         image_size: random training crop size in pixels (None: whole crops).
         val_fraction: share of the training split held back for validation/model selection.
         augment: augmentation set: none, study, robust.
-        input: the input normalisation (see :class:`~glofwatch.models.normalize.InputSpec`).
+        input: the input normalisation (see :class:`~glofwatch.data.normalize.InputSpec`).
         threshold: probability above which a pixel is lake.
         seed: seed for weights, data order and augmentation.
         num_workers: data-loader worker processes.

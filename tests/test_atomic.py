@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glofwatch.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from glofwatch.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 def write_report(out_dir: str | Path, kind: str, doc: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     """Write ``out_dir/<kind>.json`` and ``out_dir/<kind>.md`` atomically."""
-    from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+    from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
     out_dir = Path(out_dir)
     return write_json_atomic(out_dir / f"{kind}.json", doc), write_text_atomic(out_dir / f"{kind}.md", markdown + "\n")

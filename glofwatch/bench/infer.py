@@ -87,7 +87,7 @@ def measure_backend(job: dict[str, Any], model: Any = None) -> dict[str, Any]:
     import torch
 
     from glofwatch.bench.peak import peak_rss_mb, rss_mb
-    from glofwatch.models.backends import build_backend
+    from glofwatch.infer.backends import build_backend
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
@@ -137,7 +137,7 @@ def measure_interleaved(jobs: list[dict[str, Any]], model: Any = None) -> list[d
     import torch
 
     from glofwatch.bench.peak import peak_rss_mb, rss_mb
-    from glofwatch.models.backends import build_backend
+    from glofwatch.infer.backends import build_backend
 
     job0 = jobs[0]
     if job0.get("threads"):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from glofwatch.errors import InputError
-from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
 DEFAULT_REAL_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "himalaya-kmeans"
 REALISM_TARGET_IOU = 0.5
@@ -48,8 +48,8 @@ def run_realism(
         and ``OUT/realism.md``.
     """
     from glofwatch.config import resolve_config
-    from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
+    from glofwatch.infer.predict import Predictor
     from glofwatch.scene.synth import has_synthetic_dataset, write_synthetic_dataset
     from glofwatch.train.fit import train
 

@@ -7,7 +7,7 @@ memory (about 14 GB for 10980 x 10980), so scenes larger than
 :data:`MAX_DRAW` pixels are a mosaic of one ``MAX_DRAW`` scene repeated
 (wrapping) over the full grid, written strip by strip. Any existing scene can
 be timed instead with ``scene=PATH``. Mapping runs exactly what ``glofwatch map`` runs
-(:func:`glofwatch.scene.batch.map_scene`: windowed read, tiled prediction with
+(:func:`glofwatch.mapping.batch.map_scene`: windowed read, tiled prediction with
 blending, probability and mask GeoTIFFs, lake polygons, summary) in a fresh
 process, so the peak resident memory (``VmHWM``) is the mapping's own.
 
@@ -63,7 +63,7 @@ def _mosaic(src_path: Path, dst_path: Path, size: int, strip: int = 512) -> None
     import rasterio
     from rasterio.windows import Window
 
-    from glofwatch.utils.atomic import atomic_path
+    from glofwatch.io.atomic import atomic_path
 
     with rasterio.open(src_path) as src:
         data = src.read()
@@ -87,8 +87,8 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from glofwatch.bench.peak import peak_rss_mb
-    from glofwatch.models.backends import build_backend
-    from glofwatch.scene.batch import map_scene
+    from glofwatch.infer.backends import build_backend
+    from glofwatch.mapping.batch import map_scene
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
@@ -127,7 +127,7 @@ def bench_scene(
         model: registry name (random weights) or run folder / model file.
         out_dir: report folder (None: write nothing).
         size: scene side in pixels (a Sentinel-2 tile is 10980).
-        backend: inference backend (see :func:`glofwatch.models.backends.build_backend`).
+        backend: inference backend (see :func:`glofwatch.infer.backends.build_backend`).
         device: cpu, cuda or auto.
         tile, overlap, batch_size: as ``glofwatch map``.
         cache: folder for the synthetic scene (default ``<cache_dir()>/bench``).
@@ -142,7 +142,7 @@ def bench_scene(
 
     from glofwatch.bench import machine_info, run_worker, write_report
     from glofwatch.bench.infer import bench_bundle
-    from glofwatch.models.backends import cache_dir, check_backend_name
+    from glofwatch.infer.backends import cache_dir, check_backend_name
     from glofwatch.models.bundle import save_bundle
 
     say = progress or (lambda msg: None)

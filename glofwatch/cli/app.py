@@ -33,6 +33,9 @@ COMMAND_MODULES = [
     "glofwatch.cli.bench",
     "glofwatch.cli.map",
     "glofwatch.cli.explain",
+    "glofwatch.cli.monitor",
+    "glofwatch.cli.risk",
+    "glofwatch.cli.alerts",
 ]
 
 

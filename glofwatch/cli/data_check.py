@@ -72,7 +72,7 @@ def check(
 ) -> None:
     """Read every image and mask, print statistics and list problems (exit 1 if any)."""
     from glofwatch.data.checks import check_dataset
-    from glofwatch.utils.atomic import write_json_atomic
+    from glofwatch.io.atomic import write_json_atomic
 
     report = check_dataset(root)
     _print_report(report)

@@ -61,7 +61,7 @@ def synth(
         return
     from glofwatch.scene.synth.crops import CropParams
     from glofwatch.scene.synth.dataset import write_synthetic_dataset
-    from glofwatch.scene.synth.render import RENDERINGS
+    from glofwatch.scene.render import RENDERINGS
 
     RENDERINGS.get(rendering)
     summary = write_synthetic_dataset(

@@ -24,8 +24,8 @@ def demo_cmd(
     from rich.console import Console
 
     from glofwatch.config import resolve_config
-    from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
+    from glofwatch.infer.predict import Predictor
     from glofwatch.scene.synth import has_synthetic_dataset, write_synthetic_dataset
     from glofwatch.train.fit import train
 

@@ -23,17 +23,15 @@ def evaluate_cmd(
     from rich.console import Console
 
     from glofwatch.errors import ConfigError, InputError
-    from glofwatch.masks.evaluate import TABLE_HEADER, evaluate, markdown_row
-    from glofwatch.models.backends import load_predictor
-    from glofwatch.models.yolo_seg import evaluate_yolo, is_yolo_run
+    from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
+    from glofwatch.infer.backends import load_predictor
+    from glofwatch.infer.yolo_evaluate import evaluate_yolo
+    from glofwatch.models.bundle import run_data_root
+    from glofwatch.models.yolo import is_yolo_run
 
     if not run.exists():
         raise InputError(f"{run}: no such run folder or model file; give a run folder, model.pt, .onnx or .xml")
-    if data is None:
-        info_path = (run if run.is_dir() else run.parent) / "run.json"
-        if not info_path.is_file():
-            raise ConfigError(f"{run}: no run.json to find the data; pass --data ROOT")
-        data = Path(json.loads(info_path.read_text())["data_root"])
+    data = run_data_root(run, data)
     out_dir = out or ((run if run.is_dir() else run.parent) / "eval" / split)
     console = Console()
     if is_yolo_run(run):
@@ -64,9 +62,10 @@ def predict_cmd(
     from rich.progress import track
 
     from glofwatch.data.io import list_image_files, read_image
-    from glofwatch.explain.overlay import make_overlay, save_png, to_display_rgb
-    from glofwatch.models.backends import load_predictor
-    from glofwatch.models.yolo_seg import is_yolo_run, predict_yolo_images
+    from glofwatch.io.image import make_overlay, save_png, to_display_rgb
+    from glofwatch.infer.backends import load_predictor
+    from glofwatch.infer.yolo import predict_yolo_images
+    from glofwatch.models.yolo import is_yolo_run
 
     files = list_image_files(inputs)
     if is_yolo_run(run):
@@ -90,12 +89,12 @@ def compare_cmd(
     """Print runs side by side with the study's published numbers."""
     from rich.console import Console
 
-    from glofwatch.compare import comparison_table
+    from glofwatch.report.compare import comparison_table
 
     text = comparison_table(runs, split)
     Console().print(text, markup=False)
     if out is not None:
-        from glofwatch.utils.atomic import write_text_atomic
+        from glofwatch.io.atomic import write_text_atomic
 
         write_text_atomic(out, text + "\n")
 

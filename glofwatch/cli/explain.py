@@ -21,9 +21,9 @@ def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str)
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.errors import ConfigError
     from glofwatch.explain.curves import save_pr_curve, save_training_curves
-    from glofwatch.explain.report import run_data_root
-    from glofwatch.masks.metrics import SegmentationMeter
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.models.bundle import run_data_root
+    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.predict import Predictor
 
     run_dir = run if run.is_dir() else run.parent
     written = [save_training_curves(run_dir, out / "training_curves.png", f"{run_dir.name}: training curves")]
@@ -67,8 +67,9 @@ def explain_cmd(
     from glofwatch.errors import InputError
     from glofwatch.explain.figure import MAX_GRID_ROWS, panel_images, save_grid_figure, save_panel_figure
     from glofwatch.explain.gradcam import LakeGradCam
-    from glofwatch.explain.overlay import save_png
-    from glofwatch.explain.report import explain_image, find_truth, is_yolo_run
+    from glofwatch.io.image import save_png
+    from glofwatch.models.yolo import is_yolo_run
+    from glofwatch.explain.images import explain_image, find_truth
     from glofwatch.models.bundle import load_bundle
 
     extra = [Path(a) for a in ctx.args]
@@ -118,7 +119,7 @@ def report_cmd(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """One self-contained HTML page: table vs the study, curves, best/worst images, error analysis."""
-    from glofwatch.explain.report import build_report
+    from glofwatch.report.html import build_report
 
     path = build_report(list(runs), out, data, split, device, examples, target_layer,
                         progress=lambda msg: typer.echo(msg, err=True))

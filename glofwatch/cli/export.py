@@ -60,7 +60,7 @@ def _check_images(exported: Path, stride: int, channels: int):  # noqa: ANN202 -
 
 def parity_line(run: Path, exported: Path) -> str:
     """One line comparing exported and eager probabilities (training crops for INT8, else random images)."""
-    from glofwatch.models.backends import build_backend
+    from glofwatch.infer.backends import build_backend
 
     eager = build_backend("torch", run, device="cpu")
     other = build_backend("openvino" if exported.suffix == ".xml" else "onnxruntime", exported)

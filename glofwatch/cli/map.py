@@ -38,8 +38,8 @@ def map_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.text import Text
 
-    from glofwatch.models.backends import check_backend_name
-    from glofwatch.scene.batch import MapOptions, SceneResult, map_scenes
+    from glofwatch.infer.backends import check_backend_name
+    from glofwatch.mapping.batch import MapOptions, SceneResult, map_scenes
 
     console = Console(stderr=True)
     options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,

@@ -23,7 +23,7 @@ def yolo_labels(
     from rich.console import Console
     from rich.table import Table
 
-    from glofwatch.models.yolo.dataset import prepare_yolo_dataset
+    from glofwatch.data.yolo_dataset import prepare_yolo_dataset
 
     data = prepare_yolo_dataset(root, out, val_fraction=val_fraction, seed=seed, min_area_px=min_area_px, holes=holes)
     table = Table(title=f"YOLO labels ({'written' if data.rebuilt else 'cached'}): {data.yaml}")

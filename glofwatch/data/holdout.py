@@ -18,7 +18,7 @@ from typing import Any
 from glofwatch.data.dataset import IMAGE_DIR, pair_files, split_dirs
 from glofwatch.data.split import split_train_val
 from glofwatch.errors import InputError
-from glofwatch.utils.atomic import write_json_atomic
+from glofwatch.io.atomic import write_json_atomic
 
 LABEL_DIR = "labels"
 

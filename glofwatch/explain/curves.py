@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from glofwatch.errors import InputError
-from glofwatch.utils.atomic import write_bytes_atomic
+from glofwatch.io.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from glofwatch.masks.metrics import ThresholdCurve
+    from glofwatch.infer.metrics import ThresholdCurve
 
 DPI = 100
 CURVE_SIZE_PX = (1000, 380)

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glofwatch.explain.overlay import blend_heatmap, make_overlay
-from glofwatch.utils.atomic import write_bytes_atomic
+from glofwatch.explain.heatmap import blend_heatmap
+from glofwatch.io.image import make_overlay
+from glofwatch.io.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

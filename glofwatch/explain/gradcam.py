@@ -33,8 +33,8 @@ closely; its value is in showing sub-threshold evidence (places the model
 almost called lake) and where inside a lake the evidence is strong.
 
 Grad-CAM runs on the normalised input: raw pixels are normalised with the
-bundle's own :class:`~glofwatch.models.normalize.InputSpec` and padded to the
-network stride exactly as :class:`~glofwatch.masks.predict.Predictor` does,
+bundle's own :class:`~glofwatch.data.normalize.InputSpec` and padded to the
+network stride exactly as :class:`~glofwatch.infer.predict.Predictor` does,
 then fed to the network. Heat maps are upsampled (bilinear) to the input size,
 cropped to the image, set to 0 on nodata and min-max scaled to [0, 1]; an
 all-zero map means no positive evidence at that layer (Grad-CAM clips negative
@@ -212,7 +212,7 @@ class LakeGradCam:
         device: str = "auto",
         topk_fraction: float = TOPK_FRACTION,
     ) -> None:
-        from glofwatch.masks.predict import Predictor
+        from glofwatch.infer.predict import Predictor
 
         if not 0.0 < topk_fraction <= 1.0:
             raise ConfigError(f"topk_fraction={topk_fraction} must be in (0, 1]; e.g. 0.01 for the top 1 %")
@@ -228,7 +228,7 @@ class LakeGradCam:
         import torch
         import torch.nn.functional as F
 
-        from glofwatch.models.normalize import normalize, percentile_stats
+        from glofwatch.data.normalize import normalize, percentile_stats
 
         spec, stride = self.predictor.spec, self.predictor.stride
         x = torch.from_numpy(np.ascontiguousarray(np.nan_to_num(image).transpose(2, 0, 1))).float()[None]

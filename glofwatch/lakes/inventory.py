@@ -106,7 +106,7 @@ def summarize_inventory(lakes) -> list[dict]:  # noqa: ANN001 - DataFrame with a
 
 def write_inventory(rows: list[dict], path: str | Path, scenes: list[str] | None = None) -> Path:
     """Write summary rows to ``.csv`` or ``.json`` atomically."""
-    from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+    from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
     path = Path(path)
     suffix = path.suffix.lower()

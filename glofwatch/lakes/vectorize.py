@@ -204,7 +204,7 @@ def vectorize_raster(
     import rasterio
     from rasterio.windows import Window
 
-    from glofwatch.masks.write import read_raster
+    from glofwatch.io.raster import read_raster
 
     mask, grid = read_raster(mask_path)
     if probability_path is None:
@@ -229,7 +229,7 @@ def write_lakes(lakes, path: str | Path) -> Path:  # noqa: ANN001 - GeoDataFrame
     Returns:
         The target path.
     """
-    from glofwatch.utils.atomic import atomic_path
+    from glofwatch.io.atomic import atomic_path
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -15,8 +15,9 @@ import torch
 
 from glofwatch.config import TrainConfig
 from glofwatch.errors import InputError
-from glofwatch.models.normalize import InputSpec
-from glofwatch.utils.atomic import torch_save_atomic
+from glofwatch.data.normalize import InputSpec
+from glofwatch.io.atomic import torch_save_atomic
+from glofwatch.io.files import read_json
 
 BUNDLE_FORMAT = "glofwatch-model"
 BUNDLE_VERSION = 1
@@ -72,6 +73,36 @@ def _build_net(config: TrainConfig, state_dict: dict[str, torch.Tensor], source:
         first = str(exc).splitlines()[0]
         raise InputError(f"{source}: weights do not fit model '{config.model}' ({first}); was the file edited or saved by another version?") from None
     return net.eval()
+
+
+def run_folder(run: str | Path) -> Path:
+    """The run folder of ``run`` (a run folder, or a file inside one)."""
+    run = Path(run)
+    return run if run.is_dir() else run.parent
+
+
+def read_run_info(run: str | Path) -> dict[str, Any]:
+    """``RUN/run.json`` (data root, times, versions) as a dict; ``{}`` when the run has none."""
+    return read_json(run_folder(run) / "run.json")
+
+
+def run_data_root(run: str | Path, data: str | Path | None = None, purpose: str = "evaluation") -> Path:
+    """``data`` when given, else the training data root recorded in the run's ``run.json``.
+
+    Raises:
+        ConfigError: no ``run.json`` or no data root in it.
+        InputError: the recorded folder no longer exists.
+    """
+    from glofwatch.errors import ConfigError
+
+    if data is not None:
+        return Path(data)
+    root = read_run_info(run).get("data_root")
+    if not root:
+        raise ConfigError(f"{run}: no data root in run.json for {purpose}; pass --data ROOT")
+    if not Path(root).is_dir():
+        raise InputError(f"{root}: the run's training data is gone; pass --data ROOT for {purpose}")
+    return Path(root)
 
 
 def run_model_file(run: Path, checkpoint_suffix: str, hint: str) -> Path:

@@ -4,7 +4,7 @@ The exported graph is the network only: normalised input ``image``
 (N, C, H, W) float32 -> ``logits`` (N, 1, H, W) float32, with dynamic N, H and
 W (H and W multiples of the model's stride). Logits rather than probabilities,
 so every backend shares one ``sigmoid`` and one threshold in
-:class:`~glofwatch.masks.predict.Predictor` and INT8 quantisation keeps the
+:class:`~glofwatch.infer.predict.Predictor` and INT8 quantisation keeps the
 sign of a logit (the lake decision) rather than a probability rounded to 1/255.
 Normalisation (percentiles, mean/std) stays outside the graph and travels as
 metadata, so tiles of a scene can share scene-wide statistics.
@@ -80,7 +80,7 @@ def export_metadata(bundle: ModelBundle, int8: bool = False, calibration: dict[s
 
     from glofwatch import __version__
     from glofwatch.models.registry import get_spec
-    from glofwatch.utils.atomic import _nan_to_none
+    from glofwatch.io.atomic import _nan_to_none
 
     cfg = bundle.config
     doc = {
@@ -198,7 +198,7 @@ def calibration_images(root: str | Path, spec: Any, stride: int, n: int = 32, si
     import torch
 
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.models.normalize import normalize
+    from glofwatch.data.normalize import normalize
 
     ds = GlacialLakesDataset(root, split)
     if len(ds) == 0:
@@ -321,7 +321,7 @@ def export_model(
     """
     from glofwatch.models.bundle import ModelBundle, load_bundle
     from glofwatch.models.registry import get_spec
-    from glofwatch.utils.atomic import atomic_path
+    from glofwatch.io.atomic import atomic_path
 
     if fmt not in FORMATS:
         from glofwatch.registry import close_matches_hint
@@ -374,15 +374,11 @@ def export_model(
 
 
 def _run_data_root(run: Path | None) -> Path:
+    from glofwatch.models.bundle import run_data_root
+
     if run is None:
         raise ConfigError("INT8 calibration of an in-memory model needs data_root=ROOT")
-    info = (run if run.is_dir() else run.parent) / "run.json"
-    if not info.is_file():
-        raise ConfigError(f"{run}: no run.json to find the training data for INT8 calibration; pass --data ROOT")
-    root = Path(json.loads(info.read_text())["data_root"])
-    if not root.exists():
-        raise InputError(f"{root}: the run's training data is gone; pass --data ROOT for INT8 calibration")
-    return root
+    return run_data_root(run, purpose="INT8 calibration")
 
 
 def file_size_mb(path: Path) -> float:

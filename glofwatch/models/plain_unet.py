@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from glofwatch.errors import InputError
-from glofwatch.models.registry import ModelSpec, register_model
+from glofwatch.models.spec import ModelSpec, register_model
 
 
 def _double_conv(in_channels: int, out_channels: int, batch_norm: bool) -> nn.Sequential:

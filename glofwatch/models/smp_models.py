@@ -22,7 +22,7 @@ from typing import Any
 from torch import nn
 
 from glofwatch.errors import ConfigError
-from glofwatch.models.registry import ModelSpec, register_model
+from glofwatch.models.spec import ModelSpec, register_model
 from glofwatch.registry import close_matches_hint
 
 DEEPLAB_ATROUS_RATES = (6, 12, 18)

@@ -25,7 +25,7 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from glofwatch.utils.atomic import torch_save_atomic, write_text_atomic
+from glofwatch.io.atomic import torch_save_atomic, write_text_atomic
 
 
 _STEP_ONLY = {"loss", "iou"}  # progress-bar values of the last step, not epoch metrics

@@ -25,20 +25,10 @@ from typing import Any
 import torch
 
 from glofwatch.config import TrainConfig, load_config
+from glofwatch.train.result import TrainResult
 from glofwatch.errors import ConfigError, InputError, TrainingError
-from glofwatch.models.normalize import InputSpec
-from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
-
-
-@dataclass
-class TrainResult:
-    """What a finished (or stopped) run produced."""
-
-    run_dir: Path
-    best_metrics: dict[str, Any]
-    epochs: int
-    seconds: float
-    stopped_by: str
+from glofwatch.data.normalize import InputSpec
+from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
 
 def _accelerator(device: str) -> str:
@@ -96,7 +86,7 @@ def adopt_data_rendering(cfg: TrainConfig, root: Path) -> TrainConfig:
     rendering = info.get("params", {}).get("rendering")
     if not rendering:
         return cfg
-    from glofwatch.scene.synth.render import RENDERINGS
+    from glofwatch.scene.render import RENDERINGS
 
     bands = list(RENDERINGS.get(rendering).bands)
     spec = dict(cfg.input)
@@ -151,10 +141,10 @@ def train(
     from glofwatch.train.callbacks import AtomicCheckpointIO, EpochSeed, MetricsCSV, RngState
     from glofwatch.train.task import SegmentationTask
 
-    from glofwatch.models.yolo_seg import is_yolo_model
+    from glofwatch.models.yolo import is_yolo_model
 
     if is_yolo_model(cfg.model):
-        from glofwatch.models.yolo_seg import train_yolo
+        from glofwatch.train.yolo import train_yolo
 
         return train_yolo(cfg, run_dir, data_root, resume=resume, progress=progress)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

@@ -1,7 +1,7 @@
 """The Lightning module shared by every semantic-segmentation preset.
 
 One step function serves training, validation and testing. The network sees
-``normalize(image)`` with the run's :class:`~glofwatch.models.normalize.InputSpec`,
+``normalize(image)`` with the run's :class:`~glofwatch.data.normalize.InputSpec`,
 so normalisation is part of the model. Validation scores come from one
 confusion matrix accumulated over the whole split (dataset-level, "micro").
 """
@@ -17,8 +17,8 @@ import torch
 
 from glofwatch.config import TrainConfig
 from glofwatch.errors import TrainingError
-from glofwatch.masks.metrics import Counts, scores
-from glofwatch.models.normalize import normalize
+from glofwatch.infer.metrics import Counts, scores
+from glofwatch.data.normalize import normalize
 from glofwatch.models.registry import build_model
 from glofwatch.train.losses import build_loss
 

@@ -14,8 +14,8 @@ from affine import Affine
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
-from glofwatch.models.normalize import InputSpec
-from glofwatch.scene.batch import OUTPUT_FILES, is_complete, map_scene
+from glofwatch.data.normalize import InputSpec
+from glofwatch.mapping.batch import OUTPUT_FILES, is_complete, map_scene
 
 UTM = "EPSG:32645"
 TRANSFORM = Affine(10, 0, 500000, 0, -10, 3100000)  # on the central meridian of UTM 45N: scale 0.9996
@@ -162,7 +162,7 @@ def test_cli_uses_an_existing_scheduler(tiny_run: Path, scenes: dict[str, Path],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from distributed import LocalCluster
 
-    import glofwatch.scene.batch as batch
+    import glofwatch.mapping.batch as batch
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         res = CliRunner().invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path),

@@ -52,7 +52,7 @@ def discs_bundle():
     from glofwatch.config import resolve_config
     from glofwatch.models import build_model
     from glofwatch.models.bundle import ModelBundle
-    from glofwatch.models.normalize import normalize
+    from glofwatch.data.normalize import normalize
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # faster than 2 contended threads for a model this small

@@ -19,7 +19,7 @@ from glofwatch.explain.figure import (
     save_grid_figure,
     save_panel_figure,
 )
-from glofwatch.explain.overlay import blend_heatmap, colorize_heatmap
+from glofwatch.explain.heatmap import blend_heatmap, colorize_heatmap
 
 
 def _item(truth: bool = True, name: str = "img_1") -> ExplainedImage:
@@ -82,7 +82,7 @@ def test_training_curves_png(tmp_path) -> None:
 
 
 def test_pr_curve_png(tmp_path) -> None:
-    from glofwatch.masks.metrics import SegmentationMeter
+    from glofwatch.infer.metrics import SegmentationMeter
 
     rng = np.random.default_rng(0)
     truth = rng.random((2, 16, 16)) < 0.3

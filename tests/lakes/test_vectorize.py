@@ -113,7 +113,7 @@ def test_synthetic_truth_lakes_areas_and_counts(tmp_path: Path) -> None:
     """Vectorising the truth mask of a synthetic scene gives its known lakes (areas within 5 %)."""
     import shapely
 
-    from glofwatch.masks.write import read_raster
+    from glofwatch.io.raster import read_raster
     from glofwatch.scene.synth import write_synthetic_scene
 
     files = write_synthetic_scene(tmp_path, size=256, seed=6)
@@ -142,7 +142,7 @@ def test_lakes_crossing_trace_bands_are_whole(monkeypatch: pytest.MonkeyPatch, t
     """Tracing in bands of rows (memory) gives the same lakes as tracing the whole mask at once."""
     import glofwatch.lakes.vectorize as vec
     from glofwatch.lakes.vectorize import vectorize_raster
-    from glofwatch.masks.write import write_mask, write_probability
+    from glofwatch.io.raster import write_mask, write_probability
 
     rng = np.random.default_rng(1)
     from scipy import ndimage

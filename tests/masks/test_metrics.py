@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.masks.metrics import (
+from glofwatch.infer.metrics import (
     Counts,
     SegmentationMeter,
     count_confusion,

@@ -11,8 +11,8 @@ import torch
 from affine import Affine
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.masks.scene_map import SceneInput, predict_scene, whole_image_probability
-from glofwatch.models.normalize import InputSpec, normalize
+from glofwatch.mapping.scene import SceneInput, predict_scene, whole_image_probability
+from glofwatch.data.normalize import InputSpec, normalize
 from glofwatch.scene.read import read_scene
 
 UTM = "EPSG:32645"
@@ -123,7 +123,7 @@ def test_scene_smaller_than_a_tile_is_one_tile(tmp_path: Path) -> None:
 
 
 def test_rgb8_conversion_renders_dn_like_the_training_crops(tmp_path: Path) -> None:
-    from glofwatch.scene.synth.render import to_rgb
+    from glofwatch.scene.render import to_rgb
 
     data = np.full((4, 40, 40), 800, np.uint16)
     data[2] = 1200  # B04
@@ -146,8 +146,8 @@ def test_rgb8_conversion_renders_dn_like_the_training_crops(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("offset", [0.0, -1000.0])
 def test_in_place_rendering_equals_to_rgb_on_random_dn(tmp_path: Path, offset: float) -> None:
-    from glofwatch.scene.synth.materials import BANDS
-    from glofwatch.scene.synth.render import to_rgb
+    from glofwatch.scene.render import BANDS
+    from glofwatch.scene.render import to_rgb
 
     rng = np.random.default_rng(5)
     data = rng.integers(0, 12000, size=(4, 64, 64)).astype(np.uint16)
@@ -210,7 +210,7 @@ def seam_ratio(prob: np.ndarray, tile: int, overlap: int) -> float:
 
     Rows and columns both; a seam makes the step at the lines larger (ratio > 1).
     """
-    from glofwatch.masks.tiled import tile_starts
+    from glofwatch.infer.tiles import tile_starts
 
     n = prob.shape[0]
     starts = tile_starts(n, tile, overlap)
@@ -226,7 +226,7 @@ def seam_ratio(prob: np.ndarray, tile: int, overlap: int) -> float:
 
 
 def test_trained_model_tiles_match_whole_image_without_seams(tiny_run: Path, synth_scene: Path, tmp_path: Path) -> None:
-    from glofwatch.masks.predict import Predictor
+    from glofwatch.infer.predict import Predictor
 
     predictor = Predictor.from_path(tiny_run, device="cpu")
     scene = read_scene(synth_scene)

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.masks.predict import Predictor
-from glofwatch.models.backends import OnnxRuntimeBackend, TorchBackend, build_backend, load_predictor
+from glofwatch.infer.predict import Predictor
+from glofwatch.infer.backends import OnnxRuntimeBackend, TorchBackend, build_backend, load_predictor
 from glofwatch.models.bundle import load_bundle, run_model_file
 from glofwatch.models.export import OPENVINO_MISSING, export_model, read_export_metadata
 
@@ -122,7 +122,7 @@ def _train_tiny(root: Path, steps: int = 150):  # noqa: ANN202 - ModelBundle
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.models import build_model
     from glofwatch.models.bundle import ModelBundle
-    from glofwatch.models.normalize import normalize
+    from glofwatch.data.normalize import normalize
     from glofwatch.train.losses import build_loss
 
     torch.manual_seed(0)
@@ -257,7 +257,7 @@ def test_auto_races_the_exported_runtimes_and_remembers(tiny_run: Path, tmp_path
     import shutil
     import time
 
-    from glofwatch.models.backends import OpenVINOBackend
+    from glofwatch.infer.backends import OpenVINOBackend
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)  # a new model file: no remembered choice yet

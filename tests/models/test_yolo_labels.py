@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from glofwatch.data.split import split_train_val
 from glofwatch.errors import ConfigError
-from glofwatch.models.yolo.dataset import prepare_yolo_dataset
-from glofwatch.models.yolo.labels import (
+from glofwatch.data.yolo_dataset import prepare_yolo_dataset
+from glofwatch.data.yolo_labels import (
     format_label_lines,
     mask_to_polygons,
     parse_label_lines,

@@ -19,14 +19,12 @@ from affine import Affine  # noqa: E402
 from glofwatch.config import resolve_config  # noqa: E402
 from glofwatch.errors import ConfigError, InputError, WeightsError  # noqa: E402
 from glofwatch.geo import GeoGrid  # noqa: E402
-from glofwatch.models.yolo.evaluate import CONF_GRID, _LakeRecall  # noqa: E402
-from glofwatch.models.yolo.predict import InstanceResult, LakeInstance, draw_instances, instance_polygon  # noqa: E402
-from glofwatch.models.yolo_seg import (  # noqa: E402
-    evaluate_yolo,
-    is_yolo_run,
-    predict_yolo_images,
-    train_yolo,
-)
+from glofwatch.infer.yolo_evaluate import CONF_GRID, _LakeRecall  # noqa: E402
+from glofwatch.infer.yolo import InstanceResult, LakeInstance, draw_instances, instance_polygon  # noqa: E402
+from glofwatch.infer.yolo import predict_yolo_images  # noqa: E402
+from glofwatch.infer.yolo_evaluate import evaluate_yolo  # noqa: E402
+from glofwatch.models.yolo import is_yolo_run  # noqa: E402
+from glofwatch.train.yolo import train_yolo  # noqa: E402
 
 TINY = {"max_epochs": 2, "max_steps": 4, "image_size": 64, "batch_size": 2, "val_fraction": 0.25, "device": "cpu"}
 
@@ -67,7 +65,7 @@ def test_training_runs_offline_into_a_run_folder(yolo_env: dict) -> None:
 def test_offline_switches_each_network_path(monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list = []
     block_network(monkeypatch, attempts)
-    from glofwatch.models.yolo.offline import offline_ultralytics
+    from glofwatch.models.yolo import offline_ultralytics
 
     with offline_ultralytics():
         import ultralytics.engine.trainer as trainer_mod
@@ -187,7 +185,7 @@ def test_predict_writes_feature_collections_and_overlays(yolo_env: dict, tmp_pat
 
 
 def test_evaluate_returns_pixel_and_instance_metrics(yolo_env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from glofwatch.compare import comparison_table
+    from glofwatch.report.compare import comparison_table
 
     attempts: list = []
     block_network(monkeypatch, attempts)

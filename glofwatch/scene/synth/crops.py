@@ -23,7 +23,7 @@ import numpy as np
 from glofwatch.errors import ConfigError
 from glofwatch.scene.synth.landscape import Landscape, LakePlan, LandscapeSpec, build_landscape
 from glofwatch.scene.synth.materials import WATER_KIND_NAMES
-from glofwatch.scene.synth.render import RENDERINGS, to_rgb
+from glofwatch.scene.render import CROP_GAIN_RANGE, RENDERINGS, to_rgb
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class CropParams:
     max_nodata_fraction: float = 0.35
     kind_weights: dict[str, float] = field(default_factory=dict)
     rendering: str = "false-colour"
-    gain_range: tuple[float, float] = (2.8, 3.9)
+    gain_range: tuple[float, float] = CROP_GAIN_RANGE
     zoom_probability: float = 0.3
     max_zoom: float = 2.5
     blur_sigma_px: tuple[float, float] = (0.0, 0.9)

@@ -26,7 +26,7 @@ import numpy as np
 
 from glofwatch.errors import ConfigError
 from glofwatch.scene.synth.crops import CropParams, SynthCrop, params_dict, synth_crop
-from glofwatch.utils.atomic import write_bytes_atomic, write_json_atomic
+from glofwatch.io.atomic import write_bytes_atomic, write_json_atomic
 
 GENERATOR_VERSION = 1
 """Bumped whenever the same seed would draw different crops."""

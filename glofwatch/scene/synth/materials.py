@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B08")
-"""Band order of every reflectance array: blue, green, red, near infrared."""
+from glofwatch.scene.render import BANDS  # noqa: F401  (band order of every reflectance array)
 
 # Fraction of the downwelling light that is diffuse skylight, per band. Shadowed
 # surfaces see only this part, which is why terrain shadow turns blue.

@@ -32,8 +32,8 @@ from glofwatch.errors import ConfigError
 from glofwatch.geo import GeoGrid
 from glofwatch.scene.synth.landscape import Landscape, LakePlan, LandscapeSpec, build_landscape
 from glofwatch.scene.synth.materials import BANDS
-from glofwatch.scene.synth.render import to_dn
-from glofwatch.utils.atomic import atomic_path
+from glofwatch.scene.render import to_dn
+from glofwatch.io.atomic import atomic_path
 
 BLOCK_ROWS = 512
 """Rows composed and written at a time."""

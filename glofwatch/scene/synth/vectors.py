@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from glofwatch.geo import GeoGrid
-from glofwatch.utils.atomic import atomic_path
+from glofwatch.io.atomic import atomic_path
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from glofwatch.registry import Registry
-from glofwatch.scene.synth.materials import BANDS
+
+BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B08")
+"""The four 10 m Sentinel-2 bands (blue, green, red, near infrared) in the order reflectance arrays use."""
+
+CROP_GAIN_RANGE: tuple[float, float] = (2.8, 3.9)
+"""Gains of the synthetic crops' 8-bit renderings; scenes are rendered at its middle for models trained on them."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class Rendering:
 
     Attributes:
         name: registry name.
-        bands: three band names from :data:`materials.BANDS`, shown as (R, G, B).
+        bands: three band names from :data:`BANDS`, shown as (R, G, B).
         description: one line for help texts.
     """
 

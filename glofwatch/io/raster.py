@@ -1,7 +1,7 @@
 """Write and read single-band rasters on a :class:`~glofwatch.geo.GeoGrid`, atomically.
 
 Whole arrays only; windowed scene-size outputs are written by
-:func:`glofwatch.masks.scene_map.predict_scene`, which uses the same profiles.
+:func:`glofwatch.mapping.scene.predict_scene`, which uses the same profiles.
 Output conventions for maps:
 
 * probability: float32, lake probability 0..1, nodata NaN;
@@ -19,7 +19,7 @@ import numpy as np
 
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
-from glofwatch.utils.atomic import atomic_path
+from glofwatch.io.atomic import atomic_path
 
 PROB_NODATA = float("nan")
 MASK_NODATA = 255

@@ -144,7 +144,7 @@ def is_complete(out_dir: str | Path) -> bool:
 
 def map_scene(
     scene_path: str | Path,
-    predictor,  # noqa: ANN001 - glofwatch.masks.predict.Predictor
+    predictor,  # noqa: ANN001 - glofwatch.infer.predict.Predictor
     out_dir: str | Path,
     tile: int = 512,
     overlap: int = 64,
@@ -159,7 +159,7 @@ def map_scene(
 
     Args:
         scene_path: multi-band GeoTIFF or folder of band files (see :func:`glofwatch.scene.read.read_scene`).
-        predictor: a :class:`~glofwatch.masks.predict.Predictor`.
+        predictor: a :class:`~glofwatch.infer.predict.Predictor`.
         out_dir: folder for this scene's outputs (created).
         tile: tile side in pixels.
         overlap: tile overlap in pixels.
@@ -176,9 +176,9 @@ def map_scene(
     from glofwatch.lakes.vectorize import vectorize_raster, write_lakes
     import rasterio
 
-    from glofwatch.masks.scene_map import GDAL_CACHE_MB, predict_scene
+    from glofwatch.mapping.scene import GDAL_CACHE_MB, predict_scene
     from glofwatch.scene.read import read_scene
-    from glofwatch.utils.atomic import write_json_atomic
+    from glofwatch.io.atomic import write_json_atomic
 
     start = time.perf_counter()
     scene = read_scene(scene_path, tuple(bands) if bands else None)
@@ -226,7 +226,7 @@ _PREDICTORS_LOCK = threading.Lock()
 def cached_predictor(model: str | Path, device: str = "auto", backend: str = "auto", tile: int = 512,
                      overlap: int = 64):  # noqa: ANN201 - Predictor
     """One predictor per model file, device, backend and tiling in this process (workers reuse it)."""
-    from glofwatch.models.backends import load_predictor
+    from glofwatch.infer.backends import load_predictor
 
     key = (str(Path(model).resolve()), device, backend, tile, overlap)
     with _PREDICTORS_LOCK:
@@ -304,7 +304,7 @@ def map_scenes(
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
     check_scene_names(scenes)
-    from glofwatch.models.backends import EXPORT_SUFFIXES
+    from glofwatch.infer.backends import EXPORT_SUFFIXES
     from glofwatch.models.bundle import load_bundle
     from glofwatch.models.export import read_export_metadata
 

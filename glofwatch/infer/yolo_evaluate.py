@@ -2,7 +2,7 @@
 
 Pixel metrics: the union of the instances with confidence above the run's
 threshold is the predicted lake mask; it is scored with
-:class:`~glofwatch.masks.metrics.SegmentationMeter` exactly as semantic
+:class:`~glofwatch.infer.metrics.SegmentationMeter` exactly as semantic
 masks (``micro`` = one confusion matrix over the split, ``per_image``).
 The meter is fed the *score map* (largest instance confidence per pixel, 0
 elsewhere), so ``score > threshold`` is that union. ``study_batch_soft`` keeps
@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from glofwatch.errors import InputError
-from glofwatch.masks.evaluate import pad_group
-from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+from glofwatch.infer.evaluate import pad_group
+from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
 CONF_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
 SIZE_BINS_PX = ((4, 25), (25, 100), (100, 1000), (1000, None))
@@ -114,8 +114,8 @@ class _LakeRecall:
 def _score_split(seg: Any, data_root: Path, split: str, val_fraction: float, seed: int,
                  threshold: float, on_image: Any = None) -> tuple[Any, int]:
     """Run ``seg`` over a split; feed a SegmentationMeter with score maps."""
-    from glofwatch.masks.metrics import SegmentationMeter
-    from glofwatch.models.yolo.predict import SCORE_FLOOR, read_grid
+    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.yolo import SCORE_FLOOR, read_grid
 
     ds, indices = _split_items(data_root, split, val_fraction, seed)
     if not indices:
@@ -156,7 +156,7 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
     Returns:
         ``{"conf_threshold", "val_iou", "split": "val", "n_images", "grid", "iou"}``.
     """
-    from glofwatch.models.yolo.predict import DEFAULT_CONF, YoloSegmenter
+    from glofwatch.infer.yolo import DEFAULT_CONF, YoloSegmenter
 
     seg = YoloSegmenter(run_dir, device=device, conf_threshold=DEFAULT_CONF)
     meter, n = _score_split(seg, Path(data_root), "val", cfg.val_fraction, cfg.seed, DEFAULT_CONF)
@@ -172,9 +172,9 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
 def _instance_map(model_path: Path, data_root: Path, split: str, cfg: Any, imgsz: int, out_dir: Path,
                   device: str, cache_dir: str | Path | None) -> dict[str, Any]:
     """Mask/box mAP from ultralytics val on the split's YOLO folder."""
-    from glofwatch.models.yolo.dataset import prepare_yolo_dataset
-    from glofwatch.models.yolo.offline import offline_ultralytics
-    from glofwatch.models.yolo.train import label_options
+    from glofwatch.data.yolo_dataset import prepare_yolo_dataset
+    from glofwatch.models.yolo import offline_ultralytics
+    from glofwatch.data.yolo_dataset import label_options
 
     from glofwatch.data.dataset import detect_layout
 
@@ -221,15 +221,15 @@ def evaluate_yolo(
 
     Returns:
         The metrics dict: SegmentationMeter keys (``micro``, ``per_image``,
-        ``study_batch_soft``, ...), the keys of :func:`glofwatch.masks.evaluate.evaluate`
+        ``study_batch_soft``, ...), the keys of :func:`glofwatch.infer.evaluate.evaluate`
         (split, n_images, threshold, model, preset, ...), ``conf_threshold`` and
         ``instance`` (``map50``, ``map50_95``, ``recall_by_size``, ``lake_recall``, ...).
     """
     from glofwatch.config import load_config
-    from glofwatch.explain.overlay import save_png
-    from glofwatch.masks.evaluate import TABLE_HEADER, markdown_row
-    from glofwatch.models.yolo.predict import YoloSegmenter, run_conf_threshold
-    from glofwatch.models.yolo.train import label_options
+    from glofwatch.io.image import save_png
+    from glofwatch.infer.evaluate import TABLE_HEADER, markdown_row
+    from glofwatch.infer.yolo import YoloSegmenter, run_conf_threshold
+    from glofwatch.data.yolo_dataset import label_options
 
     run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
     data_root, out_dir = Path(data_root), Path(out_dir)

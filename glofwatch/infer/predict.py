@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.masks.tiled import predict_tiled
+from glofwatch.infer.tiles import predict_tiled
 from glofwatch.models.bundle import ModelBundle, load_bundle
-from glofwatch.models.normalize import normalize, percentile_stats
+from glofwatch.data.normalize import normalize, percentile_stats
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,7 +58,7 @@ class Predictor:
         overlap: tile overlap in pixels.
         runner: optional callable executing the network instead of ``bundle.net``: normalised,
             stride-padded input (N, C, H, W) float32 on ``device`` -> logits (N, 1, H, W); an
-            ONNX Runtime or OpenVINO backend (:mod:`glofwatch.models.backends`). ``bundle.net``
+            ONNX Runtime or OpenVINO backend (:mod:`glofwatch.infer.backends`). ``bundle.net``
             may then be None.
         backend: name of the runtime behind ``runner`` (recorded in scene summaries);
             default ``"torch"`` without a runner, ``"custom"`` with one.

@@ -35,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from glofwatch.errors import ConfigError
+from glofwatch.io.files import cache_root
 
 ENV_DEFAULTS = {
     "YOLO_OFFLINE": "1",
@@ -42,10 +43,32 @@ ENV_DEFAULTS = {
 }
 
 
-def cache_root() -> Path:
-    """glofwatch's cache folder (``$GLOFWATCH_CACHE``, default ``~/.cache/glofwatch``)."""
-    env = os.environ.get("GLOFWATCH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "glofwatch"
+YOLO_SIZES = ("n", "s", "m", "l", "x")
+YOLO_MODELS = tuple(f"yolov8{s}-seg" for s in YOLO_SIZES)
+RUN_KIND = "yolo-seg"
+DEFAULT_IMGSZ = 640
+
+
+def is_yolo_model(name: str) -> bool:
+    """True for YOLOv8-Seg model names (``yolov8n-seg`` ... ``yolov8x-seg``)."""
+    return str(name).startswith("yolov8")
+
+
+def is_yolo_run(path: str | Path) -> bool:
+    """True when ``path`` is a YOLO run folder or a file inside one (``run.json`` kind or config model)."""
+    from glofwatch.io.files import read_json
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if read_json(folder / "run.json").get("kind") == RUN_KIND:
+        return True
+    cfg_path = folder / "config.yaml"
+    if cfg_path.is_file():
+        import yaml
+
+        with contextlib.suppress(yaml.YAMLError, AttributeError):
+            return is_yolo_model((yaml.safe_load(cfg_path.read_text()) or {}).get("model", ""))
+    return False
 
 
 def import_ultralytics() -> ModuleType:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.masks.predict import Predictor
-from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+from glofwatch.infer.predict import Predictor
+from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
 TABLE_HEADER = (
     "| Run | Model | Loss | IoU | Dice | Acc | Prec | Rec | F1 | IoU per-image mean | IoU study-soft |\n"
@@ -75,8 +75,8 @@ def evaluate(
         The metrics dict written to ``metrics.json``.
     """
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.explain.overlay import save_png
-    from glofwatch.masks.metrics import SegmentationMeter
+    from glofwatch.io.image import save_png
+    from glofwatch.infer.metrics import SegmentationMeter
 
     out_dir = Path(out_dir)
     ds = GlacialLakesDataset(root, split)

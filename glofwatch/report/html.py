@@ -5,7 +5,7 @@ The page needs nothing but itself: figures are embedded as base64 PNG
 external link, so it opens offline and can be mailed as one file.
 
 Contents: the comparison table against the study's published numbers
-(:func:`glofwatch.compare.comparison_table`; runs without
+(:func:`glofwatch.report.compare.comparison_table`; runs without
 ``RUN/eval/<split>/metrics.json`` are evaluated first), then per run: a
 written summary, training curves, the precision-recall curve on the split,
 the error analysis (:mod:`glofwatch.explain.analysis`) and the 5-panel
@@ -31,74 +31,13 @@ import numpy as np
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.explain.analysis import ErrorAnalysis, summary_text
 from glofwatch.explain.figure import ExplainedImage, render_figure
-from glofwatch.explain.overlay import to_display_rgb
-from glofwatch.utils.atomic import write_text_atomic
+from glofwatch.explain.images import display_rgb, explain_image, image_iou
+from glofwatch.io.atomic import write_text_atomic
 
 if TYPE_CHECKING:
     from glofwatch.explain.gradcam import LakeGradCam
-    from glofwatch.masks.metrics import ThresholdCurve
-    from glofwatch.models.normalize import InputSpec
-
-TRUTH_FOLDERS = ("labels", "masks")
-
-
-def display_rgb(image: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """8-bit RGB to show a raw image (H, W, C): 8-bit renderings as they are, others stretched."""
-    if image.dtype != np.uint8 and spec.source == "rgb8" and np.nanmax(image, initial=0) <= 255:
-        image = np.clip(np.nan_to_num(image), 0, 255).astype(np.uint8)
-    return to_display_rgb(image, tuple(spec.bands))
-
-
-def find_truth(image_path: Path, masks_dir: Path | None = None) -> Path | None:
-    """The reference mask of an image, or None.
-
-    Looked up by file stem in ``masks_dir`` when given; otherwise, when the
-    image sits in an ``images/`` folder, in a sibling ``labels/`` or ``masks/``
-    folder (the study and generic data layouts).
-    """
-    from glofwatch.data.io import IMAGE_SUFFIXES
-
-    folders = [masks_dir] if masks_dir is not None else (
-        [image_path.parent.parent / name for name in TRUTH_FOLDERS] if image_path.parent.name == "images" else []
-    )
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for suffix in (image_path.suffix, *IMAGE_SUFFIXES):
-            for cand in (folder / f"{image_path.stem}{suffix}", folder / f"{image_path.stem}{suffix.upper()}"):
-                if cand.is_file():
-                    return cand
-    return None
-
-
-def image_iou(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None = None) -> float:
-    """IoU of two {0, 1} masks (1.0 when both are empty), over ``valid`` pixels."""
-    from glofwatch.masks.metrics import count_confusion, scores
-
-    return scores(count_confusion(pred.astype(bool), truth.astype(bool), valid))["iou"]
-
-
-def explain_image(explainer: LakeGradCam, image: np.ndarray, image_id: str, truth: np.ndarray | None = None,
-                  valid: np.ndarray | None = None, note: str = "") -> ExplainedImage:
-    """Predict, explain and package one raw image (H, W, C) for the figures.
-
-    Raises:
-        InputError: ``truth`` has another size than the image.
-    """
-    if truth is not None and truth.shape != image.shape[:2]:
-        raise InputError(
-            f"{image_id}: mask is {truth.shape[0]}x{truth.shape[1]}, image {image.shape[0]}x{image.shape[1]}; "
-            "re-export the mask at image size"
-        )
-    res = explainer.explain(image.astype(np.float32), valid)
-    iou = None if truth is None else image_iou(res.mask, truth, valid)
-    rgb = display_rgb(image, explainer.predictor.spec)
-    cam_note = {"top-k": f"Grad-CAM target: the {res.target_pixels} most probable px (no lake predicted)",
-                "none": "no valid pixel"}.get(res.target, "")
-    if res.target != "none" and not res.heatmap.any():
-        cam_note = "; ".join(filter(None, [cam_note, "Grad-CAM all 0: no positive evidence at this layer"]))
-    return ExplainedImage(image_id, rgb, res.mask, res.heatmap, truth, iou, note, cam_note)
-
+    from glofwatch.infer.metrics import ThresholdCurve
+    from glofwatch.data.normalize import InputSpec
 
 @dataclass
 class RunAnalysis:
@@ -116,18 +55,6 @@ class RunAnalysis:
     training_png: bytes | None = None
     pr_png: bytes = b""
     layer: str = ""
-
-
-def run_data_root(run_dir: Path, data: Path | None) -> Path:
-    """``data`` or the data root recorded in ``RUN/run.json``."""
-    if data is not None:
-        return Path(data)
-    info = run_dir / "run.json"
-    if info.is_file():
-        root = json.loads(info.read_text()).get("data_root")
-        if root and Path(root).is_dir():
-            return Path(root)
-    raise ConfigError(f"{run_dir}: no usable data_root in run.json; pass --data ROOT")
 
 
 def _pick_examples(per: list[tuple[int, str, float, bool]], n: int) -> tuple[list, list]:
@@ -156,9 +83,9 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.explain.curves import pr_curve_png, read_metrics_csv, training_curves_png
     from glofwatch.explain.gradcam import LakeGradCam
-    from glofwatch.masks.evaluate import evaluate
-    from glofwatch.masks.metrics import SegmentationMeter
-    from glofwatch.models.bundle import load_bundle
+    from glofwatch.infer.evaluate import evaluate
+    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.models.bundle import load_bundle, run_data_root
 
     say = progress or (lambda _msg: None)
     run = Path(run)
@@ -166,7 +93,7 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
         raise InputError(f"{run}: not a run folder; give the folder written by `glofwatch train`")
     explainer = LakeGradCam(load_bundle(run), target_layer=target_layer, device=device)
     predictor = explainer.predictor
-    root = run_data_root(run, data)
+    root = run_data_root(run, data, purpose="the report")
     metrics_path = run / "eval" / split / "metrics.json"
     if not metrics_path.is_file():
         say(f"{run.name}: evaluating on {split} (no {metrics_path})")
@@ -344,11 +271,13 @@ def build_report(runs: list[Path], out: Path, data: Path | None = None, split: s
     Returns:
         ``out``.
     """
-    from glofwatch.compare import comparison_table
+    from glofwatch.report.compare import comparison_table
 
     if not runs:
         raise InputError("no run folder given; pass one or more run folders")
     runs = [Path(r) for r in runs]
+    from glofwatch.models.yolo import is_yolo_run
+
     yolo = [r for r in runs if is_yolo_run(r)]
     for r in yolo:
         if not (r / "eval" / split / "metrics.json").is_file():
@@ -358,11 +287,3 @@ def build_report(runs: list[Path], out: Path, data: Path | None = None, split: s
     table = comparison_table(runs, split)
     return write_text_atomic(out, render_html(analyses, table, split, yolo))
 
-
-def is_yolo_run(run: Path) -> bool:
-    """True for a YOLOv8-Seg run folder (instance model: no Grad-CAM, no pixel probabilities)."""
-    try:
-        from glofwatch.models.yolo.train import is_yolo_run as check
-    except ImportError:  # YOLO support not installed
-        return False
-    return bool(check(run))

@@ -3,7 +3,7 @@
 A backend only executes the network (normalised input -> logits). Everything
 else (normalisation with the model's input spec, padding to the stride,
 tiling, sigmoid, nodata, threshold) is done once by
-:class:`~glofwatch.masks.predict.Predictor`, which takes the backend's
+:class:`~glofwatch.infer.predict.Predictor`, which takes the backend's
 :meth:`Backend.run` as its ``runner``. So every backend gives the same
 probabilities (fp32 exports within 1e-4 of eager PyTorch).
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from glofwatch.masks.predict import MaskResult, Predictor
+    from glofwatch.infer.predict import MaskResult, Predictor
     from glofwatch.models.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class Backend:
 
     def predictor(self, max_tile: int = 1024, overlap: int = 64) -> Predictor:
         """A :class:`Predictor` executing the network with this backend."""
-        from glofwatch.masks.predict import Predictor
+        from glofwatch.infer.predict import Predictor
 
         runner = None if self.name == "torch" else self.run
         return Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner,
@@ -129,7 +129,7 @@ class Backend:
 
     @property
     def spec(self) -> Any:
-        """The model's :class:`~glofwatch.models.normalize.InputSpec`."""
+        """The model's :class:`~glofwatch.data.normalize.InputSpec`."""
         return self.bundle.spec
 
     @property
@@ -168,7 +168,7 @@ class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, bundle: ModelBundle, device: str, source: str) -> None:
-        from glofwatch.masks.predict import resolve_device
+        from glofwatch.infer.predict import resolve_device
 
         if bundle.net is None:
             raise ConfigError(f"{source}: the torch backend needs a run folder or model.pt, not an exported file; "
@@ -231,7 +231,10 @@ class OpenVINOBackend(Backend):
         self.model_path = Path(model_path)
         self.core = ov.Core()
         self.model = self.core.read_model(str(model_path))
-        self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads())}
+        # f32 explicitly: on CPUs with AMX/AVX512-BF16 OpenVINO would otherwise run fp32 graphs in bf16
+        # (probabilities off by ~2e-3); INT8 graphs keep their quantised layers either way.
+        self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+                       "INFERENCE_PRECISION_HINT": "f32"}
         self._compiled: dict[tuple[int, ...], Any] = {}
         super().__init__(bundle, "cpu", source)
 
@@ -299,7 +302,7 @@ def _load(model: str | Path | ModelBundle) -> tuple[ModelBundle, Path | None, Pa
 
 
 def _pick_auto(exported: Path | None, device: str) -> list[str]:
-    from glofwatch.masks.predict import resolve_device
+    from glofwatch.infer.predict import resolve_device
 
     if exported is not None:
         return [EXPORT_SUFFIXES[exported.suffix.lower()]]
@@ -358,7 +361,7 @@ def _fastest(backends: list[Backend], model_file: Path | None, threads: int | No
 
     import torch
 
-    from glofwatch.utils.atomic import write_json_atomic
+    from glofwatch.io.atomic import write_json_atomic
 
     choices_file = cache_dir() / "exports" / "auto-choice.json"
 

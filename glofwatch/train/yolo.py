@@ -31,7 +31,7 @@ How :class:`~glofwatch.config.TrainConfig` maps to ultralytics arguments:
   split the training images exactly as the semantic data module;
 * ``loss`` is ignored (YOLOv8-Seg trains with its box/seg/cls/dfl loss);
   ``loss_params`` may hold ``min_area_px`` and ``holes`` for the label conversion
-  (see :mod:`glofwatch.models.yolo.labels`).
+  (see :mod:`glofwatch.data.yolo_labels`).
 """
 
 from __future__ import annotations
@@ -51,21 +51,14 @@ from typing import Any
 
 from glofwatch.config import TrainConfig
 from glofwatch.errors import ConfigError, InputError, TrainingError, WeightsError
-from glofwatch.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from glofwatch.data.yolo_dataset import YOLO_OPTIONS, label_options
+from glofwatch.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from glofwatch.io.files import read_json
+from glofwatch.models.yolo import DEFAULT_IMGSZ, RUN_KIND, YOLO_MODELS, is_yolo_model, is_yolo_run
 
-YOLO_SIZES = ("n", "s", "m", "l", "x")
-YOLO_MODELS = tuple(f"yolov8{s}-seg" for s in YOLO_SIZES)
-RUN_KIND = "yolo-seg"
-DEFAULT_IMGSZ = 640
 NO_AUGMENT = {"mosaic": 0.0, "fliplr": 0.0, "flipud": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0,
               "translate": 0.0, "scale": 0.0, "degrees": 0.0, "close_mosaic": 0}
 ROBUST_AUGMENT = {"flipud": 0.5}
-YOLO_OPTIONS = ("min_area_px", "holes")
-
-
-def is_yolo_model(name: str) -> bool:
-    """True for YOLOv8-Seg model names (``yolov8n-seg`` ... ``yolov8x-seg``)."""
-    return str(name).startswith("yolov8")
 
 
 def check_yolo_config(cfg: TrainConfig) -> None:
@@ -81,12 +74,6 @@ def check_yolo_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"devices={cfg.devices}, num_nodes={cfg.num_nodes}: YOLO runs use one device; use --devices auto")
     if cfg.input_spec.in_channels != 3:
         raise ConfigError("YOLOv8-Seg reads 3-band RGB images; use the default input bands B04,B03,B02")
-
-
-def label_options(cfg: TrainConfig) -> dict[str, Any]:
-    """``min_area_px`` and ``holes`` of the label conversion (from ``loss_params``)."""
-    return {"min_area_px": int(cfg.loss_params.get("min_area_px", 4)),
-            "holes": str(cfg.loss_params.get("holes", "bridge"))}
 
 
 def _device(cfg: TrainConfig) -> str:
@@ -241,13 +228,6 @@ def _quiet(enabled: bool) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-
-
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -293,14 +273,14 @@ def train_yolo(
     Raises:
         ConfigError, InputError, WeightsError, TrainingError: one-line user errors.
     """
-    from glofwatch.models.yolo.dataset import prepare_yolo_dataset
-    from glofwatch.models.yolo.offline import offline_ultralytics
-    from glofwatch.train.fit import TrainResult
+    from glofwatch.data.yolo_dataset import prepare_yolo_dataset
+    from glofwatch.models.yolo import offline_ultralytics
+    from glofwatch.train.result import TrainResult
 
     check_yolo_config(cfg)
     run_dir = Path(run_dir)
     last = run_dir / "checkpoints" / "last.pt"
-    info = _read_json(run_dir / "run.json")
+    info = read_json(run_dir / "run.json")
     stop: dict[str, Any] = {}
     if resume:
         if not last.is_file():
@@ -383,7 +363,7 @@ def train_yolo(
         raise TrainingError(f"{run_dir}: training ended before the first epoch finished; no checkpoint to export")
     with atomic_path(run_dir / "model.pt") as tmp:
         shutil.copyfile(source, tmp)
-    from glofwatch.models.yolo.evaluate import select_conf_threshold
+    from glofwatch.infer.yolo_evaluate import select_conf_threshold
 
     choice = select_conf_threshold(run_dir, data_root, cfg)
     epochs = trainer.epoch + 1
@@ -396,18 +376,3 @@ def train_yolo(
                "model_file": "model.pt", "source_checkpoint": source.name}
     write_json_atomic(run_dir / "summary.json", summary)
     return TrainResult(run_dir, best, epochs, seconds, stopped_by)
-
-
-def is_yolo_run(path: str | Path) -> bool:
-    """True when ``path`` is a YOLO run folder or a file inside one (``run.json`` kind or config model)."""
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    if _read_json(folder / "run.json").get("kind") == RUN_KIND:
-        return True
-    cfg_path = folder / "config.yaml"
-    if cfg_path.is_file():
-        import yaml
-
-        with contextlib.suppress(yaml.YAMLError, AttributeError):
-            return is_yolo_model((yaml.safe_load(cfg_path.read_text()) or {}).get("model", ""))
-    return False

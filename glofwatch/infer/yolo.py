@@ -10,7 +10,7 @@ images with a projected CRS, in square metres.
 :meth:`InstanceResult.score_map` is the largest confidence of the instances
 covering each pixel; ``score_map > t`` is the union of instances above ``t``,
 which is how instance output is scored with the pixel metrics of the semantic
-models (see :mod:`glofwatch.models.yolo.evaluate`).
+models (see :mod:`glofwatch.infer.yolo_evaluate`).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class YoloSegmenter:
     def __init__(self, run: str | os.PathLike[str], device: str = "auto", conf_threshold: float | None = None,
                  imgsz: int | None = None) -> None:
         from glofwatch.models.bundle import run_model_file
-        from glofwatch.models.yolo.offline import offline_ultralytics
+        from glofwatch.models.yolo import offline_ultralytics
 
         run = Path(run)
         if run.is_dir():
@@ -191,7 +191,7 @@ class YoloSegmenter:
                                  "is it an ultralytics segmentation .pt file?") from None
 
     def _train_imgsz(self) -> int:
-        from glofwatch.models.yolo.train import DEFAULT_IMGSZ
+        from glofwatch.models.yolo import DEFAULT_IMGSZ
 
         try:
             import yaml
@@ -213,8 +213,8 @@ class YoloSegmenter:
         Returns:
             An :class:`InstanceResult` (instances by decreasing confidence).
         """
-        from glofwatch.explain.overlay import to_display_rgb
-        from glofwatch.models.yolo.offline import offline_ultralytics
+        from glofwatch.io.image import to_display_rgb
+        from glofwatch.models.yolo import offline_ultralytics
 
         h, w = image.shape[:2]
         grid = grid or GeoGrid.plain(h, w)
@@ -264,7 +264,7 @@ def draw_instances(rgb: np.ndarray, result: InstanceResult) -> np.ndarray:
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from glofwatch.explain.overlay import LAKE_RGB, make_overlay
+    from glofwatch.io.image import LAKE_RGB, make_overlay
 
     shown = result.above()
     union = np.zeros(result.grid.shape, bool)
@@ -307,8 +307,8 @@ def predict_yolo_images(run: str | os.PathLike[str], files: list[Path], out_dir:
         One summary dict per image (id, n_instances, lake_area_px, files written).
     """
     from glofwatch.data.io import read_image
-    from glofwatch.explain.overlay import save_png, to_display_rgb
-    from glofwatch.utils.atomic import write_json_atomic
+    from glofwatch.io.image import save_png, to_display_rgb
+    from glofwatch.io.atomic import write_json_atomic
 
     out_dir = Path(out_dir)
     seg = YoloSegmenter(run, device=device, conf_threshold=conf)

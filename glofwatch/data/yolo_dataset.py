@@ -30,13 +30,21 @@ from pathlib import Path
 from typing import Any
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.models.yolo.labels import LabelStats, format_label_lines, mask_to_polygons
-from glofwatch.models.yolo.offline import cache_root
-from glofwatch.utils.atomic import write_json_atomic, write_text_atomic
+from glofwatch.data.yolo_labels import LabelStats, format_label_lines, mask_to_polygons
+from glofwatch.io.atomic import write_json_atomic, write_text_atomic
+from glofwatch.io.files import cache_root
 
 FORMAT_VERSION = 1
 CLASS_NAMES = ("lake",)
 SYMLINK_SUFFIXES = (".png", ".jpg", ".jpeg")
+YOLO_OPTIONS = ("min_area_px", "holes")
+"""Label-conversion settings a YOLO run takes in its ``loss_params``."""
+
+
+def label_options(cfg: Any) -> dict[str, Any]:
+    """``min_area_px`` and ``holes`` of the label conversion, from a config's ``loss_params``."""
+    return {"min_area_px": int(cfg.loss_params.get("min_area_px", 4)),
+            "holes": str(cfg.loss_params.get("holes", "bridge"))}
 
 
 @dataclass
@@ -129,7 +137,7 @@ def _needs_render(path: Path) -> bool:
 
 def _write_split(folder: Path, split: str, pairs: list[tuple[Path, Path]], min_area_px: int, holes: str) -> LabelStats:
     from glofwatch.data.io import read_image, read_mask
-    from glofwatch.explain.overlay import save_png, to_display_rgb
+    from glofwatch.io.image import save_png, to_display_rgb
 
     img_dir, lbl_dir = folder / "images" / split, folder / "labels" / split
     img_dir.mkdir(parents=True)
@@ -168,7 +176,7 @@ def prepare_yolo_dataset(
         val_fraction: share of the train split held back for validation.
         seed: seed of the train/validation split (the run's seed).
         min_area_px: connected lakes below this many pixels are dropped.
-        holes: "bridge" or "fill" (see :mod:`glofwatch.models.yolo.labels`).
+        holes: "bridge" or "fill" (see :mod:`glofwatch.data.yolo_labels`).
 
     Returns:
         The :class:`YoloDataset`.

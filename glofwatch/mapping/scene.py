@@ -4,7 +4,7 @@
 a :class:`~glofwatch.scene.read.Scene`, one row of tiles (a strip) at a time:
 the strip is read with one rasterio window, converted to the model's input,
 cut into tiles that go through :meth:`Predictor.predict_batch` in batches,
-blended with the cosine-squared weights of :func:`glofwatch.masks.tiled.blend_weights`,
+blended with the cosine-squared weights of :func:`glofwatch.infer.tiles.blend_weights`,
 and the rows no later strip can touch are written to the outputs. Memory is
 about two strips of the scene plus one batch of tiles, whatever the scene size.
 
@@ -13,7 +13,7 @@ Input conversion is a property of the model (its :class:`InputSpec`):
 * ``source == "reflectance"``: the L2A digital numbers (reflectance x 10000,
   plus ``dn_offset``) of ``spec.bands`` go in unchanged.
 * ``source == "rgb8"``: the scene is rendered to 8-bit exactly as the training
-  crops were (:func:`glofwatch.scene.synth.render.to_rgb`):
+  crops were (:func:`glofwatch.scene.render.to_rgb`):
   ``uint8(clip(reflectance * gain * 255 + 0.5, 0, 255))`` with
   ``reflectance = (DN + dn_offset) / 10000``, for the rendering whose bands are
   ``spec.bands`` (true colour B04 B03 B02, false colour B08 B04 B03). The
@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.masks.tiled import blend_weights, tile_starts
-from glofwatch.masks.write import MASK_NODATA, PROB_NODATA
+from glofwatch.infer.tiles import blend_weights, tile_starts
+from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
 from glofwatch.scene.read import Scene
 
 GDAL_CACHE_MB = 256
@@ -51,15 +51,15 @@ Progress = Callable[[int, int], None]
 
 def default_gain() -> float:
     """Gain of the training crops' rendering: the middle of the synthetic crops' gain range."""
-    from glofwatch.scene.synth.crops import CropParams
+    from glofwatch.scene.render import CROP_GAIN_RANGE
 
-    lo, hi = CropParams().gain_range
+    lo, hi = CROP_GAIN_RANGE
     return (lo + hi) / 2.0
 
 
 def rendering_for(bands: tuple[str, ...]) -> str:
     """Name of the 8-bit rendering whose (R, G, B) bands are ``bands``."""
-    from glofwatch.scene.synth.render import RENDERINGS
+    from glofwatch.scene.render import RENDERINGS
 
     for name in RENDERINGS.names():
         if tuple(RENDERINGS.get(name).bands) == tuple(bands):
@@ -129,10 +129,9 @@ class SceneInput:
 
         Per band: reflectance ``max((DN + offset) / 10000, 0)`` (0 on nodata), then
         ``floor(clip(refl * gain * 255 + 0.5, 0, 255))``; pixels with any reflectance above 0
-        are at least 1, as in :func:`glofwatch.scene.synth.render.to_rgb`.
+        are at least 1, as in :func:`glofwatch.scene.render.to_rgb`.
         """
-        from glofwatch.scene.synth.materials import BANDS
-        from glofwatch.scene.synth.render import RENDERINGS
+        from glofwatch.scene.render import BANDS, RENDERINGS
 
         out_bands = [BANDS[i] for i in RENDERINGS.get(self.rendering).band_index]
         h, w = data.shape[1:]
@@ -193,7 +192,7 @@ def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # 
     """
     import torch
 
-    from glofwatch.models.normalize import percentile_stats
+    from glofwatch.data.normalize import percentile_stats
 
     data = scene.overview(max_side, conv.read_bands)
     valid = scene.valid_mask(data)
@@ -210,7 +209,7 @@ def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # 
 
 def predict_scene(
     scene: Scene,
-    predictor,  # noqa: ANN001 - glofwatch.masks.predict.Predictor
+    predictor,  # noqa: ANN001 - glofwatch.infer.predict.Predictor
     probability_path: str | Path,
     mask_path: str | Path,
     tile: int = 512,
@@ -224,7 +223,7 @@ def predict_scene(
 
     Args:
         scene: the opened scene.
-        predictor: a :class:`~glofwatch.masks.predict.Predictor`.
+        predictor: a :class:`~glofwatch.infer.predict.Predictor`.
         probability_path: output float32 GeoTIFF, lake probability 0..1, NaN on nodata.
         mask_path: output uint8 GeoTIFF, 1 lake, 0 not lake, 255 nodata.
         tile: tile side in pixels (rounded down to the network stride; a scene smaller
@@ -243,7 +242,7 @@ def predict_scene(
     import torch
     from rasterio.windows import Window
 
-    from glofwatch.utils.atomic import atomic_path
+    from glofwatch.io.atomic import atomic_path
 
     stride = int(getattr(predictor, "stride", 1) or 1)
     tile = max(stride, tile // stride * stride)

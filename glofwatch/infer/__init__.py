@@ -1,0 +1,1 @@
+"""Inference: predictors on every backend (torch, ONNX Runtime, OpenVINO), tiled prediction, YOLO instances, evaluation and pixel metrics."""

@@ -1,1 +1,0 @@
-"""Lake masks: prediction, tiled blending, writing and pixel metrics."""

@@ -1,0 +1,53 @@
+"""Base layer: where code runs (CPU or CUDA device) and how much memory a process has used."""
+
+from __future__ import annotations
+
+import resource
+import sys
+from typing import Any
+
+from glofwatch.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` for a ``--device`` choice (``auto``: CUDA when visible).
+
+    Raises:
+        ConfigError: unknown name, or ``cuda`` asked for with no visible GPU.
+    """
+    import torch
+
+    if device not in DEVICES:
+        raise ConfigError(f"device '{device}' is unknown; use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def torch_device(device: str) -> Any:
+    """:func:`resolve_device` as a ``torch.device``."""
+    import torch
+
+    return torch.device(resolve_device(device))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux: ``VmHWM`` from ``/proc/self/status`` (reset by ``exec``, so a worker process
+    started by a big parent reports its own peak; ``ru_maxrss`` keeps the parent's).
+    Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
