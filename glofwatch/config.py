@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from glofwatch.errors import ConfigError
 from glofwatch.data.normalize import InputSpec
+from glofwatch.errors import ConfigError
 from glofwatch.registry import close_matches_hint
 
 

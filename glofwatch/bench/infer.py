@@ -86,8 +86,9 @@ def measure_backend(job: dict[str, Any], model: Any = None) -> dict[str, Any]:
     """
     import torch
 
-    from glofwatch.bench.peak import peak_rss_mb, rss_mb
+    from glofwatch.bench.peak import rss_mb
     from glofwatch.infer.backends import build_backend
+    from glofwatch.runtime import peak_rss_mb
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
@@ -136,8 +137,9 @@ def measure_interleaved(jobs: list[dict[str, Any]], model: Any = None) -> list[d
     """
     import torch
 
-    from glofwatch.bench.peak import peak_rss_mb, rss_mb
+    from glofwatch.bench.peak import rss_mb
     from glofwatch.infer.backends import build_backend
+    from glofwatch.runtime import peak_rss_mb
 
     job0 = jobs[0]
     if job0.get("threads"):

@@ -6,8 +6,6 @@ Achieved GFLOP/s of a model (its FLOPs x images/s) divided by the measured
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from typing import Any
 
@@ -53,23 +51,6 @@ def count_gflops(net: Any, shape: tuple[int, ...]) -> float:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net.eval()(torch.zeros(shape, device=device))
     return counter.get_total_flops() / 1e9
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB.
-
-    Linux: ``VmHWM`` from ``/proc/self/status`` (reset by ``exec``, so a worker process
-    started by a big parent reports its own peak; ``ru_maxrss`` keeps the parent's).
-    Elsewhere: ``ru_maxrss``.
-    """
-    try:
-        for line in open("/proc/self/status").read().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def rss_mb() -> float:

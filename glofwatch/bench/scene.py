@@ -86,9 +86,9 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
     """Load the model and map one scene (the body of the worker process)."""
     import torch
 
-    from glofwatch.bench.peak import peak_rss_mb
     from glofwatch.infer.backends import build_backend
     from glofwatch.mapping.batch import map_scene
+    from glofwatch.runtime import peak_rss_mb
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))

@@ -59,9 +59,9 @@ def synth(
         seconds = time.perf_counter() - start
         console.print(f"grid: {files.grid.crs}, {files.grid.pixel_size[0]:g} m pixels, {seconds:.1f} s")
         return
+    from glofwatch.scene.render import RENDERINGS
     from glofwatch.scene.synth.crops import CropParams
     from glofwatch.scene.synth.dataset import write_synthetic_dataset
-    from glofwatch.scene.render import RENDERINGS
 
     RENDERINGS.get(rendering)
     summary = write_synthetic_dataset(

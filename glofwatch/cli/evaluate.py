@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -22,9 +21,9 @@ def evaluate_cmd(
     """Score a model on a split: dataset-level metrics JSON, a Markdown row, masks."""
     from rich.console import Console
 
-    from glofwatch.errors import ConfigError, InputError
-    from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
+    from glofwatch.errors import InputError
     from glofwatch.infer.backends import load_predictor
+    from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
     from glofwatch.infer.yolo_evaluate import evaluate_yolo
     from glofwatch.models.bundle import run_data_root
     from glofwatch.models.yolo import is_yolo_run
@@ -62,9 +61,9 @@ def predict_cmd(
     from rich.progress import track
 
     from glofwatch.data.io import list_image_files, read_image
-    from glofwatch.io.image import make_overlay, save_png, to_display_rgb
     from glofwatch.infer.backends import load_predictor
     from glofwatch.infer.yolo import predict_yolo_images
+    from glofwatch.io.image import make_overlay, save_png, to_display_rgb
     from glofwatch.models.yolo import is_yolo_run
 
     files = list_image_files(inputs)

@@ -21,9 +21,9 @@ def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str)
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.errors import ConfigError
     from glofwatch.explain.curves import save_pr_curve, save_training_curves
-    from glofwatch.models.bundle import run_data_root
     from glofwatch.infer.metrics import SegmentationMeter
     from glofwatch.infer.predict import Predictor
+    from glofwatch.models.bundle import run_data_root
 
     run_dir = run if run.is_dir() else run.parent
     written = [save_training_curves(run_dir, out / "training_curves.png", f"{run_dir.name}: training curves")]
@@ -65,12 +65,17 @@ def explain_cmd(
     """
     from glofwatch.data.io import read_image, read_mask
     from glofwatch.errors import InputError
-    from glofwatch.explain.figure import MAX_GRID_ROWS, panel_images, save_grid_figure, save_panel_figure
+    from glofwatch.explain.figure import (
+        MAX_GRID_ROWS,
+        panel_images,
+        save_grid_figure,
+        save_panel_figure,
+    )
     from glofwatch.explain.gradcam import LakeGradCam
-    from glofwatch.io.image import save_png
-    from glofwatch.models.yolo import is_yolo_run
     from glofwatch.explain.images import explain_image, find_truth
+    from glofwatch.io.image import save_png
     from glofwatch.models.bundle import load_bundle
+    from glofwatch.models.yolo import is_yolo_run
 
     extra = [Path(a) for a in ctx.args]
     unknown = [a for a in ctx.args if a.startswith("-")]

@@ -35,7 +35,14 @@ def map_cmd(
 ) -> None:
     """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     from glofwatch.infer.backends import check_backend_name
@@ -96,7 +103,11 @@ def inventory_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from glofwatch.lakes.inventory import load_inventory, summarize_inventory, write_inventory
+    from glofwatch.lakes.inventory import (
+        load_inventory,
+        summarize_inventory,
+        write_inventory,
+    )
 
     lakes = load_inventory(list(paths))
     rows = summarize_inventory(lakes)

@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.data.dataset import check_size, detect_layout, pair_files, split_dirs, study_splits
+from glofwatch.data.dataset import (
+    check_size,
+    detect_layout,
+    pair_files,
+    split_dirs,
+    study_splits,
+)
 from glofwatch.data.io import check_channels, read_image, read_mask, valid_mask
 from glofwatch.errors import InputError
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glofwatch.errors import ConfigError, InputError
 from glofwatch.data.yolo_labels import LabelStats, format_label_lines, mask_to_polygons
+from glofwatch.errors import ConfigError, InputError
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 from glofwatch.io.files import cache_root
 

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from glofwatch.explain.heatmap import blend_heatmap
-from glofwatch.io.image import make_overlay
 from glofwatch.io.atomic import write_bytes_atomic
+from glofwatch.io.image import make_overlay
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -226,21 +226,9 @@ class LakeGradCam:
     def _normalized(self, image: np.ndarray, valid: np.ndarray) -> torch.Tensor:
         """Raw (H, W, C) -> normalised, stride-padded (1, C, H', W') tensor, as the Predictor feeds it."""
         import torch
-        import torch.nn.functional as F
 
-        from glofwatch.data.normalize import normalize, percentile_stats
-
-        spec, stride = self.predictor.spec, self.predictor.stride
         x = torch.from_numpy(np.ascontiguousarray(np.nan_to_num(image).transpose(2, 0, 1))).float()[None]
-        x = x.to(self.predictor.device)
-        v = torch.from_numpy(valid)[None].to(self.predictor.device)
-        stats = percentile_stats(x, spec, v) if spec.scaling == "percentile" else None
-        z = normalize(x, spec, v, stats=stats)
-        h, w = image.shape[:2]
-        ph, pw = -(-h // stride) * stride - h, -(-w // stride) * stride - w
-        if ph or pw:
-            z = F.pad(z, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
-        return z
+        return self.predictor.network_input(x, torch.from_numpy(valid)[None])
 
     def explain(self, image: np.ndarray, valid: np.ndarray | None = None) -> CamResult:
         """Predict ``image`` and explain the prediction.

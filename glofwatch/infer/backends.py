@@ -168,12 +168,12 @@ class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, bundle: ModelBundle, device: str, source: str) -> None:
-        from glofwatch.infer.predict import resolve_device
+        from glofwatch.runtime import resolve_device
 
         if bundle.net is None:
             raise ConfigError(f"{source}: the torch backend needs a run folder or model.pt, not an exported file; "
                               "use --backend onnxruntime or openvino")
-        super().__init__(bundle, str(resolve_device(device)), source)
+        super().__init__(bundle, resolve_device(device), source)
         self.net = bundle.net.to(self.device).eval()
 
     def run(self, z: torch.Tensor) -> torch.Tensor:
@@ -302,11 +302,11 @@ def _load(model: str | Path | ModelBundle) -> tuple[ModelBundle, Path | None, Pa
 
 
 def _pick_auto(exported: Path | None, device: str) -> list[str]:
-    from glofwatch.infer.predict import resolve_device
+    from glofwatch.runtime import resolve_device
 
     if exported is not None:
         return [EXPORT_SUFFIXES[exported.suffix.lower()]]
-    if resolve_device(device).type == "cuda":
+    if resolve_device(device) == "cuda":
         return ["torch"]
     have = available_backends()
     return [name for name in CPU_PREFERENCE if name in have]

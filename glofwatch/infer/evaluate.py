@@ -75,8 +75,8 @@ def evaluate(
         The metrics dict written to ``metrics.json``.
     """
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.io.image import save_png
     from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.io.image import save_png
 
     out_dir = Path(out_dir)
     ds = GlacialLakesDataset(root, split)

@@ -16,21 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from glofwatch.errors import ConfigError, InputError
+from glofwatch.data.normalize import normalize, percentile_stats
+from glofwatch.errors import InputError
 from glofwatch.infer.tiles import predict_tiled
 from glofwatch.models.bundle import ModelBundle, load_bundle
-from glofwatch.data.normalize import normalize, percentile_stats
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise ConfigError(f"device '{device}' is unknown; use auto, cpu or cuda")
-    return torch.device(device)
+from glofwatch.runtime import torch_device
 
 
 @dataclass
@@ -70,7 +60,7 @@ class Predictor:
 
         self.bundle = bundle
         self.spec = bundle.spec
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         self.net = bundle.net.to(self.device).eval() if bundle.net is not None else None
         self.runner = runner if runner is not None else self.net
         self.stride = get_spec(bundle.config.model).stride
@@ -92,18 +82,34 @@ class Predictor:
             raise InputError(
                 f"image has {c} bands but the model expects {self.spec.in_channels} ({', '.join(self.spec.bands)})"
             )
-        x = x.to(self.device, torch.float32)
         valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
+        z = self.network_input(x, valid, stats)
+        logits = self.runner(z)[:, 0, :h, :w]
+        return torch.sigmoid(logits.float()) * valid
+
+    def network_input(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """What the network sees: raw (N, C, H, W) normalised by the input spec, padded to the stride.
+
+        Args:
+            x: raw images (8-bit values or reflectance), NaN-free.
+            valid: (N, H, W) bool, pixels that count for the statistics.
+            stats: per-image percentile statistics (default: computed from ``x`` when the spec scales by percentiles).
+
+        Returns:
+            (N, C, H', W') float32 on the predictor's device; H', W' the next multiples of the stride
+            (reflect padding, or replicate when the image is smaller than the padding).
+        """
+        h, w = x.shape[-2:]
+        x = x.to(self.device, torch.float32)
+        valid = valid.to(self.device)
         if stats is None and self.spec.scaling == "percentile":
             stats = percentile_stats(x, self.spec, valid)
         z = normalize(x, self.spec, valid, stats=stats)
         ph = -(-h // self.stride) * self.stride - h
         pw = -(-w // self.stride) * self.stride - w
         if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            z = F.pad(z, (0, pw, 0, ph), mode=mode)
-        logits = self.runner(z)[:, 0, :h, :w]
-        return torch.sigmoid(logits.float()) * valid
+            z = F.pad(z, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+        return z
 
     def predict_image(self, image: np.ndarray, valid: np.ndarray | None = None) -> MaskResult:
         """Predict one raw image (H, W, C) of any size."""

@@ -177,7 +177,9 @@ class YoloSegmenter:
         else:
             raise InputError(f"{run}: model not found; give a YOLO run folder or a .pt file")
         self.model_path = model_path
-        self.device = _resolve_device(device)
+        from glofwatch.runtime import resolve_device
+
+        self.device = "0" if resolve_device(device) == "cuda" else "cpu"
         stored = run_conf_threshold(self.run_dir)
         self.conf_threshold = float(conf_threshold if conf_threshold is not None else stored or DEFAULT_CONF)
         self.imgsz = imgsz or self._train_imgsz()
@@ -242,16 +244,6 @@ class YoloSegmenter:
         return InstanceResult(instances, grid, self.conf_threshold)
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        return "cpu"
-    return "0"
-
-
 def draw_instances(rgb: np.ndarray, result: InstanceResult) -> np.ndarray:
     """Overlay: instances above the threshold tinted and outlined, each labelled with its confidence.
 
@@ -307,8 +299,8 @@ def predict_yolo_images(run: str | os.PathLike[str], files: list[Path], out_dir:
         One summary dict per image (id, n_instances, lake_area_px, files written).
     """
     from glofwatch.data.io import read_image
-    from glofwatch.io.image import save_png, to_display_rgb
     from glofwatch.io.atomic import write_json_atomic
+    from glofwatch.io.image import save_png, to_display_rgb
 
     out_dir = Path(out_dir)
     seg = YoloSegmenter(run, device=device, conf_threshold=conf)

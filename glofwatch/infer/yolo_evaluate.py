@@ -172,11 +172,9 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
 def _instance_map(model_path: Path, data_root: Path, split: str, cfg: Any, imgsz: int, out_dir: Path,
                   device: str, cache_dir: str | Path | None) -> dict[str, Any]:
     """Mask/box mAP from ultralytics val on the split's YOLO folder."""
-    from glofwatch.data.yolo_dataset import prepare_yolo_dataset
-    from glofwatch.models.yolo import offline_ultralytics
-    from glofwatch.data.yolo_dataset import label_options
-
     from glofwatch.data.dataset import detect_layout
+    from glofwatch.data.yolo_dataset import label_options, prepare_yolo_dataset
+    from glofwatch.models.yolo import offline_ultralytics
 
     data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg))
     if detect_layout(data_root) == "generic":  # one folder: every split but "val" is all of it
@@ -226,10 +224,10 @@ def evaluate_yolo(
         ``instance`` (``map50``, ``map50_95``, ``recall_by_size``, ``lake_recall``, ...).
     """
     from glofwatch.config import load_config
-    from glofwatch.io.image import save_png
+    from glofwatch.data.yolo_dataset import label_options
     from glofwatch.infer.evaluate import TABLE_HEADER, markdown_row
     from glofwatch.infer.yolo import YoloSegmenter, run_conf_threshold
-    from glofwatch.data.yolo_dataset import label_options
+    from glofwatch.io.image import save_png
 
     run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
     data_root, out_dir = Path(data_root), Path(out_dir)

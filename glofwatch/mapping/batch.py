@@ -20,8 +20,6 @@ reason and the others go on.
 
 from __future__ import annotations
 
-import resource
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +29,8 @@ from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
+from glofwatch.runtime import peak_rss_mb
+from glofwatch.scene.read import scene_name
 
 OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
 SUMMARY_FILE = "summary.json"
@@ -117,18 +117,6 @@ class SceneResult:
     summary: dict[str, Any] | None = None
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def scene_name(path: str | Path) -> str:
-    """Output folder name of a scene: file stem, or folder name without ``.SAFE``."""
-    p = Path(path)
-    return (p.name if p.is_dir() else p.stem).removesuffix(".SAFE")
-
-
 def is_complete(out_dir: str | Path) -> bool:
     """True when ``out_dir`` holds a ``summary.json`` with status done and all its files."""
     import json
@@ -173,12 +161,12 @@ def map_scene(
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
     """
-    from glofwatch.lakes.vectorize import vectorize_raster, write_lakes
     import rasterio
 
+    from glofwatch.io.atomic import write_json_atomic
+    from glofwatch.lakes.vectorize import vectorize_raster, write_lakes
     from glofwatch.mapping.scene import GDAL_CACHE_MB, predict_scene
     from glofwatch.scene.read import read_scene
-    from glofwatch.io.atomic import write_json_atomic
 
     start = time.perf_counter()
     scene = read_scene(scene_path, tuple(bands) if bands else None)

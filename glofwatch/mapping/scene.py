@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.infer.tiles import blend_weights, tile_starts
+from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
 from glofwatch.scene.read import Scene
 
@@ -257,11 +257,8 @@ def predict_scene(
     threshold = float(predictor.threshold)
 
     height, width = scene.shape
-    th, tw = min(tile, height), min(tile, width)
-    rows = tile_starts(height, th, min(overlap, th - 1))
-    cols = tile_starts(width, tw, min(overlap, tw - 1))
-    weights = blend_weights(th, tw, overlap)
-    total = len(rows) * len(cols)
+    tiler = StripTiler(height, width, tile, overlap)
+    th, tw, cols, total = tiler.tile_h, tiler.tile_w, tiler.cols, tiler.n_tiles
     grid = scene.grid
     # fast lossless deflate (level 1), compressed by all cores: a third of the time of level 6
     fast = {"zlevel": 1, "num_threads": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}
@@ -269,23 +266,18 @@ def predict_scene(
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
 
     done = run = valid_px = lake_px = 0
-    carry_acc = carry_w = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS="ALL_CPUS"))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))
         prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
         mask_ds = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
-        for i, r in enumerate(rows):
+        for strip in tiler.strips():
+            r = strip.row
             data = scene.read_window(r, 0, th, width, conv.read_bands)
             valid = scene.valid_mask(data)
             x = conv.convert(data, valid)
             del data
-            acc = np.zeros((th, width), dtype=np.float32)
-            wsum = np.zeros((th, width), dtype=np.float32)
-            if carry_acc is not None:
-                acc[: carry_acc.shape[0]] = carry_acc
-                wsum[: carry_w.shape[0]] = carry_w
             todo = [c for c in cols if valid[:, c : c + tw].any()]
             done += len(cols) - len(todo)
             for b in range(0, len(todo), batch_size):
@@ -294,20 +286,17 @@ def predict_scene(
                 vb = torch.from_numpy(np.stack([valid[:, c : c + tw] for c in chunk]))
                 probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()
                 for c, p in zip(chunk, probs):
-                    p *= weights
-                    acc[:, c : c + tw] += p
-                    wsum[:, c : c + tw] += weights
+                    strip.add(c, p)
                 run += len(chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
             if progress is not None and not todo:
                 progress(done, total)
-            final = (rows[i + 1] - r) if i + 1 < len(rows) else th
-            carry_acc, carry_w = acc[final:].copy(), wsum[final:].copy()
-            ok = valid[:final] & (wsum[:final] > 0)
-            prob = np.full((final, width), np.nan, dtype=np.float32)
-            np.divide(acc[:final], wsum[:final], out=prob, where=ok)
+            final = strip.final_rows
+            prob, covered = strip.finish()
+            ok = valid[:final] & covered
+            prob[~ok] = np.nan
             lake = prob > threshold  # NaN (nodata) compares False
             mask = lake.view(np.uint8)
             np.putmask(mask, ~ok, np.uint8(MASK_NODATA))

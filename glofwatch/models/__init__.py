@@ -7,6 +7,8 @@ Importing this package registers every model. Typical use::
     logits = net(images)  # (N, 3, H, W) -> (N, 1, H, W), H, W multiples of the spec's stride
 """
 
+from glofwatch.models import plain_unet as _plain_unet  # noqa: F401  (registers entries)
+from glofwatch.models import smp_models as _smp_models  # noqa: F401  (registers entries)
 from glofwatch.models.registry import (
     MODELS,
     ModelSpec,
@@ -17,8 +19,6 @@ from glofwatch.models.registry import (
     model_stride,
     register_model,
 )
-from glofwatch.models import plain_unet as _plain_unet  # noqa: F401  (registers entries)
-from glofwatch.models import smp_models as _smp_models  # noqa: F401  (registers entries)
 
 __all__ = [
     "MODELS",

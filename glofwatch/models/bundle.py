@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from glofwatch.config import TrainConfig
-from glofwatch.errors import InputError
 from glofwatch.data.normalize import InputSpec
+from glofwatch.errors import InputError
 from glofwatch.io.atomic import torch_save_atomic
 from glofwatch.io.files import read_json
 

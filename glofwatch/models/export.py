@@ -79,8 +79,8 @@ def export_metadata(bundle: ModelBundle, int8: bool = False, calibration: dict[s
     import torch
 
     from glofwatch import __version__
-    from glofwatch.models.registry import get_spec
     from glofwatch.io.atomic import _nan_to_none
+    from glofwatch.models.registry import get_spec
 
     cfg = bundle.config
     doc = {
@@ -248,7 +248,11 @@ def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray], sc
     """
     import onnx
     from onnxruntime.quantization import (
-        CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static,
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -319,9 +323,9 @@ def export_model(
     Returns:
         The written file (written atomically; for OpenVINO the ``.bin`` lands first).
     """
+    from glofwatch.io.atomic import atomic_path
     from glofwatch.models.bundle import ModelBundle, load_bundle
     from glofwatch.models.registry import get_spec
-    from glofwatch.io.atomic import atomic_path
 
     if fmt not in FORMATS:
         from glofwatch.registry import close_matches_hint

@@ -21,7 +21,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from glofwatch.errors import ConfigError
-from glofwatch.models.spec import MODELS, ModelSpec, get_spec, list_models, register_model
+from glofwatch.models.spec import (
+    MODELS,
+    ModelSpec,
+    get_spec,
+    list_models,
+    register_model,
+)
 
 if TYPE_CHECKING:
     from torch import nn

@@ -40,7 +40,12 @@ from torch import nn
 
 from glofwatch.errors import WeightsError
 from glofwatch.models.spec import ModelSpec, list_models
-from glofwatch.models.state_dict import KeyReport, match_key, load_weights_file, read_state_dict
+from glofwatch.models.state_dict import (
+    KeyReport,
+    load_weights_file,
+    match_key,
+    read_state_dict,
+)
 
 __all__ = ["KeyReport", "load_weights_file", "read_state_dict"]  # re-exported: part of this module's API
 

@@ -28,16 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from glofwatch.errors import ConfigError, InputError
+from glofwatch.errors import InputError
 from glofwatch.explain.analysis import ErrorAnalysis, summary_text
 from glofwatch.explain.figure import ExplainedImage, render_figure
 from glofwatch.explain.images import display_rgb, explain_image, image_iou
 from glofwatch.io.atomic import write_text_atomic
 
 if TYPE_CHECKING:
-    from glofwatch.explain.gradcam import LakeGradCam
     from glofwatch.infer.metrics import ThresholdCurve
-    from glofwatch.data.normalize import InputSpec
 
 @dataclass
 class RunAnalysis:
@@ -81,7 +79,11 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
         progress: called with a short status line now and then.
     """
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.explain.curves import pr_curve_png, read_metrics_csv, training_curves_png
+    from glofwatch.explain.curves import (
+        pr_curve_png,
+        read_metrics_csv,
+        training_curves_png,
+    )
     from glofwatch.explain.gradcam import LakeGradCam
     from glofwatch.infer.evaluate import evaluate
     from glofwatch.infer.metrics import SegmentationMeter

@@ -223,7 +223,9 @@ def _check_dtype(path: Path, dtype: str) -> None:
         )
 
 
-def _scene_name(path: Path) -> str:
+def scene_name(path: str | Path) -> str:
+    """Output name of a scene: file stem, or folder name without ``.SAFE``."""
+    path = Path(path)
     name = path.name if path.is_dir() else path.stem
     return name.removesuffix(".SAFE")
 
@@ -263,7 +265,7 @@ def _read_file(path: Path, band_order: tuple[str, ...] | list[str] | None) -> Sc
         date = _scene_date(path.name, tags.get("DATATAKE_SENSING_START"), tags.get("TIFFTAG_DATETIME"),
                            tags.get("date"), tags.get("DATE"))
     sources = {b: BandSource(path, i + 1) for i, b in enumerate(names)}
-    return Scene(path, _scene_name(path), grid, names, dtype, _kind(dtype), sources, date)
+    return Scene(path, scene_name(path), grid, names, dtype, _kind(dtype), sources, date)
 
 
 def _names_from_file(path: Path, ds) -> tuple[str, ...]:  # noqa: ANN001 - rasterio dataset
@@ -334,7 +336,7 @@ def _read_folder(folder: Path) -> Scene:
             )
     sources = {b: BandSource(chosen[b], 1) for b in names}
     date = _scene_date(folder.name, *(p.name for p in chosen.values()))
-    return Scene(folder, _scene_name(folder), grid, names, dtype, _kind(dtype), sources, date)
+    return Scene(folder, scene_name(folder), grid, names, dtype, _kind(dtype), sources, date)
 
 
 def _band_sort_key(b: str) -> float:

@@ -27,7 +27,6 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from glofwatch.io.atomic import torch_save_atomic, write_text_atomic
 
-
 _STEP_ONLY = {"loss", "iou"}  # progress-bar values of the last step, not epoch metrics
 
 

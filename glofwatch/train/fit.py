@@ -18,25 +18,22 @@ import datetime as dt
 import logging
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from glofwatch.config import TrainConfig, load_config
-from glofwatch.train.result import TrainResult
-from glofwatch.errors import ConfigError, InputError, TrainingError
 from glofwatch.data.normalize import InputSpec
+from glofwatch.errors import ConfigError, InputError, TrainingError
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
+from glofwatch.runtime import resolve_device
+from glofwatch.train.result import TrainResult
 
 
 def _accelerator(device: str) -> str:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if device == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    return "gpu" if device == "cuda" else "cpu"
+    """Lightning's accelerator name for a ``--device`` choice."""
+    return "gpu" if resolve_device(device) == "cuda" else "cpu"
 
 
 def _precision(cfg: TrainConfig, accelerator: str) -> str:
@@ -138,10 +135,14 @@ def train(
 
     from glofwatch.data.datamodule import GlacialLakesDataModule
     from glofwatch.models.registry import get_spec
-    from glofwatch.train.callbacks import AtomicCheckpointIO, EpochSeed, MetricsCSV, RngState
-    from glofwatch.train.task import SegmentationTask
-
     from glofwatch.models.yolo import is_yolo_model
+    from glofwatch.train.callbacks import (
+        AtomicCheckpointIO,
+        EpochSeed,
+        MetricsCSV,
+        RngState,
+    )
+    from glofwatch.train.task import SegmentationTask
 
     if is_yolo_model(cfg.model):
         from glofwatch.train.yolo import train_yolo

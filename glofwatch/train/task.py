@@ -16,9 +16,9 @@ import lightning as L
 import torch
 
 from glofwatch.config import TrainConfig
+from glofwatch.data.normalize import normalize
 from glofwatch.errors import TrainingError
 from glofwatch.infer.metrics import Counts, scores
-from glofwatch.data.normalize import normalize
 from glofwatch.models.registry import build_model
 from glofwatch.train.losses import build_loss
 

@@ -40,7 +40,6 @@ import contextlib
 import csv
 import datetime as dt
 import io
-import json
 import logging
 import os
 import shutil
@@ -50,11 +49,15 @@ from pathlib import Path
 from typing import Any
 
 from glofwatch.config import TrainConfig
-from glofwatch.errors import ConfigError, InputError, TrainingError, WeightsError
 from glofwatch.data.yolo_dataset import YOLO_OPTIONS, label_options
+from glofwatch.errors import ConfigError, InputError, TrainingError, WeightsError
 from glofwatch.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from glofwatch.io.files import read_json
-from glofwatch.models.yolo import DEFAULT_IMGSZ, RUN_KIND, YOLO_MODELS, is_yolo_model, is_yolo_run
+from glofwatch.models.yolo import (
+    DEFAULT_IMGSZ,
+    RUN_KIND,
+    YOLO_MODELS,
+)
 
 NO_AUGMENT = {"mosaic": 0.0, "fliplr": 0.0, "flipud": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0,
               "translate": 0.0, "scale": 0.0, "degrees": 0.0, "close_mosaic": 0}
@@ -77,13 +80,10 @@ def check_yolo_config(cfg: TrainConfig) -> None:
 
 
 def _device(cfg: TrainConfig) -> str:
-    import torch
+    """Ultralytics' device string: ``"0"`` (first GPU) or ``"cpu"``."""
+    from glofwatch.runtime import resolve_device
 
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
-    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
-        return "cpu"
-    return "0"
+    return "0" if resolve_device(cfg.device) == "cuda" else "cpu"
 
 
 def _amp(cfg: TrainConfig, device: str) -> bool | str:

@@ -10,8 +10,9 @@ import torch
 from typer.testing import CliRunner
 
 from glofwatch.bench import markdown_table
-from glofwatch.bench.peak import count_gflops, matmul_peak_gflops, peak_rss_mb
+from glofwatch.bench.peak import count_gflops, matmul_peak_gflops
 from glofwatch.cli.app import app
+from glofwatch.runtime import peak_rss_mb
 
 runner = CliRunner()
 FAST = ["--min-iters", "2", "--max-iters", "2", "--min-time", "0", "--warmup", "1", "--matmul-n", "128", "--threads", "1"]

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from glof_data_helpers import crop_image, square_mask
 
-from glofwatch.data.augment import Haze, ScaledPhotometric, build_augmentation, build_eval_transform, list_augmentations
+from glofwatch.data.augment import (
+    Haze,
+    ScaledPhotometric,
+    build_augmentation,
+    build_eval_transform,
+    list_augmentations,
+)
 from glofwatch.errors import ConfigError
 
 MAGENTA = np.array([255, 0, 255], np.uint8)

@@ -9,12 +9,17 @@ import albumentations as A
 import numpy as np
 import pytest
 import torch
-from glof_data_helpers import crop_image, make_pairs, square_mask, write_png
+from glof_data_helpers import crop_image, square_mask, write_png
 from PIL import Image
 from torch.utils.data import DataLoader, Subset
 
 from glofwatch.data.augment import build_augmentation
-from glofwatch.data.dataset import GlacialLakesDataset, detect_layout, item_seed, natural_key
+from glofwatch.data.dataset import (
+    GlacialLakesDataset,
+    detect_layout,
+    item_seed,
+    natural_key,
+)
 from glofwatch.data.sampler import EpochSeededSampler
 from glofwatch.errors import InputError
 

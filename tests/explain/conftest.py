@@ -50,9 +50,9 @@ def discs_bundle():
     import torch
 
     from glofwatch.config import resolve_config
+    from glofwatch.data.normalize import normalize
     from glofwatch.models import build_model
     from glofwatch.models.bundle import ModelBundle
-    from glofwatch.data.normalize import normalize
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # faster than 2 contended threads for a model this small

@@ -7,8 +7,18 @@ import pytest
 from PIL import Image
 
 from glofwatch.errors import InputError
-from glofwatch.explain.analysis import SURFACE_CLASSES, ErrorAnalysis, classify_surface, summary_text
-from glofwatch.explain.curves import CURVE_SIZE_PX, pr_curve_png, read_metrics_csv, save_training_curves
+from glofwatch.explain.analysis import (
+    SURFACE_CLASSES,
+    ErrorAnalysis,
+    classify_surface,
+    summary_text,
+)
+from glofwatch.explain.curves import (
+    CURVE_SIZE_PX,
+    pr_curve_png,
+    read_metrics_csv,
+    save_training_curves,
+)
 from glofwatch.explain.figure import (
     GAP_PX,
     HEADER_PX,

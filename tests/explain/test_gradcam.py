@@ -10,7 +10,6 @@ import torch
 from conftest import SIZE, brown_noise, make_discs
 
 from glofwatch.errors import ConfigError
-from glofwatch.models.bundle import ModelBundle
 from glofwatch.explain.gradcam import (
     CAM_LAYERS,
     LakeGradCam,
@@ -19,6 +18,7 @@ from glofwatch.explain.gradcam import (
     expand_layer_path,
     resolve_target_layer,
 )
+from glofwatch.models.bundle import ModelBundle
 
 
 def test_gradcam_is_highest_inside_the_lake(discs_bundle) -> None:

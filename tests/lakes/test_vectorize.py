@@ -11,7 +11,12 @@ from affine import Affine
 
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
-from glofwatch.lakes.vectorize import LAKE_COLUMNS, read_lakes, vectorize_mask, write_lakes
+from glofwatch.lakes.vectorize import (
+    LAKE_COLUMNS,
+    read_lakes,
+    vectorize_mask,
+    write_lakes,
+)
 
 # UTM 45N near the central meridian (87 E): the grid scale factor is 0.9996, so a
 # 10 m pixel covers (10 / 0.9996)^2 m2 on the ellipsoid.
@@ -141,8 +146,8 @@ def test_synthetic_truth_lakes_areas_and_counts(tmp_path: Path) -> None:
 def test_lakes_crossing_trace_bands_are_whole(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tracing in bands of rows (memory) gives the same lakes as tracing the whole mask at once."""
     import glofwatch.lakes.vectorize as vec
-    from glofwatch.lakes.vectorize import vectorize_raster
     from glofwatch.io.raster import write_mask, write_probability
+    from glofwatch.lakes.vectorize import vectorize_raster
 
     rng = np.random.default_rng(1)
     from scipy import ndimage

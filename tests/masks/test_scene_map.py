@@ -10,9 +10,9 @@ import rasterio
 import torch
 from affine import Affine
 
+from glofwatch.data.normalize import InputSpec, normalize
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.mapping.scene import SceneInput, predict_scene, whole_image_probability
-from glofwatch.data.normalize import InputSpec, normalize
 from glofwatch.scene.read import read_scene
 
 UTM = "EPSG:32645"
@@ -146,8 +146,7 @@ def test_rgb8_conversion_renders_dn_like_the_training_crops(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("offset", [0.0, -1000.0])
 def test_in_place_rendering_equals_to_rgb_on_random_dn(tmp_path: Path, offset: float) -> None:
-    from glofwatch.scene.render import BANDS
-    from glofwatch.scene.render import to_rgb
+    from glofwatch.scene.render import BANDS, to_rgb
 
     rng = np.random.default_rng(5)
     data = rng.integers(0, 12000, size=(4, 64, 64)).astype(np.uint16)

@@ -15,8 +15,13 @@ from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
 from glofwatch.errors import ConfigError, InputError
+from glofwatch.infer.backends import (
+    OnnxRuntimeBackend,
+    TorchBackend,
+    build_backend,
+    load_predictor,
+)
 from glofwatch.infer.predict import Predictor
-from glofwatch.infer.backends import OnnxRuntimeBackend, TorchBackend, build_backend, load_predictor
 from glofwatch.models.bundle import load_bundle, run_model_file
 from glofwatch.models.export import OPENVINO_MISSING, export_model, read_export_metadata
 
@@ -120,9 +125,9 @@ def _train_tiny(root: Path, steps: int = 150):  # noqa: ANN202 - ModelBundle
     """
     from glofwatch.config import resolve_config
     from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.data.normalize import normalize
     from glofwatch.models import build_model
     from glofwatch.models.bundle import ModelBundle
-    from glofwatch.data.normalize import normalize
     from glofwatch.train.losses import build_loss
 
     torch.manual_seed(0)

@@ -15,7 +15,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from glofwatch.data.split import split_train_val
-from glofwatch.errors import ConfigError
 from glofwatch.data.yolo_dataset import prepare_yolo_dataset
 from glofwatch.data.yolo_labels import (
     format_label_lines,
@@ -23,6 +22,7 @@ from glofwatch.data.yolo_labels import (
     parse_label_lines,
     polygons_to_mask,
 )
+from glofwatch.errors import ConfigError
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -19,10 +19,18 @@ from affine import Affine  # noqa: E402
 from glofwatch.config import resolve_config  # noqa: E402
 from glofwatch.errors import ConfigError, InputError, WeightsError  # noqa: E402
 from glofwatch.geo import GeoGrid  # noqa: E402
-from glofwatch.infer.yolo_evaluate import CONF_GRID, _LakeRecall  # noqa: E402
-from glofwatch.infer.yolo import InstanceResult, LakeInstance, draw_instances, instance_polygon  # noqa: E402
-from glofwatch.infer.yolo import predict_yolo_images  # noqa: E402
-from glofwatch.infer.yolo_evaluate import evaluate_yolo  # noqa: E402
+from glofwatch.infer.yolo import (  # noqa: E402
+    InstanceResult,
+    LakeInstance,
+    draw_instances,
+    instance_polygon,
+    predict_yolo_images,  # noqa: E402
+)
+from glofwatch.infer.yolo_evaluate import (  # noqa: E402
+    CONF_GRID,
+    _LakeRecall,
+    evaluate_yolo,  # noqa: E402
+)
 from glofwatch.models.yolo import is_yolo_run  # noqa: E402
 from glofwatch.train.yolo import train_yolo  # noqa: E402
 

@@ -12,7 +12,14 @@ from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
 from glofwatch.errors import ConfigError
-from glofwatch.scene.synth import CropParams, draw_numbered_crop, synth_crop, to_dn, to_rgb, write_synthetic_dataset
+from glofwatch.scene.synth import (
+    CropParams,
+    draw_numbered_crop,
+    synth_crop,
+    to_dn,
+    to_rgb,
+    write_synthetic_dataset,
+)
 from glofwatch.scene.synth.clouds import OPAQUE_ALPHA
 from glofwatch.scene.synth.materials import WATER_KIND_NAMES
 

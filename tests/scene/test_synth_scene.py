@@ -11,7 +11,12 @@ from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.scene.synth import BANDS, SceneFiles, write_scene_band_files, write_synthetic_scene
+from glofwatch.scene.synth import (
+    BANDS,
+    SceneFiles,
+    write_scene_band_files,
+    write_synthetic_scene,
+)
 from glofwatch.scene.synth.materials import WATER_KIND_NAMES
 from glofwatch.scene.synth.scene import swath_edge
 

@@ -21,11 +21,20 @@ Example:
     ((64, 64, 3), True)
 """
 
-from glofwatch.scene.synth.crops import CropLake, CropParams, SynthCrop, synth_crop
-from glofwatch.scene.synth.dataset import crop_name, draw_numbered_crop, has_synthetic_dataset, write_synthetic_dataset
-from glofwatch.scene.synth.materials import BANDS
 from glofwatch.scene.render import RENDERINGS, to_dn, to_rgb
-from glofwatch.scene.synth.scene import SceneFiles, write_scene_band_files, write_synthetic_scene
+from glofwatch.scene.synth.crops import CropLake, CropParams, SynthCrop, synth_crop
+from glofwatch.scene.synth.dataset import (
+    crop_name,
+    draw_numbered_crop,
+    has_synthetic_dataset,
+    write_synthetic_dataset,
+)
+from glofwatch.scene.synth.materials import BANDS
+from glofwatch.scene.synth.scene import (
+    SceneFiles,
+    write_scene_band_files,
+    write_synthetic_scene,
+)
 
 __all__ = [
     "BANDS",

@@ -21,9 +21,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from glofwatch.errors import ConfigError
-from glofwatch.scene.synth.landscape import Landscape, LakePlan, LandscapeSpec, build_landscape
-from glofwatch.scene.synth.materials import WATER_KIND_NAMES
 from glofwatch.scene.render import CROP_GAIN_RANGE, RENDERINGS, to_rgb
+from glofwatch.scene.synth.landscape import (
+    LakePlan,
+    Landscape,
+    LandscapeSpec,
+    build_landscape,
+)
+from glofwatch.scene.synth.materials import WATER_KIND_NAMES
 
 
 @dataclass(frozen=True)

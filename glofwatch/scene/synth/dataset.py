@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from glofwatch.errors import ConfigError
-from glofwatch.scene.synth.crops import CropParams, SynthCrop, params_dict, synth_crop
 from glofwatch.io.atomic import write_bytes_atomic, write_json_atomic
+from glofwatch.scene.synth.crops import CropParams, SynthCrop, params_dict, synth_crop
 
 GENERATOR_VERSION = 1
 """Bumped whenever the same seed would draw different crops."""

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from glofwatch.scene.synth.terrain import Terrain, carve_troughs, rasterize_paths, trace_downhill
+from glofwatch.scene.synth.terrain import (
+    Terrain,
+    carve_troughs,
+    rasterize_paths,
+    trace_downhill,
+)
 
 
 @dataclass

@@ -18,7 +18,12 @@ from scipy import ndimage
 
 from glofwatch.scene.synth import materials as mat
 from glofwatch.scene.synth.clouds import CloudLayer, clear_sky, make_clouds
-from glofwatch.scene.synth.cover import draw_rivers, draw_snow, draw_vegetation, soil_mix
+from glofwatch.scene.synth.cover import (
+    draw_rivers,
+    draw_snow,
+    draw_vegetation,
+    soil_mix,
+)
 from glofwatch.scene.synth.glaciers import draw_glaciers
 from glofwatch.scene.synth.lakes import (
     SHORE_DEBRIS,
@@ -32,7 +37,13 @@ from glofwatch.scene.synth.lakes import (
     valley_points,
 )
 from glofwatch.scene.synth.noise import fractal_noise
-from glofwatch.scene.synth.terrain import Terrain, cast_shadow, incidence, make_terrain, refresh
+from glofwatch.scene.synth.terrain import (
+    Terrain,
+    cast_shadow,
+    incidence,
+    make_terrain,
+    refresh,
+)
 
 
 @dataclass

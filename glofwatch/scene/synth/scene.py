@@ -30,10 +30,15 @@ from affine import Affine
 
 from glofwatch.errors import ConfigError
 from glofwatch.geo import GeoGrid
-from glofwatch.scene.synth.landscape import Landscape, LakePlan, LandscapeSpec, build_landscape
-from glofwatch.scene.synth.materials import BANDS
-from glofwatch.scene.render import to_dn
 from glofwatch.io.atomic import atomic_path
+from glofwatch.scene.render import to_dn
+from glofwatch.scene.synth.landscape import (
+    LakePlan,
+    Landscape,
+    LandscapeSpec,
+    build_landscape,
+)
+from glofwatch.scene.synth.materials import BANDS
 
 BLOCK_ROWS = 512
 """Rows composed and written at a time."""
@@ -199,7 +204,11 @@ def write_synthetic_scene(
     mask = land.lake_mask()
     _write_raster(files.lakes_mask, np.where(land.nodata, np.uint8(255), mask), grid, nodata=255)
     _write_raster(files.dem, land.terrain.dem_m.astype(np.float32), grid, nodata=None)
-    from glofwatch.scene.synth.vectors import glacier_outlines, lake_polygons, write_gpkg
+    from glofwatch.scene.synth.vectors import (
+        glacier_outlines,
+        lake_polygons,
+        write_gpkg,
+    )
 
     lakes_gdf = lake_polygons(land, mask, grid)
     glaciers_gdf = glacier_outlines(land, grid)
