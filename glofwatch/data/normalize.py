@@ -109,9 +109,20 @@ class InputSpec:
         Extra channels beyond RGB get the mean of the ImageNet statistics.
         """
         bands = ("B04", "B03", "B02", "B08")[:n] if n <= 4 else tuple(f"band{i + 1}" for i in range(n))
-        mean = tuple(IMAGENET_MEAN) + (sum(IMAGENET_MEAN) / 3,) * max(0, n - 3)
-        std = tuple(IMAGENET_STD) + (sum(IMAGENET_STD) / 3,) * max(0, n - 3)
-        return cls(bands=bands, mean=mean[:n], std=std[:n], **kw)
+        mean, std = extend_stats(IMAGENET_MEAN, IMAGENET_STD, n)
+        return cls(bands=bands, mean=mean, std=std, **kw)
+
+
+def extend_stats(mean: tuple[float, ...], std: tuple[float, ...], n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """RGB statistics for ``n`` channels: the first ``n`` of them, extra channels get their means.
+
+    Example:
+        >>> extend_stats((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 4)
+        ((0.5, 0.5, 0.5, 0.5), (0.25, 0.25, 0.25, 0.25))
+    """
+    mean = tuple(float(m) for m in mean) + (sum(mean) / len(mean),) * max(0, n - len(mean))
+    std = tuple(float(s) for s in std) + (sum(std) / len(std),) * max(0, n - len(std))
+    return mean[:n], std[:n]
 
 
 def percentile_stats(

@@ -3,8 +3,8 @@
 Three reductions are reported side by side because the study mixes them:
 
 * ``micro`` (primary): ONE confusion matrix over all valid pixels of the
-  split, thresholded at ``p > threshold``, then scored once. Equal to
-  torchmetrics' binary metrics with ``multidim_average="global"``.
+  split, thresholded at ``p > threshold``, then scored once (the sum of the
+  per-image counts: torchmetrics ``BinaryStatScores`` with ``multidim_average="global"``).
 * ``per_image``: one confusion matrix per image, scored per image, then the
   mean / median over images (images weigh the same whatever their lake area).
 * ``study_batch_soft``: the study's Keras metrics (U-Net notebook): per
@@ -21,6 +21,10 @@ Conventions for empty denominators (``scores``; every case is 0/0):
 * no valid pixel at all: accuracy = 1.0 like the rest (nothing to get wrong);
   the meter leaves such images out of the per-image statistics.
 
+Confusion counts come from torchmetrics ``BinaryStatScores`` (samplewise per image, nodata
+pixels passed as its ``ignore_index``); only the scoring conventions above, the study's soft
+metrics and the exact threshold histogram are ours (torchmetrics' precision-recall curve scores
+``p >= t`` and holds pixels x thresholds, where this histogram keeps ``p > t`` in bounded memory).
 Inputs may be torch tensors (any device; moved to CPU) or numpy arrays.
 
 Example:
@@ -170,13 +174,35 @@ def count_confusion(pred: Any, truth: Any, valid: Any = None) -> Counts:
     for name, a in (("truth", t), ("valid", v)):
         if a is not None and a.shape != p.shape:
             raise InputError(f"{name} has shape {a.shape}, pred {p.shape}; pass masks of one size")
-    if v is not None:
-        p, t = p & v, t & v
-    n = p.size if v is None else int(np.count_nonzero(v))
-    tp = int(np.count_nonzero(p & t))
-    fp = int(np.count_nonzero(p)) - tp
-    fn = int(np.count_nonzero(t)) - tp
-    return Counts(tp, fp, fn, n - tp - fp - fn)
+    rows = image_counts(p.reshape(1, -1), t.reshape(1, -1), None if v is None else v.reshape(1, -1))
+    return Counts(*(int(x) for x in rows[0, :4]))
+
+
+IGNORE = -1
+"""Target value torchmetrics skips (``ignore_index``): nodata pixels."""
+
+
+def image_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Per-image confusion counts with torchmetrics ``BinaryStatScores`` (samplewise).
+
+    Args:
+        pred: (N, ...) bool predicted lake.
+        truth: (N, ...) bool true lake.
+        valid: (N, ...) bool scored pixels, or None for all.
+
+    Returns:
+        (N, 5) int64: tp, fp, fn, tn, valid pixels.
+    """
+    import torch
+    from torchmetrics.classification import BinaryStatScores
+
+    target = torch.from_numpy(truth.reshape(len(truth), -1)).long()
+    if valid is not None:
+        target[~torch.from_numpy(valid.reshape(len(valid), -1))] = IGNORE
+    meter = BinaryStatScores(multidim_average="samplewise", ignore_index=IGNORE)
+    meter.update(torch.from_numpy(pred.reshape(len(pred), -1)).long(), target)
+    tp, fp, tn, fn, _ = meter.compute().reshape(-1, 5).numpy().astype(np.int64).T
+    return np.stack([tp, fp, fn, tn, tp + fp + fn + tn], axis=1)
 
 
 @dataclass(frozen=True)
@@ -350,16 +376,10 @@ class SegmentationMeter:
             ids = [f"#{start + i}" for i in range(n)]
         elif len(ids) != n:
             raise InputError(f"got {len(ids)} ids for a batch of {n} images; pass one id per image")
-        pred = p > self.threshold  # float64 comparison, as the histogram edges
-        if v is not None:
-            pred, t = pred & v, t & v
-        axes = (1, 2)
-        n_valid = np.full(n, p.shape[1] * p.shape[2], dtype=np.int64) if v is None else np.count_nonzero(v, axis=axes)
-        tp = np.count_nonzero(pred & t, axis=axes)
-        fp = np.count_nonzero(pred, axis=axes) - tp
-        fn = np.count_nonzero(t, axis=axes) - tp
-        self._image_counts.append(np.stack([tp, fp, fn, n_valid - tp - fp - fn, n_valid], axis=1).astype(np.int64))
+        self._image_counts.append(image_counts(p > self.threshold, t, v))  # float64 p > t, as the histogram edges
         self._ids.extend(str(i) for i in ids)
+        if v is not None:
+            t = t & v
 
         # the study's Keras metrics on this batch: soft, smoothing 1, no threshold
         pv = p if v is None else np.where(v, p, 0.0)

@@ -83,6 +83,28 @@ def build_model(
     return model
 
 
+def encoder_stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """RGB (mean, std) the model's encoder was pretrained with, from the encoder's own config.
+
+    timm encoders (``tu-...``) answer from their pretrained config, offline; smp's own
+    encoders (ResNet50, EfficientNet-B0) and models without a pretrained encoder use ImageNet's.
+
+    Example:
+        >>> encoder_stats("unet-efflite0")
+        ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    """
+    from glofwatch.data.normalize import IMAGENET_MEAN, IMAGENET_STD
+
+    encoder = get_spec(name).encoder or ""
+    if encoder.startswith("tu-"):
+        import timm
+
+        cfg = timm.models.get_pretrained_cfg(encoder[3:])
+        if cfg is not None and cfg.mean and cfg.std:
+            return tuple(float(m) for m in cfg.mean), tuple(float(s) for s in cfg.std)
+    return tuple(IMAGENET_MEAN), tuple(IMAGENET_STD)
+
+
 def model_stride(model: nn.Module) -> int:
     """Multiple that H and W must have for ``model`` as built (after overrides).
 

@@ -182,6 +182,10 @@ def adapt_first_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     then gives the same response as the pretrained network on grey RGB. With
     fewer than 3 bands, each band gets the scaled mean filter.
 
+    Not :func:`timm.models.adapt_input_conv`: for more than 3 bands timm repeats R, G, B, R, ...,
+    so a 4-band grey input answers ``(R + G + B + R) * 3/4`` instead of ``R + G + B``, and the
+    near-infrared band would start as a red detector; for 1 band both rules agree (sum).
+
     Returns:
         Tensor (O, in_channels, kh, kw), same dtype.
     """

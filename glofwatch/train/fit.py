@@ -24,9 +24,10 @@ from typing import Any
 import torch
 
 from glofwatch.config import TrainConfig, load_config
-from glofwatch.data.normalize import InputSpec
+from glofwatch.data.normalize import IMAGENET_MEAN, IMAGENET_STD, InputSpec, extend_stats
 from glofwatch.errors import ConfigError, InputError, TrainingError
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
+from glofwatch.io.files import read_json
 from glofwatch.runtime import resolve_device
 from glofwatch.train.result import TrainResult
 
@@ -61,7 +62,7 @@ def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume:
     if resume:
         if not ckpt.is_file():
             raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt); start a new run with --out")
-        run_info = _read_json(run_dir / "run.json")
+        run_info = read_json(run_dir / "run.json")
         data_root = data_root or Path(run_info.get("data_root", ""))
         return cfg, data_root, ckpt
     if ckpt.is_file():
@@ -69,6 +70,25 @@ def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume:
     if data_root is None:
         raise ConfigError("no data given; pass --data ROOT (make a synthetic set with `glofwatch data synth`)")
     return cfg, data_root, None
+
+
+def adopt_encoder_stats(cfg: TrainConfig) -> TrainConfig:
+    """Standardise inputs with the encoder's own pretraining statistics when the config keeps the defaults.
+
+    EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``) was trained on inputs scaled to
+    [-1, 1] (mean = std = 0.5), ResNet50 and the smp EfficientNets on ImageNet statistics;
+    a config that names its own ``input.mean``/``input.std`` keeps them.
+    """
+    from glofwatch.models.registry import encoder_stats
+
+    spec = cfg.input_spec
+    n = spec.in_channels
+    if (tuple(spec.mean), tuple(spec.std)) != extend_stats(IMAGENET_MEAN, IMAGENET_STD, n):
+        return cfg
+    mean, std = extend_stats(*encoder_stats(cfg.model), n)
+    if (mean, std) == (tuple(spec.mean), tuple(spec.std)):
+        return cfg
+    return TrainConfig.from_dict({**cfg.to_dict(), "input": {**cfg.input, "mean": list(mean), "std": list(std)}})
 
 
 def adopt_data_rendering(cfg: TrainConfig, root: Path) -> TrainConfig:
@@ -79,7 +99,7 @@ def adopt_data_rendering(cfg: TrainConfig, root: Path) -> TrainConfig:
     the config still has the default true-colour bands, the model is told what
     it is really trained on, so the scene mapper later renders scenes the same way.
     """
-    info = _read_json(root / "synth.json")
+    info = read_json(root / "synth.json")
     rendering = info.get("params", {}).get("rendering")
     if not rendering:
         return cfg
@@ -96,15 +116,6 @@ def adopt_data_rendering(cfg: TrainConfig, root: Path) -> TrainConfig:
     if spec == cfg.input:
         return cfg
     return TrainConfig.from_dict({**cfg.to_dict(), "input": spec})
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def train(
@@ -154,10 +165,10 @@ def train(
     if not root.is_dir():
         raise InputError(f"{root}: data root not found; pass --data ROOT")
     if not resume:
-        cfg = adopt_data_rendering(cfg, root)
+        cfg = adopt_encoder_stats(adopt_data_rendering(cfg, root))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
-    info = _read_json(run_dir / "run.json")
+    info = read_json(run_dir / "run.json")
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info.setdefault("started", now)
     info["data_root"] = str(root.resolve())

@@ -15,6 +15,12 @@ the whole batch (or the mean of per-image ratios, ``per_image=True``).
 A batch with no valid pixel gives a loss of 0 (still attached to the graph).
 Losses are computed in float32 whatever the logits dtype (AMP-safe).
 
+The per-pixel terms and the Dice ratio come from segmentation-models-pytorch
+(``SoftBCEWithLogitsLoss``, ``focal_loss_with_logits``, ``soft_dice_score``); what is
+ours is the nodata handling and the reductions. smp's own ``DiceLoss`` is not used as a
+whole: it zeroes the loss of a batch without lake pixels (false alarms in lake-free
+images would go unpunished), and its ``ignore_index`` mean divides by all pixels.
+
 Losses are built by name, e.g. from a preset::
 
     >>> loss = build_loss("focal", alpha=0.25, gamma=2.0)
@@ -31,6 +37,8 @@ from numbers import Real
 
 import torch
 import torch.nn.functional as F
+from segmentation_models_pytorch.losses import SoftBCEWithLogitsLoss
+from segmentation_models_pytorch.losses._functional import focal_loss_with_logits, soft_dice_score
 from torch import Tensor, nn
 
 from glofwatch.errors import ConfigError, InputError
@@ -123,13 +131,12 @@ class BCELoss(nn.Module):
         self.pos_weight_value = None if pos_weight is None else _check_number(
             "bce", "pos_weight", pos_weight, 0.0, open_low=True
         )
-        pw = torch.tensor(1.0 if pos_weight is None else self.pos_weight_value)
-        self.register_buffer("pos_weight", pw, persistent=False)
+        pw = None if pos_weight is None else torch.tensor(self.pos_weight_value)
+        self.bce = SoftBCEWithLogitsLoss(pos_weight=pw, reduction="none")
 
     def pixel_loss(self, z: Tensor, t: Tensor) -> Tensor:
         """Per-pixel loss, (N, H, W) float32."""
-        pw = None if self.pos_weight_value is None else self.pos_weight.to(z)
-        return F.binary_cross_entropy_with_logits(z, t, pos_weight=pw, reduction="none")
+        return self.bce(z, t)
 
     def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
         """Scalar loss; see the module docstring for shapes."""
@@ -163,15 +170,7 @@ class FocalLoss(nn.Module):
 
     def pixel_loss(self, z: Tensor, t: Tensor) -> Tensor:
         """Per-pixel loss, (N, H, W) float32."""
-        nll = F.binary_cross_entropy_with_logits(z, t, reduction="none")  # -log(p_t)
-        loss = nll
-        if self.gamma != 0.0:
-            p = torch.sigmoid(z)
-            one_minus_pt = p * (1 - t) + (1 - p) * t
-            loss = one_minus_pt.pow(self.gamma) * loss
-        if self.alpha is not None:
-            loss = (self.alpha * t + (1 - self.alpha) * (1 - t)) * loss
-        return loss
+        return focal_loss_with_logits(z, t, gamma=self.gamma, alpha=self.alpha, reduction="none")
 
     def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
         """Scalar loss; see the module docstring for shapes."""
@@ -217,9 +216,8 @@ class DiceLoss(nn.Module):
             p = torch.where(w > 0, p, torch.zeros_like(p))
             t = torch.where(w > 0, t, torch.zeros_like(t))
         dims = (1, 2) if self.per_image else (0, 1, 2)
-        inter = (p * t).sum(dims)
-        denom = (t.sum(dims) + p.sum(dims) + self.smooth).clamp_min(1e-7)
-        return (1.0 - (2.0 * inter + self.smooth) / denom).mean()
+        # smp's soft Dice is (I + s') / ((P + T) / 2 + s'): s' = s / 2 gives (2I + s) / (P + T + s)
+        return (1.0 - soft_dice_score(p, t, smooth=self.smooth / 2, eps=1e-7, dims=dims)).mean()
 
     def extra_repr(self) -> str:
         return f"smooth={self.smooth}, per_image={self.per_image}"

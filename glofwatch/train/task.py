@@ -14,13 +14,19 @@ from typing import Any
 
 import lightning as L
 import torch
+from torchmetrics import MeanMetric
+from torchmetrics.classification import BinaryStatScores
 
 from glofwatch.config import TrainConfig
 from glofwatch.data.normalize import normalize
 from glofwatch.errors import TrainingError
-from glofwatch.infer.metrics import Counts, scores
+from glofwatch.infer.metrics import IGNORE, Counts, scores
 from glofwatch.models.registry import build_model
 from glofwatch.train.losses import build_loss
+
+
+_KEY = {"train": "fit", "val": "val", "test": "test"}
+"""ModuleDict keys per stage (``train`` is taken by ``nn.Module.train``)."""
 
 
 def cosine_factor(step: int, total_steps: float, elapsed_s: float = 0.0, budget_s: float | None = None,
@@ -57,8 +63,11 @@ class SegmentationTask(L.LightningModule):
         if self.cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.loss_fn = build_loss(self.cfg.loss, **self.cfg.loss_params)
-        self._counts: dict[str, torch.Tensor] = {}
-        self._loss_sum: dict[str, torch.Tensor] = {}
+        # confusion counts and mean loss per stage; torchmetrics sums them over DDP processes
+        stages = ("fit", "val", "test")
+        self.stat_scores = torch.nn.ModuleDict(
+            {k: BinaryStatScores(threshold=self.cfg.threshold, ignore_index=IGNORE) for k in stages})
+        self.mean_loss = torch.nn.ModuleDict({k: MeanMetric() for k in stages})
 
     def forward(self, image: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, 1, H, W) for raw images (N, C, H, W)."""
@@ -75,28 +84,14 @@ class SegmentationTask(L.LightningModule):
                 f"{stage} loss became {loss.item()} at epoch {self.current_epoch + 1}, step {self.global_step}; "
                 "the last good checkpoint is kept: lower --lr, or check the data with `glofwatch data check`"
             )
-        with torch.no_grad():
-            pred = torch.sigmoid(logits.float())[:, 0] > self.cfg.threshold
-            truth = batch["mask"].bool()
-            valid = batch["valid"]
-            counts = torch.stack(
-                [
-                    (pred & truth & valid).sum(),
-                    (pred & ~truth & valid).sum(),
-                    (~pred & truth & valid).sum(),
-                    (~pred & ~truth & valid).sum(),
-                ]
-            ).double()
         n = batch["image"].shape[0]
+        with torch.no_grad():
+            target = batch["mask"].long().masked_fill(~batch["valid"], IGNORE)
+            self.stat_scores[_KEY[stage]].update(torch.sigmoid(logits.float())[:, 0], target)
+            self.mean_loss[_KEY[stage]].update(loss.detach(), weight=n)
         if stage == "train":
-            c = Counts(*[int(v) for v in counts])
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=n)
-            self.log("iou", scores(c)["iou"], prog_bar=True, on_step=True, on_epoch=False, batch_size=n)
             self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
-        self._counts[stage] = self._counts.get(stage, torch.zeros(4, dtype=torch.float64, device=counts.device)) + counts
-        self._loss_sum[stage] = self._loss_sum.get(stage, torch.zeros(2, dtype=torch.float64, device=counts.device)) + torch.stack(
-            [loss.detach().double() * n, torch.tensor(float(n), dtype=torch.float64, device=counts.device)]
-        )
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -109,16 +104,18 @@ class SegmentationTask(L.LightningModule):
         self._step(batch, "test")
 
     def _log_epoch(self, stage: str) -> None:
-        if stage not in self._counts:
+        meter, mean_loss = self.stat_scores[_KEY[stage]], self.mean_loss[_KEY[stage]]
+        if not meter.update_called:
             return
-        counts = self.trainer.strategy.reduce(self._counts.pop(stage), reduce_op="sum")
-        loss_sum = self.trainer.strategy.reduce(self._loss_sum.pop(stage), reduce_op="sum")
-        s = scores(Counts(*[int(v) for v in counts.tolist()]))
+        tp, fp, tn, fn, _ = (int(v) for v in meter.compute().tolist())  # summed over every DDP process
+        s = scores(Counts(tp, fp, fn, tn))
         metrics = {f"{stage}_{k}": float(s[k]) for k in ("iou", "dice", "precision", "recall", "accuracy")}
         if stage != "train":
-            metrics[f"{stage}_loss"] = float(loss_sum[0] / loss_sum[1].clamp_min(1))
+            metrics[f"{stage}_loss"] = float(mean_loss.compute())
         else:
             metrics["train_iou"] = float(s["iou"])
+        meter.reset()
+        mean_loss.reset()
         self.log_dict(metrics, prog_bar=stage == "val", sync_dist=False, rank_zero_only=False)
 
     def on_train_epoch_end(self) -> None:
@@ -128,8 +125,8 @@ class SegmentationTask(L.LightningModule):
         if not self.trainer.sanity_checking:
             self._log_epoch("val")
         else:
-            self._counts.pop("val", None)
-            self._loss_sum.pop("val", None)
+            self.stat_scores["val"].reset()
+            self.mean_loss["val"].reset()
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

@@ -59,3 +59,22 @@ def test_config_yaml_round_trip(tmp_path) -> None:  # noqa: ANN001
     cfg = resolve_config("dlv3p-r50-focal", {"seed": 9})
     (tmp_path / "config.yaml").write_text(cfg.to_yaml())
     assert load_config(tmp_path / "config.yaml") == cfg
+
+
+def test_encoder_stats_follow_the_pretrained_encoder() -> None:
+    from glofwatch.models.registry import encoder_stats
+    from glofwatch.train.fit import adopt_encoder_stats
+
+    # EfficientNet-Lite0 was pretrained on [-1, 1] inputs: mean = std = 0.5 (timm's config)
+    assert encoder_stats("unet-efflite0-slim") == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    assert encoder_stats("deeplabv3plus-resnet50") == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    fast = adopt_encoder_stats(resolve_config("fast"))
+    assert fast.input_spec.mean == (0.5, 0.5, 0.5) and fast.input_spec.std == (0.5, 0.5, 0.5)
+    four = {"bands": ["B04", "B03", "B02", "B08"], "mean": [0.485, 0.456, 0.406, 0.449], "std": [0.229, 0.224, 0.225, 0.226]}
+    four_band = adopt_encoder_stats(resolve_config("fast", {"input": four}))
+    assert four_band.input_spec.mean == (0.5,) * 4  # 0.449 / 0.226: the ImageNet means extended to band 4
+    # a config naming its own statistics keeps them; ImageNet encoders keep ImageNet's
+    own = resolve_config("fast", {"input": {"mean": [0.1, 0.2, 0.3], "std": [1.0, 1.0, 1.0]}})
+    assert adopt_encoder_stats(own).input_spec.mean == (0.1, 0.2, 0.3)
+    r50 = resolve_config("dlv3p-r50-dice")
+    assert adopt_encoder_stats(r50).input == r50.input
