@@ -21,7 +21,7 @@ def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str)
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.errors import ConfigError
     from glofwatch.explain.curves import save_pr_curve, save_training_curves
-    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.infer.predict import Predictor
     from glofwatch.models.bundle import run_data_root
 

@@ -1,6 +1,6 @@
 """Binary lake masks -> YOLO segmentation polygons, and back.
 
-One polygon per connected lake (8-connectivity, as ``cv2.findContours``).
+One polygon per lake (4-connected pixels, :mod:`glofwatch.connectivity`).
 Polygon vertices are the centres of the lake's boundary pixels, the
 convention ultralytics uses when it rasterises polygons with
 ``cv2.fillPoly``, so :func:`polygons_to_mask` gives the mask back.
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from glofwatch.connectivity import LAKE_CONNECTIVITY
 from glofwatch.errors import ConfigError
 
 HOLE_MODES = ("bridge", "fill")
@@ -103,7 +104,7 @@ def mask_to_polygons(
     binary = (np.asarray(mask) > 0).astype(np.uint8)
     stats = LabelStats(images=1)
     polygons: list[np.ndarray] = []
-    n, labels, comp, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    n, labels, comp, _ = cv2.connectedComponentsWithStats(binary, connectivity=LAKE_CONNECTIVITY)
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in comp[k])
         if area < min_area_px:

@@ -26,7 +26,7 @@ On cloud-free crops (as in the study's data set) "cloud" is mostly snow. Each cl
 as a rate: the share of all valid pixels of that class that the model calls
 lake ("the model calls 2 % of shadow pixels lake").
 
-Missed lakes by size: each connected component (8-connectivity) of the truth
+Missed lakes by size: each lake (4-connected, :mod:`glofwatch.connectivity`) of the truth
 is one lake; it counts as *found* when at least :data:`FOUND_FRACTION` (50 %)
 of its pixels are predicted lake. Recall per size bin = found / lakes. Areas
 assume Sentinel-2's 10 m pixels (``pixel_size_m``).
@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from glofwatch.connectivity import label_lakes
+
 SURFACE_CLASSES = ("shadow", "snow/ice", "cloud", "other")
 SHADOW_V = 0.25
 CLOUD_V, CLOUD_S, CLOUD_STD = 0.70, 0.10, 0.03
@@ -49,7 +51,6 @@ MIN_RATE_PIXELS = 100
 """A surface needs this many non-lake pixels before the summary quotes its false-alarm rate."""
 SIZE_BINS_PX = (0, 25, 100, 500, 2500)
 """Lower edges of the lake size bins in pixels (the last bin is open); 25 px = 0.0025 km2 at 10 m."""
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def classify_surface(rgb: np.ndarray) -> np.ndarray:
@@ -127,7 +128,7 @@ class ErrorAnalysis:
         self.pixels_by_class += np.bincount(surface[v & ~t], minlength=len(SURFACE_CLASSES))
         self.tp_pixels += int((p & t).sum())
         self.fn_pixels += int((t & ~p).sum())
-        labels, n = ndimage.label(t, structure=_EIGHT)
+        labels, n = label_lakes(t)
         if n:
             sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
             hits = np.bincount(labels[p].ravel(), minlength=n + 1)[1:]

@@ -151,23 +151,6 @@ def resolve_target_layer(net: nn.Module, path: str) -> nn.Module:
         ) from None
 
 
-class LakeLogitTarget:
-    """Grad-CAM target: the sum of the lake logit over a fixed set of pixels.
-
-    Args:
-        pixels: (H, W) float tensor, 1 on target pixels, 0 elsewhere, on the
-            network's device and of the network output's size.
-    """
-
-    def __init__(self, pixels: torch.Tensor) -> None:
-        self.pixels = pixels
-
-    def __call__(self, output: torch.Tensor) -> torch.Tensor:
-        """``output``: logits (1, H, W) or (H, W) of one image -> scalar."""
-        logits = output[0] if output.ndim == 3 else output
-        return (logits.float() * self.pixels).sum()
-
-
 def _target_pixels(prob: np.ndarray, mask: np.ndarray, valid: np.ndarray, topk_fraction: float) -> tuple[np.ndarray, str]:
     """Pixels to explain: the predicted lake, else the most probable valid pixels."""
     if mask.any():
@@ -245,6 +228,7 @@ class LakeGradCam:
         """
         import torch
         from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import SemanticSegmentationTarget
 
         if image.ndim != 3:
             raise InputError(f"expected an image (H, W, C), got shape {image.shape}")
@@ -261,13 +245,14 @@ class LakeGradCam:
         if kind == "none":
             return CamResult(np.zeros((h, w), np.float32), res.probability, res.mask, kind, 0, self.layer_name)
         z = self._normalized(image, valid)
-        pixels = torch.zeros(z.shape[-2:], dtype=torch.float32, device=z.device)
-        pixels[:h, :w] = torch.from_numpy(target.astype(np.float32)).to(z.device)
+        pixels = np.zeros(z.shape[-2:], dtype=np.float32)  # the target on the stride-padded grid
+        pixels[:h, :w] = target
         with torch.enable_grad():
             z = z.detach().requires_grad_(True)  # gradients flow even when weights are frozen
             with GradCAM(model=self.net, target_layers=[self.layer]) as cam:
                 try:
-                    gray = cam(input_tensor=z, targets=[LakeLogitTarget(pixels)])[0]
+                    # target: the sum of the (one) lake logit channel over the target pixels
+                    gray = cam(input_tensor=z, targets=[SemanticSegmentationTarget(0, pixels)])[0]
                 except AttributeError as exc:  # the layer returned a list/tuple/dict
                     if "has no attribute 'cpu'" not in str(exc):
                         raise

@@ -75,7 +75,7 @@ def evaluate(
         The metrics dict written to ``metrics.json``.
     """
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.io.image import save_png
 
     out_dir = Path(out_dir)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from glofwatch.connectivity import LAKE_CONNECTIVITY
 from glofwatch.errors import InputError
 from glofwatch.infer.evaluate import pad_group
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
@@ -78,7 +79,7 @@ class _LakeRecall:
     def update(self, truth: np.ndarray, instance_masks: list[np.ndarray]) -> None:
         import cv2
 
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(truth.astype(np.uint8), connectivity=8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(truth.astype(np.uint8), connectivity=LAKE_CONNECTIVITY)
         union = np.zeros(truth.shape, bool)
         for m in instance_masks:
             union |= m
@@ -114,7 +115,7 @@ class _LakeRecall:
 def _score_split(seg: Any, data_root: Path, split: str, val_fraction: float, seed: int,
                  threshold: float, on_image: Any = None) -> tuple[Any, int]:
     """Run ``seg`` over a split; feed a SegmentationMeter with score maps."""
-    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.infer.yolo import SCORE_FLOOR, read_grid
 
     ds, indices = _split_items(data_root, split, val_fraction, seed)

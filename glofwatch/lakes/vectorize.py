@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glofwatch.connectivity import LAKE_CONNECTIVITY, label_lakes
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 
@@ -33,7 +34,6 @@ DEFAULT_MIN_AREA_M2 = 1000.0
 LAKE_COLUMNS = ("lake_id", "area_km2", "perimeter_m", "centroid_lon", "centroid_lat", "mean_prob", "max_prob", "date")
 """Attribute columns of every lake table, in order (plus ``geometry``)."""
 
-_FOUR = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 _BAND_ROWS = 512
 
 RowReader = Callable[[int, int], np.ndarray]
@@ -84,7 +84,6 @@ def vectorize_mask(
     import pandas as pd
     import pyproj
     import shapely
-    from scipy import ndimage
 
     if mask.shape != grid.shape:
         raise InputError(f"mask is {mask.shape[0]}x{mask.shape[1]} but its grid is {grid.height}x{grid.width}")
@@ -94,7 +93,7 @@ def vectorize_mask(
         array = probability
         probability = lambda r0, r1: array[r0:r1]  # noqa: E731
     grid.require_crs("lake mask")
-    labels, n = ndimage.label(mask == 1, structure=_FOUR)
+    labels, n = label_lakes(mask == 1)
     if n == 0:
         return empty_lakes(grid.crs)
     counts = np.bincount(labels.ravel(), minlength=n + 1)
@@ -177,7 +176,7 @@ def _polygons(labels: np.ndarray, n: int, keep: np.ndarray, grid: GeoGrid) -> li
         lut[ids] = True
         sub = labels[r0:r1]
         transform = grid.window(r0, 0, r1 - r0, grid.width).transform
-        for g, v in features.shapes(sub, mask=lut[sub], connectivity=4, transform=transform):
+        for g, v in features.shapes(sub, mask=lut[sub], connectivity=LAKE_CONNECTIVITY, transform=transform):
             parts.setdefault(int(v), []).append(shape(g))
         lut[ids] = False
     geoms = []

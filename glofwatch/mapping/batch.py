@@ -292,15 +292,9 @@ def map_scenes(
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
     check_scene_names(scenes)
-    from glofwatch.infer.backends import EXPORT_SUFFIXES
-    from glofwatch.models.bundle import load_bundle
-    from glofwatch.models.export import read_export_metadata
+    from glofwatch.infer.backends import resolve_model
 
-    # a bad model is one error up front, not one per scene; exported .onnx/.xml files map too
-    if Path(model).suffix.lower() in EXPORT_SUFFIXES and Path(model).is_file():
-        read_export_metadata(model)
-    else:
-        load_bundle(model)
+    resolve_model(model)  # a bad model is one error up front, not one per scene; .onnx/.xml files map too
     results: dict[int, SceneResult] = {}
     todo: list[int] = []
     for i, s in enumerate(scenes):

@@ -86,7 +86,7 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
     )
     from glofwatch.explain.gradcam import LakeGradCam
     from glofwatch.infer.evaluate import evaluate
-    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.models.bundle import load_bundle, run_data_root
 
     say = progress or (lambda _msg: None)

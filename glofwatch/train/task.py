@@ -24,7 +24,6 @@ from glofwatch.infer.metrics import IGNORE, Counts, scores
 from glofwatch.models.registry import build_model
 from glofwatch.train.losses import build_loss
 
-
 _KEY = {"train": "fit", "val": "val", "test": "test"}
 """ModuleDict keys per stage (``train`` is taken by ``nn.Module.train``)."""
 

@@ -152,7 +152,7 @@ def test_cli_scene_errors(tiny_run: Path, scenes: dict[str, Path], tmp_path: Pat
     # tiny_run was trained on the synthetic false-colour crops (B08, B04, B03)
     assert "two.tif: the model needs bands B08, B04, B03 but the scene has B02, B03 (missing B08, B04)" in " ".join(res.output.split())
     res = runner.invoke(app, ["map", str(two), "--model", str(tmp_path / "nope.pt"), "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "nope.pt: model file not found" in res.output
+    assert res.exit_code == 2 and "nope.pt: no such run folder or model file" in res.output
     res = runner.invoke(app, ["map", str(two), str(tmp_path / "x" / "two.tif"), "--model", str(tiny_run),
                               "--out", str(tmp_path)])
     assert res.exit_code == 2 and "same output name 'two'" in res.output

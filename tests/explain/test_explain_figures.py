@@ -92,7 +92,7 @@ def test_training_curves_png(tmp_path) -> None:
 
 
 def test_pr_curve_png(tmp_path) -> None:
-    from glofwatch.infer.metrics import SegmentationMeter
+    from glofwatch.infer.meter import SegmentationMeter
 
     rng = np.random.default_rng(0)
     truth = rng.random((2, 16, 16)) < 0.3

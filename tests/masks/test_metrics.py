@@ -9,13 +9,8 @@ import pytest
 import torch
 
 from glofwatch.errors import ConfigError, InputError
-from glofwatch.infer.metrics import (
-    Counts,
-    SegmentationMeter,
-    count_confusion,
-    pr_curve,
-    scores,
-)
+from glofwatch.infer.meter import SegmentationMeter
+from glofwatch.infer.metrics import Counts, count_confusion, pr_curve, scores
 
 PRED = np.array(
     [[1, 1, 0, 0],

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import ndimage
 
+from glofwatch.connectivity import LAKE_CONNECTIVITY
 from glofwatch.geo import GeoGrid
 from glofwatch.io.atomic import atomic_path
 
@@ -37,7 +38,7 @@ def polygons_by_id(ids: np.ndarray, grid: GeoGrid) -> dict[int, object]:
 
     parts: dict[int, list] = {}
     values = ids.astype(np.int32)
-    for geom, value in features.shapes(values, mask=values > 0, transform=grid.transform, connectivity=4):
+    for geom, value in features.shapes(values, mask=values > 0, transform=grid.transform, connectivity=LAKE_CONNECTIVITY):
         parts.setdefault(int(value), []).append(shape(geom))
     return {k: (v[0] if len(v) == 1 else unary_union(v)) for k, v in sorted(parts.items())}
 
