@@ -1,0 +1,1 @@
+"""GLOF hazard of tracked lakes: configurable criteria, terrain analysis and an explained, ranked score."""
