@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.glofwatch-installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test test-fast lock bench clean browser
+.PHONY: install demo test test-fast lock bench clean browser lint
 
 install: $(STAMP)
 
@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(VENV)/bin/glofwatch demo --out $(DEMO_OUT)
 
-test: $(STAMP) browser
+test: $(STAMP) browser lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Layers: each stage imports only the stages below it, and no sibling modules import each other in a cycle.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 # Headless Chromium opens the HTML report in a test; without it that one test is skipped.
 browser:

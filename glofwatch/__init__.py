@@ -1,8 +1,11 @@
 """glofwatch: map glacial lakes in Sentinel-2 imagery and turn the maps into GLOF warnings.
 
-Data flows through the sub-packages in this order::
+Data flows through the sub-packages in this order, each importing only the ones
+before it (import-linter contracts in ``pyproject.toml``)::
 
-    scene -> data/models -> train -> masks -> lakes -> changes -> risk -> alerts
+    base (errors, registry, geo, runtime, connectivity, study, io) -> scene -> data
+    -> config -> models -> infer -> train | lakes -> mapping -> changes -> risk
+    -> alerts -> explain -> report -> webmap -> bench -> cli
 
 Everything a user runs is reachable from the ``glofwatch`` command line
 (:mod:`glofwatch.cli.app`).

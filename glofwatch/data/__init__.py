@@ -1,4 +1,4 @@
-"""Training data: reading crops and masks, the dataset, checks, augmentation, splits.
+"""Training data: reading, checking, normalising, augmenting and splitting crops and masks (and YOLO labels).
 
 Names are imported lazily so that ``import glofwatch.data.io`` does not pull in
 torch or albumentations.

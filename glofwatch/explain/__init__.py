@@ -1,1 +1,1 @@
-"""Why the model said "water": overlays, Grad-CAM, figures and reports."""
+"""Why the model said "water": Grad-CAM, heat maps, the 5-panel figures, curves and error analysis."""

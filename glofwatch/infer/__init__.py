@@ -1,1 +1,1 @@
-"""Inference: predictors on every backend (torch, ONNX Runtime, OpenVINO), tiled prediction, YOLO instances, evaluation and pixel metrics."""
+"""Inference: predictors on every runtime (torch, ONNX Runtime, OpenVINO), the tiler, YOLO instances, evaluation and pixel metrics."""

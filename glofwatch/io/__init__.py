@@ -1,1 +1,1 @@
-"""Base layer: atomic file writers (JSON, text, bytes, PNG, GeoTIFF) that every stage may use."""
+"""Base layer: atomic writers (JSON, text, bytes, PNG, GeoTIFF), small-file readers, overlay pictures; every stage may use it."""

@@ -1,4 +1,4 @@
-"""Segmentation models: a registry of named models and offline weight handling.
+"""Networks only: the model registry, offline weights, model files (bundles) and export; no training, no figures.
 
 Importing this package registers every model. Typical use::
 

@@ -1,1 +1,1 @@
-"""Training: losses for one-logit binary lake segmentation, the training task and the fit loop."""
+"""All training: losses, the Lightning task and fit loop with exact resume, and YOLOv8-Seg runs."""

@@ -114,8 +114,21 @@ def _check_number(
     return v
 
 
+class PixelLoss(nn.Module):
+    """A loss that is the mean of a per-pixel term over the valid pixels (``bce``, ``focal``, ``ce``)."""
+
+    def pixel_loss(self, z: Tensor, t: Tensor) -> Tensor:
+        """Per-pixel loss (N, H, W) float32 for logits ``z`` and targets ``t``."""
+        raise NotImplementedError
+
+    def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
+        """Scalar loss; see the module docstring for shapes."""
+        z, t, w = prepare(logits, target, valid)
+        return _masked_mean(self.pixel_loss(z, t), w)
+
+
 @LOSSES.register("bce")
-class BCELoss(nn.Module):
+class BCELoss(PixelLoss):
     """Binary cross-entropy on logits, mean over valid pixels.
 
     Per pixel: ``-[w_pos * y * log(sigmoid(z)) + (1 - y) * log(1 - sigmoid(z))]``,
@@ -138,17 +151,12 @@ class BCELoss(nn.Module):
         """Per-pixel loss, (N, H, W) float32."""
         return self.bce(z, t)
 
-    def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
-        """Scalar loss; see the module docstring for shapes."""
-        z, t, w = prepare(logits, target, valid)
-        return _masked_mean(self.pixel_loss(z, t), w)
-
     def extra_repr(self) -> str:
         return f"pos_weight={self.pos_weight_value}"
 
 
 @LOSSES.register("focal")
-class FocalLoss(nn.Module):
+class FocalLoss(PixelLoss):
     """Binary focal loss (Lin et al. 2017), mean over valid pixels.
 
     Per pixel, with ``p = sigmoid(z)`` and ``p_t = p`` for lake pixels, ``1 - p``
@@ -171,11 +179,6 @@ class FocalLoss(nn.Module):
     def pixel_loss(self, z: Tensor, t: Tensor) -> Tensor:
         """Per-pixel loss, (N, H, W) float32."""
         return focal_loss_with_logits(z, t, gamma=self.gamma, alpha=self.alpha, reduction="none")
-
-    def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
-        """Scalar loss; see the module docstring for shapes."""
-        z, t, w = prepare(logits, target, valid)
-        return _masked_mean(self.pixel_loss(z, t), w)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, gamma={self.gamma}"
@@ -224,7 +227,7 @@ class DiceLoss(nn.Module):
 
 
 @LOSSES.register("ce")
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(PixelLoss):
     """Two-class softmax cross-entropy, as the study's U-Nets were trained ("CE").
 
     The single logit ``z`` becomes class logits ``[0, z]`` (background, lake);
@@ -237,11 +240,6 @@ class CrossEntropyLoss(nn.Module):
         """Per-pixel loss, (N, H, W) float32."""
         class_logits = torch.stack([torch.zeros_like(z), z], dim=1)  # (N, 2, H, W)
         return F.cross_entropy(class_logits, t.round().long(), reduction="none")
-
-    def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
-        """Scalar loss; see the module docstring for shapes."""
-        z, t, w = prepare(logits, target, valid)
-        return _masked_mean(self.pixel_loss(z, t), w)
 
 
 @LOSSES.register("bce+dice")
