@@ -23,18 +23,20 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(VENV)/bin/glofwatch demo --out $(DEMO_OUT)
 
+# The PostGIS storage tests use a local PostgreSQL 15 + PostGIS 3 that .ci/postgis.sh installs
+# (Debian packages, as root) and starts on 127.0.0.1; a given GLOFWATCH_TEST_DB is used as it is.
 test: $(STAMP) browser lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	GLOFWATCH_TEST_DB="$${GLOFWATCH_TEST_DB:-$$(bash .ci/postgis.sh | tail -n 1)}" $(PY) -m pytest -q -p no:cacheprovider
 
 # Layers: each stage imports only the stages below it, and no sibling modules import each other in a cycle.
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-# Headless Chromium opens the HTML report in a test; without it that one test is skipped.
+# Headless Chromium opens the HTML report and the web map in tests; without it those tests fail.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
-	  echo "chromium could not be installed: the report browser test will be skipped"
+	  echo "chromium could not be installed (needs root and apt-get): the browser tests will fail"
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"

@@ -43,3 +43,4 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, synth_root: Path) -> Path
                                 "loss": "bce+dice", "lr": 0.01, "val_fraction": 0.25, "preset": "tiny-test"})
     train(cfg, run, synth_root, progress=False)
     return run
+

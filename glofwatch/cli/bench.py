@@ -122,6 +122,27 @@ def realism_cmd(
                f"wrote {out / 'realism.json'} and {out / 'realism.md'}")
 
 
+@bench_app.command("monitor")
+def monitor_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for monitor.json and monitor.md."),
+    sizes: str = typer.Option("10000,30000,100000", "--sizes", help="Lakes per date, comma-separated (one timing each)."),
+    dates: int = typer.Option(10, "--dates", help="Dates per size."),
+    seed: int = typer.Option(0, help="Seed of the synthetic lakes."),
+) -> None:
+    """Seconds to track n synthetic lakes through the dates, and the fitted exponent of time vs n (~1, not 2)."""
+    from glofwatch.bench.monitor import bench_monitor, monitor_markdown
+    from glofwatch.errors import ConfigError
+
+    try:
+        counts = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise ConfigError(f"--sizes {sizes!r}: give whole numbers separated by commas, "
+                          "e.g. --sizes 10000,30000,100000") from None
+    doc = bench_monitor(out, sizes=counts, dates=dates, seed=seed, progress=_say)
+    typer.echo(monitor_markdown(doc))
+    typer.echo(f"\nwrote {out / 'monitor.json'} and {out / 'monitor.md'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``bench`` with ``infer``, ``train``, ``scene`` and ``realism``."""
     app.add_typer(bench_app, name="bench")

@@ -27,18 +27,26 @@ def synth(
         False, "--bands-as-files", help="Scene mode: write B02.tif B03.tif B04.tif B08.tif instead of scene.tif."
     ),
     epsg: int = typer.Option(32645, "--epsg", help="Scene mode: projected CRS (default UTM 45N)."),
+    dates: int | None = typer.Option(
+        None, "--dates", help="Write N dated scenes OUT/<YYYY-MM-DD>/ a year apart whose lakes grow, split, merge "
+        "and drain on purpose, plus OUT/series.json (implies --scene)."
+    ),
 ) -> None:
     """Synthesise lake data: Sentinel-2-like crops with exact masks, or a whole scene.
 
     Crops: OUT/{train,test}/{images,labels}/synth_00001.png and OUT/synth.json.
     Scene (--scene): scene.tif (B02 B03 B04 B08 uint16), lakes_mask.tif, dem.tif,
     glaciers.gpkg and lakes_truth.gpkg on a 10 m UTM grid.
+    Series (--dates N): N such scenes of one landscape in OUT/<YYYY-MM-DD>/ and OUT/series.json.
     """
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     start = time.perf_counter()
+    if dates is not None:
+        _series(console, out, dates, size or 2048, seed, epsg, bands_as_files, start)
+        return
     if scene:
         from glofwatch.scene.synth.scene import write_synthetic_scene
 
@@ -75,6 +83,25 @@ def synth(
         table.add_row(split, str(s["images"]), str(s["lake_free"]), str(s["lakes"]), share)
     console.print(table)
     console.print(f"wrote {out / 'synth.json'} in {time.perf_counter() - start:.1f} s", soft_wrap=True, highlight=False)
+
+
+def _series(console, out: Path, dates: int, size: int, seed: int, epsg: int, bands_as_files: bool,  # noqa: ANN001
+            start: float) -> None:
+    """``--dates N``: write the dated series and print what changed."""
+    from glofwatch.scene.synth.series import write_synthetic_series
+
+    files = write_synthetic_series(out, n_dates=dates, size=size, seed=seed, epsg=epsg, bands_as_files=bands_as_files)
+    console.print(f"[bold]synthetic series: {dates} scenes {size}x{size} px, seed {seed}[/bold]")
+    for scene in files.scenes:
+        console.print(f"  {scene.out_dir}  [dim]{scene.lake_count} lakes, {scene.lake_area_km2:.3f} km2[/dim]",
+                      soft_wrap=True, highlight=False)
+    ev = files.events
+    console.print(f"between {ev['between'][0]} and {ev['between'][1]}: lake {ev['grow']['lake_id']} grows "
+                  f"x{ev['grow']['factor']:.2f}, lake {ev['split']['lake_id']} splits into {ev['split']['into']}, "
+                  f"lakes {ev['merge']['lake_ids']} merge, lake {ev['drain']['lake_id']} drains "
+                  f"(-{ev['drain']['loss_pct']:.0f} %); {len(files.stable)} lakes stay",
+                  soft_wrap=True, highlight=False)
+    console.print(f"wrote {files.series_json} in {time.perf_counter() - start:.1f} s", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

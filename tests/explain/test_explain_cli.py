@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from PIL import Image
+from required import require
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
@@ -91,8 +91,7 @@ def test_report_is_self_contained_and_opens_in_chromium(discs_run: Path, tmp_pat
     assert "False alarms by surface" in text and "Missed lakes by size" in text
     assert re.search(r"Over 6 images the model reaches a dataset-level IoU of 9\d\.\d %", text)
 
-    if not CHROMIUM.is_file():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium); report checked as text only")
+    require(CHROMIUM.is_file(), "/usr/bin/chromium", "apt-get install -y chromium (`make test` does it as root)")
     profile = tmp_path / "profile"
     base = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}"]

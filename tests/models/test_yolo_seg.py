@@ -12,7 +12,8 @@ import pytest
 from glof_yolo_helpers import block_network, write_lake_crops
 
 if importlib.util.find_spec("ultralytics") is None:  # not imported here: the offline setup must come first
-    pytest.skip("ultralytics is not installed", allow_module_level=True)
+    pytest.fail("ultralytics is missing: run `make install` (it installs ultralytics==8.4.190 --no-deps)",
+                pytrace=False)
 
 from affine import Affine  # noqa: E402
 

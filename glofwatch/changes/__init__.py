@@ -1,0 +1,1 @@
+"""Lake changes: dated inventories -> overlap graph -> stable lake ids -> tracks with area uncertainty and status."""
