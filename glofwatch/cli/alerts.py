@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -30,12 +30,10 @@ def alerts_cmd(
 ) -> None:
     """Turn hazard scores and lake changes into green/yellow/orange/red levels and CAP 1.2 alerts."""
     import datetime as dt
-    import math
 
     from rich.console import Console
-    from rich.table import Table
 
-    from glofwatch.alerts.levels import LEVELS, LevelRules
+    from glofwatch.alerts.levels import LevelRules
     from glofwatch.alerts.run import issue_alerts
     from glofwatch.errors import ConfigError
 
@@ -48,17 +46,29 @@ def alerts_cmd(
     rules = LevelRules.from_text(thresholds, k=k, low_prob=low_prob, heat_c=heat_c)
     run = issue_alerts(risk_dir, out, min_level=min_level, sender=sender, status=status, weather=weather,
                        rules=rules, sent=when)
+    Console().print(alert_table(run))
+    Console(stderr=True).print(f"wrote {len(run.messages)} CAP message(s) to {out / 'cap'}")
+
+
+def alert_table(run: Any) -> Any:
+    """A rich table of the alerts in force and of this run's messages, most severe first."""
+    import math
+
+    from rich.table import Table
+
+    from glofwatch.alerts.levels import LEVELS
+
     table = Table(title=f"GLOF alerts: {len(run.in_force)} in force, {len(run.messages)} new message(s)")
-    for col in ("lake", "level", "score", "urgency", "certainty", "message"):
+    for col in ("lake", "level", "score", "status", "urgency", "certainty", "message"):
         table.add_column(col, justify="right" if col in ("lake", "score") else "left")
     sent_now = {m.lake_id: m.msg_type for m in run.messages}
     for lake_id, level in sorted(run.levels.items(), key=lambda kv: (-LEVELS.index(kv[1].level), kv[0])):
         if lake_id not in run.in_force and lake_id not in sent_now:
             continue
         score = "n/a" if math.isnan(level.hazard_score) else f"{level.hazard_score:.2f}"
-        table.add_row(str(lake_id), level.level, score, level.urgency, level.certainty, sent_now.get(lake_id, "-"))
-    Console().print(table)
-    Console(stderr=True).print(f"wrote {len(run.messages)} CAP message(s) to {out / 'cap'}")
+        table.add_row(str(lake_id), level.level, score, level.status, level.urgency, level.certainty,
+                      sent_now.get(lake_id, "-"))
+    return table
 
 
 def register(app: typer.Typer) -> None:

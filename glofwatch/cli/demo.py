@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,8 +18,9 @@ def demo_cmd(
     time_budget: float = typer.Option(240.0, help="Training time budget in seconds."),
     preset: str = typer.Option("fast", help="Preset to train."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    series_size: int = typer.Option(1024, help="Side in pixels of the two-date synthetic scene series (0: skip it)."),
 ) -> None:
-    """Synthesise a data set, train the fast preset, evaluate on the test split, print the table."""
+    """Train the fast preset on synthetic crops, evaluate it, then map a two-date series and issue GLOF alerts."""
     import shutil
 
     from rich.console import Console
@@ -32,18 +34,18 @@ def demo_cmd(
     console = Console()
     data = out / "data"
     if not has_synthetic_dataset(data, n, size, seed):
-        console.print(f"[bold]1/3[/] synthesising {n} Sentinel-2-like crops of {size} px -> {data}")
+        console.print(f"[bold]1/5[/] synthesising {n} Sentinel-2-like crops of {size} px -> {data}")
         write_synthetic_dataset(data, n=n, size=size, seed=seed)
     else:
-        console.print(f"[bold]1/3[/] synthetic data already in {data}")
+        console.print(f"[bold]1/5[/] synthetic data already in {data}")
     run = out / "run"
     if run.exists():
         shutil.rmtree(run)
     cfg = resolve_config(preset, {"time_budget_s": time_budget, "seed": seed, "max_epochs": 100})
-    console.print(f"[bold]2/3[/] training preset '{preset}' ({cfg.model}) for up to {time_budget:.0f} s -> {run}")
+    console.print(f"[bold]2/5[/] training preset '{preset}' ({cfg.model}) for up to {time_budget:.0f} s -> {run}")
     result = train(cfg, run, data, progress=progress)
     console.print(f"    {result.epochs} epochs in {result.seconds:.0f} s, best val IoU {100 * float(result.best_metrics.get('val_iou', 0)):.1f} %")
-    console.print("[bold]3/3[/] evaluating on the synthetic test split")
+    console.print("[bold]3/5[/] evaluating on the synthetic test split")
     predictor = Predictor.from_path(run)
     metrics = evaluate(predictor, data, "test", run / "eval" / "test")
     console.print(TABLE_HEADER, markup=False)
@@ -55,6 +57,39 @@ def demo_cmd(
         f"outputs: model {run / 'model.pt'}, metrics {run / 'eval' / 'test' / 'metrics.json'}, "
         f"masks {run / 'eval' / 'test' / 'masks'}, training curve {run / 'metrics.csv'}"
     )
+    if series_size > 0:
+        warn_on_series(console, run, out, series_size, seed)
+
+
+def warn_on_series(console: Any, model: Path, out: Path, size: int, seed: int) -> None:
+    """Steps 4-5 of the demo: a two-date synthetic series, mapped, tracked, scored and alerted on."""
+    import json
+
+    from glofwatch.cli.alerts import alert_table
+    from glofwatch.pipeline.chain import run_warning_chain
+    from glofwatch.scene.synth.series import write_synthetic_series
+
+    series = out / "series"
+    if not (series / "series.json").is_file():
+        console.print(f"[bold]4/5[/] synthesising a two-date scene series ({size} px) -> {series}")
+        write_synthetic_series(series, n_dates=2, size=size, seed=seed)
+    else:
+        console.print(f"[bold]4/5[/] scene series already in {series}")
+    dates = sorted(p.name for p in series.iterdir() if (p / "scene.tif").is_file())
+    ev = json.loads((series / "series.json").read_text())["events"]
+    console.print(f"    planned between {' and '.join(ev['between'])} (truth ids): "
+                  f"lake {ev['grow']['lake_id']} grows {ev['grow']['area_before_km2']:.2f} -> "
+                  f"{ev['grow']['area_after_km2']:.2f} km2, lake {ev['split']['lake_id']} splits, lakes "
+                  f"{' and '.join(map(str, ev['merge']['lake_ids']))} merge, lake {ev['drain']['lake_id']} drains "
+                  f"{ev['drain']['area_before_km2']:.2f} -> {ev['drain']['area_after_km2']:.2f} km2", markup=False)
+    watch = out / "watch"
+    first = series / dates[0]
+    console.print(f"[bold]5/5[/] mapping, tracking, hazard scoring and alerts -> {watch}")
+    run = run_warning_chain({d: series / d / "scene.tif" for d in dates}, model, watch, dem=first / "dem.tif",
+                            glaciers=first / "glaciers.gpkg", status="Exercise", sender="glofwatch-demo", min_level="orange",
+                            say=lambda line: console.print(f"    {line}", markup=False))
+    console.print(alert_table(run.alerts))
+    console.print(f"\nsee it on a map: glofwatch serve {watch}   (then open http://127.0.0.1:8000)", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -259,11 +259,13 @@ def write_scene_band_files(scene_path: Path, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path) -> None:
+def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path, date: str | None = None) -> None:
     import rasterio
 
     profile = grid.profile(dtype="uint16", count=len(BANDS), nodata=0)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        if date:
+            dst.update_tags(DATE=date)  # the acquisition date, read back by scene.read_scene
         for i, name in enumerate(BANDS, start=1):
             dst.set_band_description(i, name)
         for r0 in range(0, grid.height, BLOCK_ROWS):

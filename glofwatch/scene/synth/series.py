@@ -136,7 +136,8 @@ def write_synthetic_series(
     for t, date in enumerate(dates):
         ids = plan.last if t == n_dates - 1 else plan.before
         ids = wobble(ids, land.nodata, wobble_rng, beds=plan.before)
-        scenes.append(_write_date(land, ids, plan.new_lakes, grid, out_dir / date.isoformat(), bands_as_files))
+        scenes.append(_write_date(land, ids, plan.new_lakes, grid, out_dir / date.isoformat(), bands_as_files,
+                                  date.isoformat()))
         areas.append(np.bincount(ids.ravel(), minlength=plan.max_id + 1) * grid.pixel_area_m2() / 1e6)
     events = _describe(plan, areas[-2], areas[-1], dates)
     seen = np.flatnonzero((areas[0] > 0) & (areas[-1] > 0))
@@ -320,7 +321,8 @@ def wobble(ids: np.ndarray, nodata: np.ndarray, rng: np.random.Generator, beds: 
 
 
 def _write_date(
-    land: Landscape, ids: np.ndarray, new_lakes: dict[int, int], grid: GeoGrid, out_dir: Path, bands_as_files: bool
+    land: Landscape, ids: np.ndarray, new_lakes: dict[int, int], grid: GeoGrid, out_dir: Path, bands_as_files: bool,
+    date: str,
 ) -> SceneFiles:
     """Render and write one date's scene with the lakes of ``ids``."""
     from glofwatch.scene.synth.vectors import glacier_outlines, lake_polygons, write_gpkg
@@ -344,7 +346,7 @@ def _write_date(
     if bands_as_files:
         _write_band_files(dated, grid, files.bands)
     else:
-        _write_reflectance(dated, grid, files.scene)  # type: ignore[arg-type]
+        _write_reflectance(dated, grid, files.scene, date)  # type: ignore[arg-type]
     mask = dated.lake_mask()
     _write_raster(files.lakes_mask, np.where(dated.nodata, np.uint8(255), mask), grid, nodata=255)
     _write_raster(files.dem, dated.terrain.dem_m.astype(np.float32), grid, nodata=None)
