@@ -33,3 +33,22 @@ def test_permissions_follow_the_umask(tmp_path: Path) -> None:
 def test_json_nan_becomes_null(tmp_path: Path) -> None:
     write_json_atomic(tmp_path / "m.json", {"iou": float("nan"), "xs": [1.0, float("nan")]})
     assert (tmp_path / "m.json").read_text().replace(" ", "").replace("\n", "") == '{"iou":null,"xs":[1.0,null]}'
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "probability.tif"
+    # a writer killed mid-write: its temporary file stays, named after its (now dead) process
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(child.stdout)
+    stale = tmp_path / f".probability.tif.tmp-{dead}-abcd.tif"
+    stale.write_bytes(b"x" * 1000)
+    live = tmp_path / f".probability.tif.tmp-{os.getppid()}-efgh.tif"  # a running writer's file stays
+    live.write_bytes(b"y")
+    other = tmp_path / f".mask.tif.tmp-{dead}-ijkl.tif"  # another target's file is not this write's business
+    other.write_bytes(b"z")
+    write_text_atomic(target, "new")
+    assert target.read_text() == "new"
+    assert not stale.exists() and live.exists() and other.exists()

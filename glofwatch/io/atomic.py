@@ -1,8 +1,10 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
 A reader never sees a half-written file, and a run killed mid-write leaves the
-previous version in place (plus, at worst, a stray ``.tmp-*`` file that the
-next write ignores).
+previous version in place. The temporary file is named ``.NAME.tmp-PID-XXXX``:
+a write of ``NAME`` removes the leftovers of processes that are no longer running
+(a killed whole-tile run would otherwise leave hundreds of MB behind), and the
+folder entry is flushed after the rename, so the new name survives a power cut.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=target.suffix, dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-{os.getpid()}-", suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -37,10 +40,58 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
+        fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete ``.NAME.tmp-PID-*`` files and folders beside ``target`` whose writing process is gone.
+
+    Returns:
+        The paths removed.
+    """
+    import shutil
+
+    target = Path(target)
+    removed = []
+    prefix = f".{target.name}.tmp-"
+    with contextlib.suppress(OSError):
+        for path in target.parent.iterdir():
+            if not path.name.startswith(prefix):
+                continue
+            pid = path.name[len(prefix):].split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+                continue
+            with contextlib.suppress(OSError):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+    return removed
 
 
 def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> Path:
