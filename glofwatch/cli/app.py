@@ -10,6 +10,7 @@ Any :class:`~glofwatch.errors.GlofwatchError` becomes one line on stderr,
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -44,6 +45,25 @@ def report_error(exc: GlofwatchError) -> None:
     typer.echo(f"error: {exc}", err=True)
 
 
+# Failures of the machine, not of glofwatch: the file system refused a write or a read.
+OS_FIXES = {
+    errno.ENOSPC: "the disk is full; free disk space or write to another --out folder",
+    errno.EDQUOT: "the disk quota is exceeded; free disk space or write to another --out folder",
+    errno.EACCES: "permission denied; check the folder's permissions or choose another --out folder",
+    errno.EPERM: "permission denied; check the folder's permissions or choose another --out folder",
+    errno.EROFS: "the file system is read-only; choose another --out folder",
+}
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One line for a full disk, a read-only or forbidden folder; None for other OS errors (bugs keep a traceback)."""
+    fix = OS_FIXES.get(exc.errno or -1)
+    if fix is None:
+        return None
+    where = exc.filename or "a file"
+    return f"{where}: {fix}"
+
+
 class GlofwatchGroup(TyperGroup):
     """Root command group that turns GlofwatchError into one line and exit status 2."""
 
@@ -52,6 +72,12 @@ class GlofwatchGroup(TyperGroup):
             return super().invoke(ctx)
         except GlofwatchError as exc:
             report_error(exc)
+            raise typer.Exit(2) from exc
+        except OSError as exc:
+            line = os_error_line(exc)
+            if line is None:
+                raise
+            typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2) from exc
 
 
