@@ -95,6 +95,7 @@ class _Crash(L.Callback):
             raise RuntimeError("simulated kill")
 
 
+@pytest.mark.fault
 def test_killed_mid_epoch_resumes_to_the_same_result(tmp_path: Path, synth_root: Path, straight_run: Path) -> None:
     run = tmp_path / "run"
     cfg = resolve_config(None, {**TINY, "max_epochs": 3})
@@ -105,6 +106,7 @@ def test_killed_mid_epoch_resumes_to_the_same_result(tmp_path: Path, synth_root:
     _assert_same_run(run, straight_run)
 
 
+@pytest.mark.fault
 def test_kill_during_checkpoint_write_keeps_the_previous_checkpoint(
     tmp_path: Path, synth_root: Path, straight_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
