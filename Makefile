@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install -q -c requirements.lock torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	$(PY) -m pip install -q --no-deps -c requirements.lock grad-cam==1.5.7 ultralytics==8.4.190
+	bash glofwatch/webmap/fetch_assets.sh
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -29,14 +29,19 @@ COMMAND_MODULES = [
     "glofwatch.cli.models",
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",
+    "glofwatch.cli.evaluate_map",
+    "glofwatch.cli.reproduce",
     "glofwatch.cli.demo",
     "glofwatch.cli.export",
     "glofwatch.cli.bench",
     "glofwatch.cli.map",
+    "glofwatch.cli.fetch",
+    "glofwatch.cli.watch",
     "glofwatch.cli.explain",
     "glofwatch.cli.monitor",
     "glofwatch.cli.risk",
     "glofwatch.cli.alerts",
+    "glofwatch.cli.serve",
 ]
 
 

@@ -143,6 +143,43 @@ def monitor_cmd(
     typer.echo(f"\nwrote {out / 'monitor.json'} and {out / 'monitor.md'}")
 
 
+@bench_app.command("serve")
+def serve_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for serve.json and serve.md."),
+    folder: Optional[Path] = typer.Option(None, "--dir", help="Served folder (default: synthetic lakes in OUT/data)."),
+    requests: int = typer.Option(2000, help="Requests to send."),
+    connections: int = typer.Option(8, help="Concurrent keep-alive connections."),
+    lakes: int = typer.Option(5000, help="Lakes of the synthetic folder."),
+    dates: int = typer.Option(3, help="Observation dates of the synthetic folder."),
+    seed: int = typer.Option(0, help="Seed of the synthetic lakes and the request mix."),
+    max_seconds: float = typer.Option(300.0, help="Stop sending after this many seconds."),
+) -> None:
+    """Loopback load test of `glofwatch serve`: latency p50/p95, errors and requests/s per API call."""
+    from glofwatch.bench.serve import bench_serve, serve_markdown
+
+    doc = bench_serve(out, folder=folder, requests=requests, connections=connections, lakes=lakes, dates=dates,
+                      seed=seed, max_seconds=max_seconds, progress=_say)
+    typer.echo(serve_markdown(doc))
+    typer.echo(f"\nwrote {out / 'serve.json'} and {out / 'serve.md'}")
+
+
+@bench_app.command("fetch")
+def fetch_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for fetch.json, fetch.md and the loopback data."),
+    size: int = typer.Option(2048, help="Synthetic scene side in pixels."),
+    dates: int = typer.Option(3, help="Items (dates) served."),
+    bbox_km: float = typer.Option(5.0, "--bbox-km", help="Side of the square bbox at the scene centre, km."),
+    block: int = typer.Option(1024, help="COG block side in pixels (Earth Search: 1024)."),
+    seed: int = typer.Option(0, help="Synthetic scene seed."),
+) -> None:
+    """Bytes read per km2 against the COG blocks' compressed bytes (goal <= 1.5x), and seconds per date, on loopback."""
+    from glofwatch.bench.fetch import bench_fetch, fetch_markdown
+
+    doc = bench_fetch(out, size=size, dates=dates, bbox_km=bbox_km, block=block, seed=seed, progress=_say)
+    typer.echo(fetch_markdown(doc))
+    typer.echo(f"\nwrote {out / 'fetch.json'} and {out / 'fetch.md'}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``bench`` with ``infer``, ``train``, ``scene`` and ``realism``."""
     app.add_typer(bench_app, name="bench")
