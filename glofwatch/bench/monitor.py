@@ -107,7 +107,7 @@ def bench_monitor(
         raise ConfigError(f"bench monitor: sizes {list(sizes)} and dates {dates} must be >= 1 and >= 2; "
                           "e.g. --sizes 10000,30000,100000 --dates 10")
     say = progress or (lambda _msg: None)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in sorted(sizes):
         t0 = time.perf_counter()
         frame = synthetic_observations(n, dates, seed)

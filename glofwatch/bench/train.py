@@ -108,7 +108,8 @@ def bench_train(
     if "cuda" in devices and not torch.cuda.is_available():
         raise ConfigError("--devices cuda was asked for but no CUDA GPU is visible; use --devices cpu")
     configs = [(name, resolve_bench_config(name)) for name in presets]
-    results, errors = [], []
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)

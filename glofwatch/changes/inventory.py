@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +76,7 @@ class Inventory:
     date_from: str
     layer: str
     crs: str
-    frame: object = field(repr=False)
+    frame: Any = field(repr=False)
     n_read: int = 0
     n_empty: int = 0
     n_repaired: int = 0
@@ -150,7 +152,7 @@ def parse_dates_option(text: str | None, count: int) -> list[dt.date] | None:
     return dates
 
 
-def find_inventories(paths: list[str | Path]) -> list[Path]:
+def find_inventories(paths: Sequence[str | Path]) -> list[Path]:
     """Expand folders into the ``lakes.gpkg`` files under them (sorted); files stay as they are.
 
     Raises:
@@ -369,7 +371,8 @@ def equal_area_crs(inventories: list[Inventory]):  # noqa: ANN201 - pyproj CRS
         if len(inv.frame) == 0:
             continue
         to_ll = pyproj.Transformer.from_crs(inv.frame.crs, "EPSG:4326", always_xy=True)
-        boxes.append(to_ll.transform_bounds(*inv.frame.total_bounds, densify_pts=21))
+        west, south, east, north = inv.frame.total_bounds
+        boxes.append(to_ll.transform_bounds(west, south, east, north, densify_pts=21))
     if not boxes:
         lon0, lat0 = 0.0, 0.0
     else:

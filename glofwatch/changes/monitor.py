@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,9 +47,9 @@ class Loaded:
         dates: every date in order (ISO text; ``date_index`` counts in it).
     """
 
-    frame: object
+    frame: Any
     inventories: list[Inventory]
-    area_crs: object
+    area_crs: Any
     dates: list[str] = field(default_factory=list)
 
 
@@ -63,14 +64,14 @@ class MonitorResult:
         files: written files by name.
     """
 
-    tracks: object
-    observations: object
+    tracks: Any
+    observations: Any
     summary: dict
     files: dict[str, Path] = field(default_factory=dict)
 
 
 def load_observations(
-    paths: list[str | Path], dates: list[dt.date] | None = None, pixel_size_m: float | None = None
+    paths: Sequence[str | Path], dates: list[dt.date] | None = None, pixel_size_m: float | None = None
 ) -> Loaded:
     """Read inventories into one table of observations in an equal-area CRS.
 
@@ -109,7 +110,7 @@ def load_observations(
 
 
 def run_monitor(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     out_dir: str | Path,
     dates: list[dt.date] | None = None,
     pixel_size_m: float | None = None,

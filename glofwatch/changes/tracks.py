@@ -27,6 +27,7 @@ remnants is ``drained``, a lake cut in two by a sandbar with the same water is `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,8 @@ class Tracked:
         n_same_date_merged: outlines folded into an overlapping outline of the same date.
     """
 
-    tracks: object
-    observations: object
+    tracks: Any
+    observations: Any
     dates: list[str]
     n_same_date_merged: int = 0
 

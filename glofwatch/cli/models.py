@@ -65,12 +65,12 @@ def models_command(
         else:
             weights = f"{row['default_weights']} (not on disk: random init)"
         table.add_row(
-            row["name"],
-            row["family"],
-            row["encoder"] or "-",
+            str(row["name"]),
+            str(row["family"]),
+            str(row["encoder"] or "-"),
             f"{row['params_m']:.2f}",
             weights,
-            row["study_row"] or ("tests only" if row["for_tests"] else "-"),
+            str(row["study_row"] or ("tests only" if row["for_tests"] else "-")),
             str(row["stride"]),
             "yes" if row["fast"] else "no",
         )

@@ -310,7 +310,7 @@ def eigencam_for_yolo(model: Any, image: np.ndarray, layer: str | None = None) -
     def is_network(m: Any) -> bool:
         return hasattr(m, "yaml") and isinstance(getattr(m, "model", None), torch.nn.Sequential)
 
-    net = model if is_network(model) else getattr(model, "model", None)  # a YOLO object wraps the network
+    net: Any = model if is_network(model) else getattr(model, "model", None)  # a YOLO object wraps the network
     if not is_network(net):
         raise ConfigError(f"{type(model).__name__} is not an Ultralytics YOLO network; pass YOLO(...).model")
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:

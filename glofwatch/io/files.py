@@ -28,7 +28,7 @@ def read_json(path: str | os.PathLike[str], missing_ok: bool = True) -> dict[str
         raise InputError(f"{path}: cannot be read ({exc.__class__.__name__}); check its permissions or restore it") from None
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno}); restore it from a backup "
                          "or delete it to start that step again") from None
     if not isinstance(value, dict):

@@ -34,6 +34,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -107,7 +108,7 @@ def _cache_candidates(encoder: str) -> list[Path]:
         name = encoder[3:]
         cfg = timm.models.get_pretrained_cfg(name)
         if cfg is not None:
-            if cfg.url:
+            if isinstance(cfg.url, str) and cfg.url:
                 found.append(hub / Path(cfg.url).name)
             if cfg.hf_hub_id:
                 snap = hf / ("models--" + cfg.hf_hub_id.replace("/", "--")) / "snapshots"
@@ -130,9 +131,9 @@ def find_imagenet_weights(encoder: str) -> WeightsSource | None:
             if path.is_file():
                 return WeightsSource(encoder, path, "user")
     if encoder == LITE0_ENCODER:
-        path = _lite0_package_file()
-        if path is not None:
-            return WeightsSource(encoder, path, "package", "lite0-package")
+        package_file = _lite0_package_file()
+        if package_file is not None:
+            return WeightsSource(encoder, package_file, "package", "lite0-package")
     for path in _cache_candidates(encoder):
         return WeightsSource(encoder, path, "cache")
     return None
@@ -212,7 +213,7 @@ def load_imagenet_encoder(model: nn.Module, source: WeightsSource, in_channels: 
     state = read_state_dict(source.path)
     if source.layout == "lite0-package":
         state = map_lite0_package(state, str(source.path))
-    encoder = model.encoder
+    encoder = cast(nn.Module, model.encoder)
     target = encoder.state_dict()
     timm_wrapped = source.encoder.startswith("tu-")
     # the file's names are compared with the encoder's names minus timm's "model." wrapper

@@ -41,7 +41,8 @@ class RngState(L.Callback):
     """Save and restore every RNG state with the checkpoint."""
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
+        keys = np.asarray(keys)
         state = {
             "python": random.getstate(),
             # plain types and tensors only, so checkpoints load with torch.load(weights_only=True)
@@ -65,7 +66,7 @@ class EpochSeed(L.Callback):
     """Call ``datamodule.set_epoch(epoch)`` at the start of each training epoch."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        dm = trainer.datamodule
+        dm = getattr(trainer, "datamodule", None)
         if dm is not None and hasattr(dm, "set_epoch"):
             dm.set_epoch(trainer.current_epoch)
 

@@ -102,7 +102,7 @@ def _check_number(
     """Return ``value`` as float if it is a real number in range, else raise ConfigError."""
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(float(value))
     if ok:
-        v = float(value)
+        v = float(value)  # type: ignore[arg-type]  # a Real, checked above
         ok = (v > low if open_low else v >= low) and v <= high
     if not ok:
         bracket = "(" if open_low else "["

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -68,6 +68,11 @@ class SegmentationTask(L.LightningModule):
             {k: BinaryStatScores(threshold=self.cfg.threshold, ignore_index=IGNORE) for k in stages})
         self.mean_loss = torch.nn.ModuleDict({k: MeanMetric() for k in stages})
 
+    def _meters(self, stage: str) -> tuple[BinaryStatScores, MeanMetric]:
+        """The confusion-count and mean-loss metrics of ``stage`` (train, val or test)."""
+        key = _KEY[stage]
+        return cast(BinaryStatScores, self.stat_scores[key]), cast(MeanMetric, self.mean_loss[key])
+
     def forward(self, image: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, 1, H, W) for raw images (N, C, H, W)."""
         x = normalize(image, self.spec, valid)
@@ -86,8 +91,9 @@ class SegmentationTask(L.LightningModule):
         n = batch["image"].shape[0]
         with torch.no_grad():
             target = batch["mask"].long().masked_fill(~batch["valid"], IGNORE)
-            self.stat_scores[_KEY[stage]].update(torch.sigmoid(logits.float())[:, 0], target)
-            self.mean_loss[_KEY[stage]].update(loss.detach(), weight=n)
+            meter, mean_loss = self._meters(stage)
+            meter.update(torch.sigmoid(logits.float())[:, 0], target)
+            mean_loss.update(loss.detach(), weight=n)
         if stage == "train":
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=n)
             self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
@@ -103,7 +109,7 @@ class SegmentationTask(L.LightningModule):
         self._step(batch, "test")
 
     def _log_epoch(self, stage: str) -> None:
-        meter, mean_loss = self.stat_scores[_KEY[stage]], self.mean_loss[_KEY[stage]]
+        meter, mean_loss = self._meters(stage)
         if not meter.update_called:
             return
         tp, fp, tn, fn, _ = (int(v) for v in meter.compute().tolist())  # summed over every DDP process
@@ -124,8 +130,8 @@ class SegmentationTask(L.LightningModule):
         if not self.trainer.sanity_checking:
             self._log_epoch("val")
         else:
-            self.stat_scores["val"].reset()
-            self.mean_loss["val"].reset()
+            for metric in self._meters("val"):
+                metric.reset()
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
@@ -139,7 +145,8 @@ class SegmentationTask(L.LightningModule):
 
         total = float(self.trainer.estimated_stepping_batches)
         budget = self.cfg.time_budget_s
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None) if budget else None
+        callbacks = getattr(self.trainer, "callbacks", [])
+        timer = next((c for c in callbacks if isinstance(c, Timer)), None) if budget else None
 
         def factor(step: int) -> float:
             elapsed = timer.time_elapsed() if timer is not None and timer.start_time() is not None else 0.0
@@ -150,6 +157,7 @@ class SegmentationTask(L.LightningModule):
     def configure_optimizers(self) -> Any:
         cfg = self.cfg
         params = self.net.parameters()
+        opt: torch.optim.Optimizer
         if cfg.optimizer == "adam":
             opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         elif cfg.optimizer == "adamw":
@@ -160,6 +168,6 @@ class SegmentationTask(L.LightningModule):
             sched = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_schedule())
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         if cfg.scheduler == "plateau":
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_iou", "interval": "epoch"}}
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_iou", "interval": "epoch"}}
         return opt

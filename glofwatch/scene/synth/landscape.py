@@ -161,9 +161,9 @@ class Landscape:
         tex = self.texture[rows]
         veg = self.vegetation_cover[rows]
         shore = self.shore[rows]
-        shore_sel = [(shore == code, colour) for code, colour in
-                     ((SHORE_SALT, mat.SALT), (SHORE_VEGETATION, mat.VEGETATION), (SHORE_DEBRIS, mat.DEBRIS))]
-        shore_sel = [(sel, colour, tex[sel]) for sel, colour in shore_sel if sel.any()]
+        shore_codes = [(shore == code, colour) for code, colour in
+                       ((SHORE_SALT, mat.SALT), (SHORE_VEGETATION, mat.VEGETATION), (SHORE_DEBRIS, mat.DEBRIS))]
+        shore_sel = [(sel, colour, tex[sel]) for sel, colour in shore_codes if sel.any()]
         glacier = self.glacier[rows] > 0
         clean = glacier & ~self.debris[rows]
         hummock = glacier & self.debris[rows]

@@ -104,7 +104,7 @@ def _blur(a: np.ndarray, sigma_px: float) -> np.ndarray:
 
     step = max(1, int(sigma_px // 3))
     small = np.ascontiguousarray(a[::step, ::step], dtype=np.float32)
-    small = cv2.GaussianBlur(small, (0, 0), sigma_px / step, borderType=cv2.BORDER_REPLICATE)
+    small = np.asarray(cv2.GaussianBlur(small, (0, 0), sigma_px / step, borderType=cv2.BORDER_REPLICATE), np.float32)
     if step == 1:
         return small
     return cv2.resize(small, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -248,8 +248,10 @@ def rasterize_paths(
             cv2.line(along, p, q, i / (n - 1), thickness, cv2.LINE_8, 4)
     if displacement is not None and index.any():
         map_row, map_col = _displaced_grid(shape, displacement)
-        index = cv2.remap(index, map_col, map_row, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        along = cv2.remap(along, map_col, map_row, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        index = np.asarray(cv2.remap(index, map_col, map_row, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE),
+                           index.dtype)
+        along = np.asarray(cv2.remap(along, map_col, map_row, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE),
+                           along.dtype)
     return index, along
 
 
