@@ -26,14 +26,26 @@ def map_cmd(
     min_area_m2: float = typer.Option(1000.0, help="Smallest lake kept in the polygons, m2."),
     bands: Optional[str] = typer.Option(None, help="Band names of multi-band files in file order, e.g. B02,B03,B04,B08."),
     gain: Optional[float] = typer.Option(None, help="8-bit rendering gain for models trained on 8-bit images."),
-    dn_offset: float = typer.Option(0.0, help="Added to L2A DN; -1000 for processing baseline 04.00 and later."),
+    dn_offset: Optional[float] = typer.Option(
+        None, help="Added to L2A DN (-1000 for processing baseline 04.00 and later); default: read from the product "
+        "(MTD_MSIL2A.xml, STAC raster:bands, tags, baseline), else implied by the acquisition date."),
+    scl: Optional[Path] = typer.Option(None, "--scl", help="Scene Classification Layer file of the (one) scene; "
+                                       "default: the scene's own SCL band or file, if any."),
+    use_scl: bool = typer.Option(True, "--use-scl/--no-scl", help="Mark SCL cloud, shadow and cirrus pixels "
+                                 "'not observed' (mask value 2)."),
     workers: int = typer.Option(1, help="Dask workers for many scenes (1: map in this process)."),
     scheduler: Optional[str] = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
     worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads", help="LocalCluster workers as processes or threads."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo scenes whose outputs are complete."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Mask threshold overriding the model's own "
+                                              "(chosen on validation at the end of training)."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: 8 flips and rotations per tile (8x slower)."),
 ) -> None:
-    """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json."""
+    """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json.
+
+    mask.tif: 1 lake, 0 not lake, 2 not observed (SCL cloud, cloud shadow, thin cirrus), 255 nodata.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -51,7 +63,9 @@ def map_cmd(
     console = Console(stderr=True)
     options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,
                          backend=check_backend_name(backend), min_area_m2=min_area_m2, gain=gain, dn_offset=dn_offset,
-                         bands=_bands(bands), overwrite=overwrite)
+                         bands=_bands(bands), scl=str(scl) if scl is not None else None, use_scl=use_scl,
+                         overwrite=overwrite,
+                         **{k: v for k, v in (("threshold", threshold), ("tta", tta or None)) if v is not None})
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)
@@ -68,8 +82,10 @@ def map_cmd(
                 failed.append(res)
                 console.print(Text.assemble(("failed", "red"), f" {res.scene}: {res.message}"), soft_wrap=True)
             elif res.status == "skipped":
-                console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete (--overwrite to redo)"),
-                              soft_wrap=True)
+                console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete for this model and "
+                                   "these options (--overwrite to redo)"), soft_wrap=True)
+            elif res.message:
+                console.print(Text(f"note {res.scene}: {res.message}"), soft_wrap=True)
             if not per_tile:
                 bar.advance(task)
 

@@ -12,6 +12,11 @@ lakes smaller than ``min_area_m2`` and measures each lake:
 * ``centroid_lon`` / ``centroid_lat``: the polygon centroid (computed in the
   scene CRS) in EPSG:4326 degrees.
 * ``mean_prob`` / ``max_prob``: of the lake's pixels, NaN without probabilities.
+* ``unobserved_fraction``: share of the lake's surroundings (the ring of pixels
+  within ``ring_px``, default 3, of its shore, Chebyshev distance) that is not
+  observed: mask value 2 (SCL cloud, shadow, cirrus), nodata, or beyond the
+  raster's edge. A lake half under cloud reads as partly observed (its outline
+  may be cut by the cloud), not as shrunk; 0 for a lake seen all round.
 
 Geometries stay in the scene CRS. The outlines follow pixel edges
 (staircase), so the perimeter of small lakes is longer than a smooth shore.
@@ -31,8 +36,12 @@ from glofwatch.geo import GeoGrid
 DEFAULT_MIN_AREA_M2 = 1000.0
 """Smallest lake kept by default: 10 Sentinel-2 pixels of 10 m (0.001 km2)."""
 
-LAKE_COLUMNS = ("lake_id", "area_km2", "perimeter_m", "centroid_lon", "centroid_lat", "mean_prob", "max_prob", "date")
+LAKE_COLUMNS = ("lake_id", "area_km2", "perimeter_m", "centroid_lon", "centroid_lat", "mean_prob", "max_prob",
+                "unobserved_fraction", "date")
 """Attribute columns of every lake table, in order (plus ``geometry``)."""
+
+DEFAULT_RING_PX = 3
+"""Width in pixels of the ring around a lake whose observed share ``unobserved_fraction`` reports."""
 
 _BAND_ROWS = 512
 
@@ -57,17 +66,20 @@ def vectorize_mask(
     probability: np.ndarray | RowReader | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
     date: str | None = None,
+    ring_px: int = DEFAULT_RING_PX,
 ):  # noqa: ANN201 - GeoDataFrame
     """Polygons of the lakes in ``mask``.
 
     Args:
-        mask: (H, W) uint8/bool; 1 (True) is lake. Any other value (0, nodata 255) is not.
+        mask: (H, W) uint8/bool; 1 (True) is lake, 0 (False) observed land; any other value
+            (2 not observed, 255 nodata) is neither lake nor observed.
         grid: the mask's georeference (must have a CRS).
         probability: optional (H, W) float lake probability for ``mean_prob``/``max_prob``,
             or a function ``rows(r0, r1) -> (r1 - r0, W)`` reading it in strips (so a
             scene-size probability never sits in memory; see :func:`vectorize_raster`).
         min_area_m2: lakes with a smaller geodesic area are dropped.
         date: acquisition date written to the ``date`` column (None: missing).
+        ring_px: width of the ring around each lake for ``unobserved_fraction``.
 
     Returns:
         GeoDataFrame with :data:`LAKE_COLUMNS` and ``geometry`` (Polygon, scene CRS),
@@ -134,6 +146,7 @@ def vectorize_mask(
         mean_p = max_p = np.full(len(keep), np.nan)
 
     ok = area_m2 >= min_area_m2
+    unobserved = unobserved_fractions(mask, labels, keep[ok], ring_px)
     table = gpd.GeoDataFrame(
         {
             "lake_id": np.arange(1, int(ok.sum()) + 1, dtype=np.int64),
@@ -143,12 +156,49 @@ def vectorize_mask(
             "centroid_lat": np.asarray(lat)[ok],
             "mean_prob": mean_p[ok],
             "max_prob": max_p[ok],
+            "unobserved_fraction": unobserved,
             "date": pd.Series([date] * int(ok.sum()), dtype="string"),
         },
         geometry=gpd.GeoSeries(geoms_arr[ok], crs=grid.crs),
         crs=grid.crs,
     )
     return table
+
+
+def unobserved_fractions(mask: np.ndarray, labels: np.ndarray, lakes: np.ndarray, ring_px: int) -> np.ndarray:
+    """Per lake label in ``lakes``: the share of its ring of ``ring_px`` pixels that is not observed.
+
+    Not observed: a mask value other than 0 and 1 (2 not observed, 255 nodata), or outside the raster.
+
+    Example:
+        >>> m = np.zeros((9, 9), np.uint8); m[3:6, 3:6] = 1; m[:, 7:] = 2
+        >>> lab = (m == 1).astype(np.int32)
+        >>> float(unobserved_fractions(m, lab, np.array([1]), 2)[0])  # ring 7x7 - 3x3 = 40 px, 7 in column 7
+        0.175
+    """
+    from scipy import ndimage
+
+    out = np.zeros(len(lakes))
+    if ring_px <= 0 or len(lakes) == 0:
+        return out
+    h, w = labels.shape
+    objects = ndimage.find_objects(labels)
+    square = np.ones((3, 3), dtype=bool)
+    for i, k in enumerate(lakes):
+        rows, cols = objects[int(k) - 1]
+        r0, r1, c0, c1 = rows.start - ring_px, rows.stop + ring_px, cols.start - ring_px, cols.stop + ring_px
+        lab = np.zeros((r1 - r0, c1 - c0), dtype=labels.dtype)
+        hidden = np.ones((r1 - r0, c1 - c0), dtype=bool)  # beyond the raster edge: not observed
+        a0, a1, b0, b1 = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+        inner = (slice(a0 - r0, a1 - r0), slice(b0 - c0, b1 - c0))
+        lab[inner] = labels[a0:a1, b0:b1]
+        part = mask[a0:a1, b0:b1]
+        hidden[inner] = (part != 0) & (part != 1)
+        lake = lab == k
+        ring = ndimage.binary_dilation(lake, square, iterations=ring_px) & ~lake
+        n = int(np.count_nonzero(ring))
+        out[i] = np.count_nonzero(hidden & ring) / n if n else 0.0
+    return out
 
 
 def _polygons(labels: np.ndarray, n: int, keep: np.ndarray, grid: GeoGrid) -> list:
@@ -194,6 +244,7 @@ def vectorize_raster(
     probability_path: str | Path | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
     date: str | None = None,
+    ring_px: int = DEFAULT_RING_PX,
 ):  # noqa: ANN201 - GeoDataFrame
     """:func:`vectorize_mask` for a mask GeoTIFF, reading the probability GeoTIFF in strips.
 
@@ -207,7 +258,7 @@ def vectorize_raster(
 
     mask, grid = read_raster(mask_path)
     if probability_path is None:
-        return vectorize_mask(mask, grid, None, min_area_m2, date)
+        return vectorize_mask(mask, grid, None, min_area_m2, date, ring_px)
     with rasterio.open(probability_path) as ds:
         if (ds.height, ds.width) != grid.shape:
             raise InputError(f"{probability_path}: {ds.height}x{ds.width} but the mask is {grid.height}x{grid.width}")
@@ -215,7 +266,7 @@ def vectorize_raster(
         def rows(r0: int, r1: int) -> np.ndarray:
             return ds.read(1, window=Window(0, r0, grid.width, r1 - r0))
 
-        return vectorize_mask(mask, grid, rows, min_area_m2, date)
+        return vectorize_mask(mask, grid, rows, min_area_m2, date, ring_px)
 
 
 def write_lakes(lakes, path: str | Path) -> Path:  # noqa: ANN001 - GeoDataFrame

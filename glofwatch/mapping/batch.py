@@ -3,14 +3,21 @@
 Every scene gets its own folder ``OUT/<scene name>/``::
 
     probability.tif   float32 lake probability 0..1, NaN on nodata
-    mask.tif          uint8 1 lake / 0 not lake / 255 nodata
+    mask.tif          uint8 1 lake / 0 not lake / 2 not observed (SCL cloud, shadow, cirrus) / 255 nodata
     lakes.gpkg        lake polygons in the scene CRS (layer "lakes")
     lakes.geojson     the same in EPSG:4326
     summary.json      what was done; written last, so it marks the scene complete
 
 Every file is written atomically. A scene whose ``summary.json`` says
-``"status": "done"`` and whose files all exist is skipped on the next run
-(``overwrite=True`` redoes it), so an interrupted batch resumes where it stopped.
+``"status": "done"``, whose files all exist and whose resume key (a hash of
+the model file and the options, :mod:`glofwatch.mapping.resume`) is this run's
+is skipped on the next run (``overwrite=True`` redoes it), so an interrupted
+batch resumes where it stopped and a changed model or option redoes the scene.
+
+``summary.json`` also records the DN offset used and where it came from
+(``dn_offset``, ``dn_offset_from``, ``processing_baseline``), any note about a
+guessed offset (``notes``), where nodata came from, and with an SCL its class
+shares and the share of lake pixels it calls water (``scl``).
 
 Many scenes run on a Dask distributed cluster (a ``LocalCluster`` of ``workers``
 single-threaded workers, or an existing scheduler). Each worker loads the model
@@ -34,6 +41,7 @@ from glofwatch.scene.read import scene_name
 
 OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
 SUMMARY_FILE = "summary.json"
+CHANGED_NOTE = "redone: the model or options changed since it was mapped"
 CONNECT_TIMEOUT_S = 30
 """How long to wait for a Dask scheduler given with ``--scheduler``."""
 
@@ -50,8 +58,10 @@ class MapOptions:
         backend: auto, torch, onnxruntime or openvino (auto: the fastest available).
         min_area_m2: smallest lake kept in the polygons.
         gain: 8-bit rendering gain for models trained on 8-bit images (None: the training default).
-        dn_offset: added to L2A DN (-1000 for processing baseline >= 04.00).
+        dn_offset: added to L2A DN (-1000 for processing baseline >= 04.00); None: the product's.
         bands: band names of multi-band files in file order (None: descriptions / default order).
+        scl: Scene Classification Layer file for the (one) scene (None: the scene's own, if any).
+        use_scl: mark SCL cloud, shadow and cirrus "not observed".
         threads: torch threads per scene (None: torch's default).
         overwrite: redo scenes that are already complete.
     """
@@ -63,8 +73,10 @@ class MapOptions:
     backend: str = "auto"
     min_area_m2: float = DEFAULT_MIN_AREA_M2
     gain: float | None = None
-    dn_offset: float = 0.0
+    dn_offset: float | None = None
     bands: tuple[str, ...] | None = None
+    scl: str | None = None
+    use_scl: bool = True
     threads: int | None = None
     overwrite: bool = False
 
@@ -100,6 +112,14 @@ class SceneSummary:
     megapixels_per_s: float
     peak_rss_mb: float
     files: list[str] = field(default_factory=lambda: list(OUTPUT_FILES))
+    dn_offset: float | None = None
+    dn_offset_from: str | None = None
+    processing_baseline: str | None = None
+    nodata_from: str = "file"
+    not_observed_fraction: float | None = None
+    scl: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    resume: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -117,17 +137,12 @@ class SceneResult:
     summary: dict[str, Any] | None = None
 
 
-def is_complete(out_dir: str | Path) -> bool:
-    """True when ``out_dir`` holds a ``summary.json`` with status done and all its files."""
-    import json
+def is_complete(out_dir: str | Path, key: str | None = None) -> bool:
+    """True when ``out_dir`` holds a ``summary.json`` with status done and all its files
+    (and, when ``key`` is given, that resume hash: see :mod:`glofwatch.mapping.resume`)."""
+    from glofwatch.mapping.resume import resume_state
 
-    out_dir = Path(out_dir)
-    try:
-        summary = json.loads((out_dir / SUMMARY_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    files = summary.get("files", OUTPUT_FILES) if isinstance(summary, dict) else OUTPUT_FILES
-    return summary.get("status") == "done" and all((out_dir / f).is_file() for f in files)
+    return resume_state(out_dir, key, OUTPUT_FILES, SUMMARY_FILE) == "complete"
 
 
 def map_scene(
@@ -140,8 +155,11 @@ def map_scene(
     progress: Callable[[int, int], None] | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
     gain: float | None = None,
-    dn_offset: float = 0.0,
+    dn_offset: float | None = None,
     bands: Sequence[str] | None = None,
+    scl: str | Path | None = None,
+    use_scl: bool = True,
+    resume: dict[str, Any] | None = None,
 ) -> SceneSummary:
     """Map one scene into ``out_dir``: probability, mask, lake polygons, summary (written last).
 
@@ -155,8 +173,11 @@ def map_scene(
         progress: called as ``progress(done_tiles, total_tiles)``.
         min_area_m2: smallest lake kept in the polygons.
         gain: 8-bit rendering gain (None: the training crops' default).
-        dn_offset: added to DN (-1000 for L2A baseline >= 04.00).
+        dn_offset: added to DN (-1000 for L2A baseline >= 04.00); None: the product's.
         bands: band names of a multi-band file in file order.
+        scl: Scene Classification Layer file (None: the scene's own, if any).
+        use_scl: mark SCL cloud, shadow and cirrus "not observed" (mask value 2).
+        resume: the run's resume record to store (see :func:`glofwatch.mapping.resume.resume_key`).
 
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
@@ -170,12 +191,14 @@ def map_scene(
 
     start = time.perf_counter()
     scene = read_scene(scene_path, tuple(bands) if bands else None)
+    if scl is not None:
+        scene.with_scl(scl)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY_FILE).unlink(missing_ok=True)  # outputs are about to change: not complete any more
     pred = predict_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
-        batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress,
+        batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
     )
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
@@ -194,6 +217,11 @@ def map_scene(
         lake_pixels=pred.lake_pixels, n_lakes=len(lakes), lake_area_km2=float(lakes["area_km2"].sum()),
         min_area_m2=min_area_m2, seconds=round(seconds, 3), megapixels_per_s=round(h * w / 1e6 / seconds, 4),
         peak_rss_mb=round(peak_rss_mb(), 1),
+        dn_offset=pred.offset.offset if pred.offset else None,
+        dn_offset_from=pred.offset.source if pred.offset else None,
+        processing_baseline=scene.product.baseline, nodata_from=scene.nodata_from,
+        not_observed_fraction=pred.not_observed_pixels / pred.valid_pixels if pred.scl and pred.valid_pixels else None,
+        scl=pred.scl, notes=[pred.offset.note] if pred.offset and pred.offset.note else [], resume=resume,
     )
     write_json_atomic(out / SUMMARY_FILE, {**summary.to_dict(), "stats": pred.stats})
     return summary
@@ -229,13 +257,23 @@ def run_scene(
     out_root: str | Path,
     options: MapOptions,
     progress: Callable[[int, int], None] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> SceneResult:
-    """Map one scene into ``out_root/<name>``; never raises for a bad scene (the result says why)."""
+    """Map one scene into ``out_root/<name>``; never raises for a bad scene (the result says why).
+
+    ``resume`` is the run's resume record (computed here when None).
+    """
+    from glofwatch.mapping.resume import resume_key, resume_state
+
     name = scene_name(scene_path)
     out_dir = Path(out_root) / name
-    if not options.overwrite and is_complete(out_dir):
-        return SceneResult(str(scene_path), name, "skipped", "outputs complete")
+    note = ""
     try:
+        resume = resume or resume_key(model, options)
+        state = resume_state(out_dir, resume["hash"], OUTPUT_FILES, SUMMARY_FILE)
+        if not options.overwrite and state == "complete":
+            return SceneResult(str(scene_path), name, "skipped", "outputs complete")
+        note = CHANGED_NOTE if state == "changed" and not options.overwrite else ""
         if options.threads:
             import torch
 
@@ -244,11 +282,13 @@ def run_scene(
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
-            gain=options.gain, dn_offset=options.dn_offset, bands=options.bands,
+            gain=options.gain, dn_offset=options.dn_offset, bands=options.bands, scl=options.scl,
+            use_scl=options.use_scl, resume=resume,
         )
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
         return SceneResult(str(scene_path), name, "failed", one_line(exc))
-    return SceneResult(str(scene_path), name, "done", "", summary.to_dict())
+    return SceneResult(str(scene_path), name, "done", "; ".join(filter(None, [note, *summary.notes])),
+                       summary.to_dict())
 
 
 def check_scene_names(scenes: Sequence[str | Path]) -> None:
@@ -291,15 +331,20 @@ def map_scenes(
     options = options or MapOptions()
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
+    if options.scl is not None and len(scenes) > 1:
+        raise ConfigError(f"--scl {options.scl} is one scene's classification layer but {len(scenes)} scenes are "
+                          "given; map that scene alone, or leave --scl out (each scene's own SCL is used)")
     check_scene_names(scenes)
     from glofwatch.infer.backends import resolve_model
+    from glofwatch.mapping.resume import resume_key
 
     resolve_model(model)  # a bad model is one error up front, not one per scene; .onnx/.xml files map too
+    resume = resume_key(model, options)
     results: dict[int, SceneResult] = {}
     todo: list[int] = []
     for i, s in enumerate(scenes):
         out_dir = Path(out_root) / scene_name(s)
-        if not options.overwrite and is_complete(out_dir):
+        if not options.overwrite and is_complete(out_dir, resume["hash"]):
             results[i] = SceneResult(str(s), scene_name(s), "skipped", "outputs complete")
             if on_result:
                 on_result(results[i])
@@ -307,12 +352,12 @@ def map_scenes(
             todo.append(i)
     if todo and workers == 1 and scheduler is None:
         for i in todo:
-            results[i] = run_scene(scenes[i], model, out_root, options, tile_progress)
+            results[i] = run_scene(scenes[i], model, out_root, options, tile_progress, resume)
             if on_result:
                 on_result(results[i])
     elif todo:
         _run_dask([(i, scenes[i]) for i in todo], model, out_root, options, workers, scheduler, processes,
-                  results, on_result)
+                  results, on_result, resume)
     return [results[i] for i in range(len(scenes))]
 
 
@@ -326,6 +371,7 @@ def _run_dask(
     processes: bool,
     results: dict[int, SceneResult],
     on_result: Callable[[SceneResult], None] | None,
+    resume: dict[str, Any] | None = None,
 ) -> None:
     import logging
     import os
@@ -349,7 +395,7 @@ def _run_dask(
         out_abs = str(Path(out_root).resolve())
         futures = {}
         for i, s in items:
-            fut = client.submit(run_scene, str(Path(s).resolve()), model_abs, out_abs, options,
+            fut = client.submit(run_scene, str(Path(s).resolve()), model_abs, out_abs, options, None, resume,
                                 key=f"map-{i}-{scene_name(s)}", pure=False)
             futures[fut] = (i, s)
         for fut in as_completed(list(futures)):

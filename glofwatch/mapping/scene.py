@@ -26,6 +26,13 @@ all tiles are scaled alike and there are no seams.
 
 Nodata and NaN pixels are never lake: probability is NaN and mask 255 there.
 A tile with no valid pixel is not run through the model.
+
+The DN offset is the product's own (:meth:`Scene.dn_offset`: ``MTD_MSIL2A.xml``,
+STAC ``raster:bands``, tags, the processing baseline, else the acquisition
+date) unless ``dn_offset`` is given. With a Scene Classification Layer, pixels
+it calls cloud shadow, cloud or thin cirrus get mask value
+:data:`~glofwatch.scene.scl.MASK_NOT_OBSERVED` (2, "not observed"); their
+probability is kept.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ import numpy as np
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
+from glofwatch.scene.products import OffsetChoice
 from glofwatch.scene.read import Scene
+from glofwatch.scene.scl import MASK_NOT_OBSERVED, SclTally, not_observed
 
 GDAL_CACHE_MB = 256
 """GDAL block cache while writing (keeps memory bounded on machines with much RAM)."""
@@ -93,9 +102,14 @@ class SceneInput:
     dn_offset: float
 
     @classmethod
-    def plan(cls, scene: Scene, spec, gain: float | None = None, dn_offset: float = 0.0) -> SceneInput:  # noqa: ANN001
-        """Decide the conversion for ``scene`` and a model's ``spec``; checks bands and kinds."""
+    def plan(cls, scene: Scene, spec, gain: float | None = None, dn_offset: float | None = None) -> SceneInput:  # noqa: ANN001
+        """Decide the conversion for ``scene`` and a model's ``spec``; checks bands and kinds.
+
+        ``dn_offset`` None takes the product's offset (:meth:`Scene.dn_offset`).
+        """
         bands = tuple(spec.bands)
+        if dn_offset is None:
+            dn_offset = scene.dn_offset(bands).offset if scene.kind == "dn" else 0.0
         if spec.source == "reflectance":
             if scene.kind == "rgb8":
                 raise InputError(
@@ -111,7 +125,8 @@ class SceneInput:
             return cls(bands, spec.source, scene.kind, bands, None, 1.0, 0.0)
         rendering = rendering_for(bands)
         scene.require_bands(bands)
-        return cls(bands, spec.source, scene.kind, bands, rendering, gain if gain is not None else (spec.gain or default_gain()), dn_offset)
+        gain = gain if gain is not None else (spec.gain or default_gain())
+        return cls(bands, spec.source, scene.kind, bands, rendering, gain, dn_offset)
 
     def convert(self, data: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Raw scene pixels (C, h, w) of :attr:`read_bands` -> model input (C, h, w) float32, 0 on nodata."""
@@ -158,9 +173,10 @@ class SceneInput:
 
     def describe(self) -> str:
         """One line for summaries."""
+        offset = f", DN offset {self.dn_offset:g}" if self.dn_offset else ""
         if self.rendering is not None:
-            return f"L2A DN rendered to 8-bit {self.rendering} ({' '.join(self.bands)}), gain {self.gain:g}"
-        return f"{self.scene_kind} bands {' '.join(self.bands)} as they are"
+            return f"L2A DN rendered to 8-bit {self.rendering} ({' '.join(self.bands)}), gain {self.gain:g}{offset}"
+        return f"{self.scene_kind} bands {' '.join(self.bands)} as they are{offset}"
 
 
 @dataclass
@@ -174,6 +190,9 @@ class ScenePrediction:
         lake_pixels: pixels mapped as lake.
         input: description of the input conversion.
         stats: scene-wide percentile stats (C, 2) or None.
+        offset: the DN offset used and where it came from (None for 8-bit scenes).
+        not_observed_pixels: valid pixels the SCL calls cloud, cloud shadow or cirrus (mask value 2).
+        scl: the SCL shares and the water cross-check (:meth:`SclTally.summary`), None without an SCL.
     """
 
     n_tiles: int
@@ -182,6 +201,9 @@ class ScenePrediction:
     lake_pixels: int
     input: str
     stats: list[list[float]] | None
+    offset: OffsetChoice | None = None
+    not_observed_pixels: int = 0
+    scl: dict | None = None
 
 
 def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # noqa: ANN001, ANN201
@@ -198,7 +220,7 @@ def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # 
     valid = scene.valid_mask(data)
     if not valid.any():
         raise InputError(
-            f"{scene.path}: every pixel is nodata (nodata={scene.grid.nodata}); check the file or its nodata value "
+            f"{scene.path}: every pixel is nodata (nodata={scene.nodata}); check the file or its nodata value "
             "(e.g. `gdal_edit.py -unsetnodata`)"
         )
     if spec.scaling != "percentile":
@@ -216,8 +238,9 @@ def predict_scene(
     overlap: int = 64,
     batch_size: int = 4,
     gain: float | None = None,
-    dn_offset: float = 0.0,
+    dn_offset: float | None = None,
     progress: Progress | None = None,
+    use_scl: bool = True,
 ) -> ScenePrediction:
     """Map a scene to a probability GeoTIFF and a mask GeoTIFF, strip by strip.
 
@@ -225,14 +248,16 @@ def predict_scene(
         scene: the opened scene.
         predictor: a :class:`~glofwatch.infer.predict.Predictor`.
         probability_path: output float32 GeoTIFF, lake probability 0..1, NaN on nodata.
-        mask_path: output uint8 GeoTIFF, 1 lake, 0 not lake, 255 nodata.
+        mask_path: output uint8 GeoTIFF, 1 lake, 0 not lake, 2 not observed (SCL cloud, shadow, cirrus), 255 nodata.
         tile: tile side in pixels (rounded down to the network stride; a scene smaller
             than a tile is mapped as one tile of its own size).
         overlap: overlap between neighbouring tiles in pixels (blended).
         batch_size: tiles per forward pass.
         gain: 8-bit rendering gain (default :func:`default_gain`).
-        dn_offset: added to DN before use (-1000 for L2A processing baseline >= 04.00).
+        dn_offset: added to DN before use (-1000 for L2A processing baseline >= 04.00); None: the
+            product's (see :meth:`Scene.dn_offset`).
         progress: called as ``progress(done_tiles, total_tiles)``.
+        use_scl: mark the SCL's cloud, shadow and cirrus pixels "not observed" when the scene has an SCL.
 
     Returns:
         A :class:`ScenePrediction`. Both files are written atomically, tiled and
@@ -251,7 +276,9 @@ def predict_scene(
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size} must be at least 1")
     spec = predictor.spec
-    conv = SceneInput.plan(scene, spec, gain, dn_offset)
+    offset = scene.dn_offset(spec.bands, dn_offset) if scene.kind == "dn" else None
+    conv = SceneInput.plan(scene, spec, gain, offset.offset if offset is not None else 0.0)
+    tally = SclTally(str(scene.scl.path)) if use_scl and scene.scl is not None else None
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         stats = scene_stats(scene, conv, spec)
     threshold = float(predictor.threshold)
@@ -265,7 +292,7 @@ def predict_scene(
     prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
 
-    done = run = valid_px = lake_px = 0
+    done = run = valid_px = lake_px = hidden_px = 0
     with contextlib.ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS="ALL_CPUS"))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
@@ -299,6 +326,12 @@ def predict_scene(
             prob[~ok] = np.nan
             lake = prob > threshold  # NaN (nodata) compares False
             mask = lake.view(np.uint8)
+            scl = scene.read_scl(r, 0, final, width) if tally is not None else None
+            if tally is not None and scl is not None:
+                hidden = not_observed(scl) & ok
+                mask[hidden] = MASK_NOT_OBSERVED
+                tally.add(scl, ok, mask == 1)
+                hidden_px += int(np.count_nonzero(hidden))
             np.putmask(mask, ~ok, np.uint8(MASK_NODATA))
             valid_px += int(np.count_nonzero(ok))
             lake_px += int(np.count_nonzero(mask == 1))
@@ -308,7 +341,8 @@ def predict_scene(
         prob_ds.close()
         mask_ds.close()
     stats_list = stats[0].tolist() if stats is not None else None
-    return ScenePrediction(total, run, valid_px, lake_px, conv.describe(), stats_list)
+    return ScenePrediction(total, run, valid_px, lake_px, conv.describe(), stats_list, offset, hidden_px,
+                           tally.summary() if tally is not None else None)
 
 
 def whole_image_probability(scene: Scene, predictor, gain: float | None = None) -> np.ndarray:  # noqa: ANN001
@@ -330,6 +364,6 @@ def whole_image_probability(scene: Scene, predictor, gain: float | None = None) 
 
 
 __all__ = [
-    "MASK_NODATA", "PROB_NODATA", "SceneInput", "ScenePrediction", "default_gain", "predict_scene",
+    "MASK_NODATA", "MASK_NOT_OBSERVED", "PROB_NODATA", "SceneInput", "ScenePrediction", "default_gain", "predict_scene",
     "rendering_for", "scene_stats", "whole_image_probability",
 ]

@@ -16,11 +16,26 @@ Band order:
   the band as a token (``T45RUL_20200101T045211_B02_10m.jp2``, as in a SAFE
   folder, which is searched recursively). All files must share one grid.
 
+* STAC item (``.json``): the assets ``blue green red nir`` (Earth Search) or
+  ``B02 B03 B04 B08`` (Planetary Computer), local or ``https://`` hrefs.
+
 Pixel values: uint8 scenes are 8-bit renderings (``kind == "rgb8"``); every
 other supported dtype is Sentinel-2 L2A digital numbers, reflectance x 10000
-(``kind == "dn"``). A pixel is nodata when any band equals the nodata value
-or is NaN (L2A reserves DN 0 for nodata; a scene without a nodata value uses
-0 for integer dtypes and NaN only for floats).
+plus the product's BOA offset (``kind == "dn"``). A pixel is nodata when any
+band equals the nodata value or is NaN. L2A reserves DN 0 for nodata, so an
+integer DN scene without a nodata tag (SAFE JP2 files declare none) uses 0;
+float scenes without one use NaN only.
+
+Scene Classification Layer: a band described ``SCL`` in a multi-band file, a
+file named with an ``SCL`` token in a folder (``T45RUL_..._SCL_20m.jp2``; the
+finest one), the ``scl``/``SCL`` asset of an item, or :meth:`Scene.with_scl`.
+It may be on another grid (20 m): :meth:`Scene.read_scl` reads it on the
+scene's (:mod:`glofwatch.scene.scl`).
+
+Product metadata (:mod:`glofwatch.scene.products`): ``MTD_MSIL2A.xml`` in the
+folder or the enclosing ``.SAFE``, the file's band offset/scale and tags, the
+item's ``raster:bands`` and ``s2:processing_baseline``, and the ``_N0509_`` of
+a product name; :meth:`Scene.dn_offset` picks the offset from them.
 """
 
 from __future__ import annotations
@@ -34,6 +49,18 @@ import numpy as np
 
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
+from glofwatch.scene.bands import SCL, BandSource, band_name, is_scl
+from glofwatch.scene.layouts import (
+    RASTER_SUFFIXES,
+    SUPPORTED_DTYPES,
+    SceneParts,
+    check_dtype,
+    file_product,
+    folder_parts,
+    item_parts,
+    open_raster,
+)
+from glofwatch.scene.products import OffsetChoice, ProductInfo, resolve_offset
 
 DEFAULT_ORDER: dict[int, tuple[str, ...]] = {
     1: ("B02",),
@@ -43,37 +70,8 @@ DEFAULT_ORDER: dict[int, tuple[str, ...]] = {
 }
 """Band names of files without band descriptions, by band count."""
 
-SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
-RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt")
 MIN_SCENE_PX = 32
 """Scenes with a side shorter than this are refused (too little context to map)."""
-
-_BAND_TOKEN = re.compile(r"(?:^|[^A-Za-z0-9])B0?(1[0-2]|[1-9]|8A)(?=$|[^A-Za-z0-9])", re.IGNORECASE)
-
-
-def band_name(text: str | None) -> str | None:
-    """The Sentinel-2 band named in ``text`` (``"B4"``, ``"B04 red"``, ``"x_B04_10m"``) as ``"B04"``, or None.
-
-    Example:
-        >>> band_name("T45RUL_20200101T045211_B08_10m"), band_name("red")
-        ('B08', None)
-    """
-    if not text:
-        return None
-    m = _BAND_TOKEN.search(text)
-    if m is None:
-        return None
-    num = m.group(1).upper()
-    return "B8A" if num == "8A" else f"B{int(num):02d}"
-
-
-@dataclass(frozen=True)
-class BandSource:
-    """Where one band lives: a file and its 1-based band index."""
-
-    path: Path
-    index: int
-
 
 @dataclass
 class Scene:
@@ -87,7 +85,9 @@ class Scene:
         dtype: numpy dtype name of the pixels.
         kind: "rgb8" (uint8 rendering) or "dn" (L2A digital numbers).
         sources: band name -> :class:`BandSource`.
-        date: acquisition date ``YYYY-MM-DD`` when the name or tags carry it, else None.
+        date: acquisition date ``YYYY-MM-DD`` when the name, tags or metadata carry it, else None.
+        scl: where the Scene Classification Layer is, or None.
+        product: what the product's metadata says (baseline, BOA offsets).
     """
 
     path: Path
@@ -98,11 +98,63 @@ class Scene:
     kind: str
     sources: dict[str, BandSource] = field(repr=False)
     date: str | None = None
+    scl: BandSource | None = None
+    product: ProductInfo = field(default_factory=ProductInfo, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) in pixels."""
         return self.grid.shape
+
+    @property
+    def nodata(self) -> float | None:
+        """The nodata value in force: the file's, else 0 for integer L2A DN (the format's), else None."""
+        if self.grid.nodata is not None:
+            return self.grid.nodata
+        if self.kind == "dn" and np.dtype(self.dtype).kind in "ui":
+            return 0
+        return None
+
+    @property
+    def nodata_from(self) -> str:
+        """Where :attr:`nodata` comes from: ``file``, ``L2A convention (DN 0)`` or ``none``."""
+        if self.grid.nodata is not None:
+            return "file"
+        return "L2A convention (DN 0)" if self.nodata is not None else "none"
+
+    def with_scl(self, path: str | Path, index: int = 1) -> Scene:
+        """This scene with its SCL taken from ``path`` (``--scl FILE``).
+
+        Raises:
+            InputError: the file is missing, unreadable or has no CRS.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: SCL file not found; give the scene's Scene Classification Layer (e.g. "
+                             "T45RUL_..._SCL_20m.jp2) or leave --scl out")
+        with open_raster(path) as ds:
+            GeoGrid.from_profile(ds.profile).require_crs(str(path))
+            if ds.count < index:
+                raise InputError(f"{path}: has {ds.count} band(s), no band {index}; give a one-band SCL file")
+        self.scl = BandSource(path, index)
+        return self
+
+    def read_scl(self, row: int, col: int, height: int, width: int) -> np.ndarray | None:
+        """SCL classes (height, width) uint8 of a window on the scene grid, or None without an SCL."""
+        if self.scl is None:
+            return None
+        from glofwatch.scene.scl import read_scl_window
+
+        return read_scl_window(self.scl.path, self.scl.index, self.grid, row, col, height, width)
+
+    def dn_offset(self, bands: tuple[str, ...] | list[str], override: float | None = None) -> OffsetChoice:
+        """The DN offset for ``bands`` (see :func:`glofwatch.scene.products.resolve_offset`)."""
+        info = self.product
+        if info.date is None and self.date:
+            import datetime as dt
+
+            info = ProductInfo(**{**info.__dict__, "date": dt.date.fromisoformat(self.date)})
+        return resolve_offset(info, bands, override, what=str(self.path))
 
     def require_bands(self, needed: tuple[str, ...] | list[str], what: str = "the model") -> None:
         """Raise :class:`InputError` when a band in ``needed`` is missing."""
@@ -141,7 +193,7 @@ class Scene:
         win = Window(col, row, width, height)
         shape = out_shape or (height, width)
         out = np.empty((len(bands), *shape), dtype=self.dtype)
-        by_file: dict[Path, list[tuple[int, int]]] = {}
+        by_file: dict[str | Path, list[tuple[int, int]]] = {}
         for i, b in enumerate(bands):
             src = self.sources[b]
             by_file.setdefault(src.path, []).append((i, src.index))
@@ -158,7 +210,7 @@ class Scene:
     def valid_mask(self, data: np.ndarray) -> np.ndarray:
         """(h, w) bool: True where no band of ``data`` (C, h, w) is nodata or NaN."""
         invalid = np.zeros(data.shape[1:], dtype=bool)
-        nodata = self.grid.nodata
+        nodata = self.nodata
         if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
             invalid |= np.any(data == np.asarray(nodata).astype(data.dtype), axis=0)
         if data.dtype.kind == "f":
@@ -191,6 +243,8 @@ def read_scene(path: str | Path, band_order: tuple[str, ...] | list[str] | None 
     path = Path(path)
     if path.is_dir():
         scene = _read_folder(path)
+    elif path.is_file() and path.suffix.lower() == ".json":
+        scene = _read_item(path)
     elif path.is_file():
         scene = _read_file(path, band_order)
     else:
@@ -203,24 +257,6 @@ def read_scene(path: str | Path, band_order: tuple[str, ...] | list[str] | None 
             "cut a larger area"
         )
     return scene
-
-
-def _open(path: Path):  # noqa: ANN202 - rasterio dataset
-    import rasterio
-
-    try:
-        return rasterio.open(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error
-        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise InputError(f"{path}: cannot open as a raster ({first}); give a GeoTIFF, COG or JP2 file") from None
-
-
-def _check_dtype(path: Path, dtype: str) -> None:
-    if dtype not in SUPPORTED_DTYPES:
-        raise InputError(
-            f"{path}: pixel type {dtype} is not supported; convert to uint16 L2A digital numbers "
-            f"(or uint8 true colour), e.g. `gdal_translate -ot UInt16 IN OUT` (supported: {', '.join(SUPPORTED_DTYPES)})"
-        )
 
 
 def scene_name(path: str | Path) -> str:
@@ -244,13 +280,29 @@ def _kind(dtype: str) -> str:
     return "rgb8" if dtype == "uint8" else "dn"
 
 
+def _from_parts(path: Path, parts: SceneParts) -> Scene:
+    date = _scene_date(*parts.date_texts)
+    if date is None and parts.product.date is not None:
+        date = parts.product.date.isoformat()
+    return Scene(path, scene_name(path), parts.grid, parts.names, parts.dtype, _kind(parts.dtype), parts.sources,
+                 date, parts.scl, parts.product)
+
+
+def _read_folder(folder: Path) -> Scene:
+    return _from_parts(folder, folder_parts(folder))
+
+
+def _read_item(path: Path) -> Scene:
+    return _from_parts(path, item_parts(path))
+
+
 def _read_file(path: Path, band_order: tuple[str, ...] | list[str] | None) -> Scene:
-    with _open(path) as ds:
+    with open_raster(path) as ds:
         dtype = ds.dtypes[0]
-        _check_dtype(path, dtype)
+        check_dtype(path, dtype)
         count = ds.count
         if band_order is not None:
-            names = tuple(band_name(b) or b for b in band_order)
+            names = tuple(SCL if is_scl(b) else (band_name(b) or b) for b in band_order)
             if len(names) != count:
                 raise InputError(
                     f"{path}: --bands names {len(names)} bands ({', '.join(names)}) but the file has {count}; "
@@ -262,24 +314,31 @@ def _read_file(path: Path, band_order: tuple[str, ...] | list[str] | None) -> Sc
             raise InputError(f"{path}: band names repeat ({', '.join(names)}); fix the band descriptions or pass --bands")
         grid = GeoGrid.from_profile(ds.profile)
         tags = ds.tags()
-        date = _scene_date(path.name, tags.get("DATATAKE_SENSING_START"), tags.get("TIFFTAG_DATETIME"),
-                           tags.get("date"), tags.get("DATE"))
-    sources = {b: BandSource(path, i + 1) for i, b in enumerate(names)}
-    return Scene(path, scene_name(path), grid, names, dtype, _kind(dtype), sources, date)
+        scales, offsets = ds.scales, ds.offsets
+    spectral = tuple(b for b in names if b != SCL)
+    if not spectral:
+        raise InputError(f"{path}: the file holds only an SCL band; give the band files too (or pass it as --scl)")
+    keep = [i for i, b in enumerate(names) if b != SCL]
+    product = file_product(path, tags, tuple(scales[i] for i in keep), tuple(offsets[i] for i in keep), spectral)
+    sources = {b: BandSource(path, i + 1) for i, b in enumerate(names) if b != SCL}
+    scl = BandSource(path, names.index(SCL) + 1) if SCL in names else None
+    texts = [path.name, tags.get("DATATAKE_SENSING_START"), tags.get("TIFFTAG_DATETIME"), tags.get("date"),
+             tags.get("DATE")]
+    return _from_parts(path, SceneParts(grid, spectral, dtype, sources, scl, product, [t for t in texts if t]))
 
 
 def _names_from_file(path: Path, ds) -> tuple[str, ...]:  # noqa: ANN001 - rasterio dataset
     from rasterio.enums import ColorInterp
 
     descs = ds.descriptions
-    parsed = [band_name(d) for d in descs]
+    parsed = [SCL if is_scl(d) else band_name(d) for d in descs]
     if any(d for d in descs):
         if all(parsed):
             return tuple(parsed)  # type: ignore[arg-type]
         bad = [d for d, p in zip(descs, parsed) if not p]
         raise InputError(
             f"{path}: band descriptions {list(descs)} do not all name Sentinel-2 bands (e.g. {bad[0]!r}); "
-            "set them to B02/B03/B04/B08 or pass --bands B02,B03,B04,B08 in file order"
+            "set them to B02/B03/B04/B08 (and SCL) or pass --bands B02,B03,B04,B08 in file order"
         )
     if ds.count == 3 and tuple(ds.colorinterp) == (ColorInterp.red, ColorInterp.green, ColorInterp.blue):
         return ("B04", "B03", "B02")
@@ -291,53 +350,7 @@ def _names_from_file(path: Path, ds) -> tuple[str, ...]:  # noqa: ANN001 - raste
     return DEFAULT_ORDER[ds.count]
 
 
-def _read_folder(folder: Path) -> Scene:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES)
-    found: dict[str, list[Path]] = {}
-    for p in files:
-        b = band_name(p.stem)
-        if b is not None:
-            found.setdefault(b, []).append(p)
-    if not found:
-        raise InputError(
-            f"{folder}: no band files found; name single-band files B02.tif, B03.tif, B04.tif[, B08.tif] "
-            "(or Sentinel-2 names containing _B02)"
-        )
-    chosen: dict[str, Path] = {}
-    for b, paths in found.items():
-        if len(paths) > 1:
-            ten = [p for p in paths if "10m" in p.stem.lower()]
-            if len(ten) != 1:
-                raise InputError(
-                    f"{folder}: several files for band {b} ({', '.join(p.name for p in paths[:3])}); "
-                    "keep one per band (the 10 m one)"
-                )
-            paths = ten
-        chosen[b] = paths[0]
-    names = tuple(sorted(chosen, key=_band_sort_key))
-    first = chosen[names[0]]
-    with _open(first) as ds:
-        grid = GeoGrid.from_profile(ds.profile)
-        dtype = ds.dtypes[0]
-        _check_dtype(first, dtype)
-    for b in names[1:]:
-        p = chosen[b]
-        with _open(p) as ds:
-            other = GeoGrid.from_profile(ds.profile)
-            if ds.count != 1:
-                raise InputError(f"{p}: band file has {ds.count} bands, expected 1; split it into single-band files")
-            if ds.dtypes[0] != dtype:
-                raise InputError(f"{p}: pixel type {ds.dtypes[0]} differs from {first.name} ({dtype}); convert all bands to one type")
-        if (other.height, other.width) != (grid.height, grid.width) or not other.transform.almost_equals(grid.transform) \
-                or other.crs != grid.crs:
-            raise InputError(
-                f"{p}: band grid ({other.height}x{other.width}, {other.pixel_size[0]:g} m) differs from {first.name} "
-                f"({grid.height}x{grid.width}, {grid.pixel_size[0]:g} m); resample all bands to the 10 m grid"
-            )
-    sources = {b: BandSource(chosen[b], 1) for b in names}
-    date = _scene_date(folder.name, *(p.name for p in chosen.values()))
-    return Scene(folder, scene_name(folder), grid, names, dtype, _kind(dtype), sources, date)
-
-
-def _band_sort_key(b: str) -> float:
-    return 8.5 if b == "B8A" else float(b[1:])
+__all__ = [
+    "DEFAULT_ORDER", "MIN_SCENE_PX", "RASTER_SUFFIXES", "SUPPORTED_DTYPES", "BandSource", "Scene", "band_name",
+    "read_scene", "scene_name",
+]

@@ -205,3 +205,36 @@ def test_cli_backends_agree_and_are_recorded(tiny_run: Path, scenes: dict[str, P
     res = runner.invoke(app, ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(tmp_path),
                               "--backend", "onnx"])
     assert res.exit_code == 2 and "unknown backend 'onnx'" in res.output and "onnxruntime" in res.output
+
+
+def test_cli_resume_is_keyed_on_the_model_file_and_options(tiny_run: Path, scenes: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    from glofwatch.models.export import export_model
+
+    runner = CliRunner()
+    base = ["map", str(scenes["alpha"]), "--out", str(tmp_path), "--tile", "64", "--overlap", "16", "--device", "cpu",
+            "--no-progress"]
+    first = runner.invoke(app, [*base, "--model", str(tiny_run)])
+    assert first.exit_code == 0, first.output
+    summary = json.loads((tmp_path / "scene" / "summary.json").read_text())
+    assert set(summary["resume"]) == {"hash", "model_sha256", "options"}
+    assert list(summary["resume"]["model_sha256"]) == ["model.pt"] and summary["resume"]["options"]["tile"] == 64
+
+    def stamp() -> int:
+        return (tmp_path / "scene" / "mask.tif").stat().st_mtime_ns
+
+    before = stamp()
+    same = runner.invoke(app, [*base, "--model", str(tiny_run)])
+    assert same.exit_code == 0 and "skipped" in same.output and stamp() == before
+    other = runner.invoke(app, [*base, "--model", str(tiny_run), "--min-area-m2", "2000"])
+    assert other.exit_code == 0 and "redone: the model or options changed since it was mapped" in other.output
+    assert stamp() != before
+    before = stamp()
+    again = runner.invoke(app, [*base, "--model", str(tiny_run), "--min-area-m2", "2000"])
+    assert again.exit_code == 0 and "skipped" in again.output and stamp() == before
+    onnx_file = export_model(tiny_run, "onnx", out=tmp_path / "tiny.onnx")
+    new_model = runner.invoke(app, [*base, "--model", str(onnx_file), "--min-area-m2", "2000"])
+    assert new_model.exit_code == 0 and "redone" in new_model.output and stamp() != before
+    res = runner.invoke(app, ["map", str(scenes["alpha"]), str(scenes["beta"]), "--model", str(tiny_run), "--out",
+                              str(tmp_path), "--scl", str(scenes["alpha"])])
+    assert res.exit_code == 2 and "is one scene's classification layer but 2 scenes are given" in res.output

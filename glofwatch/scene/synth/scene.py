@@ -17,10 +17,20 @@ writes, on one grid (default EPSG:32645, 10 m pixels, top-left 440000 E
 
 The reflectance is composed and written in blocks of rows, so memory stays at
 the layers (a few hundred MB for 2048x2048). All files are written atomically.
+
+The real products' traits are options (:mod:`.product`): ``processing_baseline``
+(04.00 and later store ``DN = reflectance * 10000 + 1000`` and record the
+offset in tags and band offset/scale), ``cloud_cover`` (clouds and their
+shadows; the truth mask leaves out pixels under opaque cloud), ``scl`` (a
+Scene Classification Layer of what was drawn: band 5 ``SCL`` of ``scene.tif``,
+or ``SCL.tif`` beside band files), ``date``, and ``safe`` (a SAFE-like product
+folder with ``MTD_MSIL2A.xml``, JPEG 2000 bands and a 20 m SCL instead of
+``scene.tif``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +41,7 @@ from affine import Affine
 from glofwatch.errors import ConfigError
 from glofwatch.geo import GeoGrid
 from glofwatch.io.atomic import atomic_path
-from glofwatch.scene.render import to_dn
+from glofwatch.scene.products import baseline_offset
 from glofwatch.scene.synth.landscape import (
     LakePlan,
     Landscape,
@@ -39,6 +49,7 @@ from glofwatch.scene.synth.landscape import (
     build_landscape,
 )
 from glofwatch.scene.synth.materials import BANDS
+from glofwatch.scene.synth.product import DEFAULT_BASELINE, DEFAULT_DATE, draw_scl, l2a_dn, product_tags, write_safe
 
 BLOCK_ROWS = 512
 """Rows composed and written at a time."""
@@ -74,6 +85,8 @@ class SceneFiles:
     lake_area_km2: float = 0.0
     glacier_count: int = 0
     files: list[Path] = field(default_factory=list)
+    scl: Path | None = None
+    safe: Path | None = None
 
 
 def scene_grid(
@@ -157,6 +170,11 @@ def write_synthetic_scene(
     nodata_border_px: int | None = None,
     origin: tuple[float, float] = (440000.0, 3100000.0),
     bands_as_files: bool = False,
+    processing_baseline: str | None = None,
+    cloud_cover: float = 0.0,
+    scl: bool = False,
+    date: dt.date | None = None,
+    safe: bool = False,
 ) -> SceneFiles:
     """Draw a synthetic scene and write it with its truth (see the module docs).
 
@@ -170,6 +188,13 @@ def write_synthetic_scene(
             (default ``size // 8``; 0 for none).
         origin: (x, y) map coordinates of the top-left corner.
         bands_as_files: write ``B02.tif`` ... ``B08.tif`` instead of ``scene.tif``.
+        processing_baseline: L2A baseline ``NN.NN`` to imitate (04.00 and later: DN offset +1000);
+            None: plain ``reflectance * 10000`` and nothing recorded.
+        cloud_cover: share of the sky under cloud (0: clear).
+        scl: write a Scene Classification Layer.
+        date: acquisition date to record (tags; the SAFE name).
+        safe: write a SAFE-like product folder (implies ``scl``; baseline default 05.09,
+            date default 2023-10-05).
 
     Returns:
         The :class:`SceneFiles`.
@@ -184,8 +209,12 @@ def write_synthetic_scene(
     border = size // 8 if nodata_border_px is None else int(nodata_border_px)
     if not 0 <= border < size:
         raise ConfigError(f"synthetic scene: nodata_border_px={border} must be in 0..{size - 1}")
+    if not 0.0 <= cloud_cover < 1.0:
+        raise ConfigError(f"synthetic scene: cloud_cover={cloud_cover} must be in [0, 1), e.g. 0.2")
     rng = np.random.default_rng([seed, 0x5CE4E])
     spec = draw_scene_spec(rng, size)
+    if cloud_cover > 0:  # clouds are drawn last: every other layer stays as without them
+        spec.cloud_coverage, spec.cloud_opacity = cloud_cover, 0.95
     land = build_landscape(rng, (size, size), spec, pixel_size_m=pixel_size_m, nodata=swath_edge((size, size), border))
     files = SceneFiles(
         out_dir=out_dir,
@@ -197,10 +226,16 @@ def write_synthetic_scene(
         lakes_truth=out_dir / "lakes_truth.gpkg",
         grid=grid,
     )
-    if bands_as_files:
-        _write_band_files(land, grid, files.bands)
+    if safe:
+        files.scene = None
+        files.safe, files.bands, files.scl = write_safe(land, grid, out_dir, date or DEFAULT_DATE,
+                                                        processing_baseline or DEFAULT_BASELINE)
+    elif bands_as_files:
+        files.scl = out_dir / "SCL.tif" if scl else None
+        _write_band_files(land, grid, files.bands, processing_baseline, files.scl)
     else:
-        _write_reflectance(land, grid, files.scene)  # type: ignore[arg-type]
+        files.scl = files.scene if scl else None
+        _write_reflectance(land, grid, files.scene, date, processing_baseline, scl)  # type: ignore[arg-type]
     mask = land.lake_mask()
     _write_raster(files.lakes_mask, np.where(land.nodata, np.uint8(255), mask), grid, nodata=255)
     _write_raster(files.dem, land.terrain.dem_m.astype(np.float32), grid, nodata=None)
@@ -217,7 +252,9 @@ def write_synthetic_scene(
     files.lake_count = len(lakes_gdf)
     files.lake_area_km2 = float(lakes_gdf["area_km2"].sum()) if len(lakes_gdf) else 0.0
     files.glacier_count = len(glaciers_gdf)
-    written = (files.scene, *files.bands.values(), files.lakes_mask, files.dem, files.glaciers, files.lakes_truth)
+    extra_scl = files.scl if files.scl != files.scene else None
+    written = (files.scene, *files.bands.values(), extra_scl, files.lakes_mask, files.dem, files.glaciers,
+               files.lakes_truth)
     files.files = [p for p in written if p is not None]
     return files
 
@@ -259,27 +296,47 @@ def write_scene_band_files(scene_path: Path, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path, date: str | None = None) -> None:
+def _record(dst, baseline: str | None, date: str | dt.date | None, n_bands: int) -> None:  # noqa: ANN001
+    """Tags (date, baseline, BOA offset) and, from baseline 04.00 on, the offset/scale of the first ``n_bands``
+    bands (``reflectance = DN * 1e-4 + offset * 1e-4``, as GDAL and STAC ``raster:bands`` write it)."""
+    tags = product_tags(baseline, None)
+    if date:
+        tags["DATE"] = str(date)  # the acquisition date, read back by scene.read_scene
+    if tags:
+        dst.update_tags(**tags)
+    if baseline and baseline_offset(baseline):
+        extra = dst.count - n_bands
+        dst.scales = (1e-4,) * n_bands + (1.0,) * extra
+        dst.offsets = (baseline_offset(baseline) * 1e-4,) * n_bands + (0.0,) * extra
+
+
+def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path, date: str | dt.date | None = None,
+                       baseline: str | None = None, scl: bool = False) -> None:
     import rasterio
 
-    profile = grid.profile(dtype="uint16", count=len(BANDS), nodata=0)
+    names = (*BANDS, "SCL") if scl else BANDS
+    offset = baseline_offset(baseline) if baseline else 0.0
+    profile = grid.profile(dtype="uint16", count=len(names), nodata=0)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        if date:
-            dst.update_tags(DATE=date)  # the acquisition date, read back by scene.read_scene
-        for i, name in enumerate(BANDS, start=1):
+        for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
+        _record(dst, baseline, date, len(BANDS))
         for r0 in range(0, grid.height, BLOCK_ROWS):
             r1 = min(grid.height, r0 + BLOCK_ROWS)
-            dn = to_dn(land.reflectance(slice(r0, r1)))
-            dst.write(dn, window=((r0, r1), (0, grid.width)))
+            window = ((r0, r1), (0, grid.width))
+            dst.write(l2a_dn(land.reflectance(slice(r0, r1)), offset), list(range(1, len(BANDS) + 1)), window=window)
+            if scl:
+                dst.write(draw_scl(land, slice(r0, r1)).astype(np.uint16), len(names), window=window)
 
 
-def _write_band_files(land: Landscape, grid: GeoGrid, paths: dict[str, Path]) -> None:
-    """One single-band GeoTIFF per band, composed block by block."""
+def _write_band_files(land: Landscape, grid: GeoGrid, paths: dict[str, Path], baseline: str | None = None,
+                      scl_path: Path | None = None) -> None:
+    """One single-band GeoTIFF per band (and ``SCL.tif``), composed block by block."""
     import contextlib
 
     import rasterio
 
+    offset = baseline_offset(baseline) if baseline else 0.0
     profile = grid.profile(dtype="uint16", count=1, nodata=0)
     with contextlib.ExitStack() as stack:
         dsts = []
@@ -287,12 +344,21 @@ def _write_band_files(land: Landscape, grid: GeoGrid, paths: dict[str, Path]) ->
             tmp = stack.enter_context(atomic_path(paths[name]))
             dst = stack.enter_context(rasterio.open(tmp, "w", **profile))
             dst.set_band_description(1, name)
+            _record(dst, baseline, None, 1)
             dsts.append(dst)
+        scl_dst = None
+        if scl_path is not None:
+            tmp = stack.enter_context(atomic_path(scl_path))
+            scl_dst = stack.enter_context(rasterio.open(tmp, "w", **{**profile, "dtype": "uint8"}))
+            scl_dst.set_band_description(1, "SCL")
         for r0 in range(0, grid.height, BLOCK_ROWS):
             r1 = min(grid.height, r0 + BLOCK_ROWS)
-            dn = to_dn(land.reflectance(slice(r0, r1)))
+            window = ((r0, r1), (0, grid.width))
+            dn = l2a_dn(land.reflectance(slice(r0, r1)), offset)
             for b, dst in enumerate(dsts):
-                dst.write(dn[b], 1, window=((r0, r1), (0, grid.width)))
+                dst.write(dn[b], 1, window=window)
+            if scl_dst is not None:
+                scl_dst.write(draw_scl(land, slice(r0, r1)), 1, window=window)
 
 
 def _write_raster(path: Path, array: np.ndarray, grid: GeoGrid, nodata: float | None) -> None:

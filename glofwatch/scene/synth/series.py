@@ -102,6 +102,8 @@ def write_synthetic_series(
     pixel_size_m: float = 10.0,
     bands_as_files: bool = False,
     first_date: dt.date = FIRST_DATE,
+    processing_baseline: str | None = None,
+    scl: bool = False,
 ) -> SeriesFiles:
     """Write ``n_dates`` scenes of one landscape whose lakes change on purpose (see the module docs).
 
@@ -114,6 +116,8 @@ def write_synthetic_series(
         pixel_size_m: pixel size in metres.
         bands_as_files: write ``B02.tif`` ... instead of ``scene.tif``.
         first_date: date of the first scene.
+        processing_baseline: L2A baseline to imitate (04.00 and later: DN offset +1000, recorded), None: none.
+        scl: add an SCL band (``scene.tif`` band 5) of what was drawn.
 
     Returns:
         The :class:`SeriesFiles`.
@@ -137,7 +141,7 @@ def write_synthetic_series(
         ids = plan.last if t == n_dates - 1 else plan.before
         ids = wobble(ids, land.nodata, wobble_rng, beds=plan.before)
         scenes.append(_write_date(land, ids, plan.new_lakes, grid, out_dir / date.isoformat(), bands_as_files,
-                                  date.isoformat()))
+                                  date.isoformat(), processing_baseline, scl))
         areas.append(np.bincount(ids.ravel(), minlength=plan.max_id + 1) * grid.pixel_area_m2() / 1e6)
     events = _describe(plan, areas[-2], areas[-1], dates)
     seen = np.flatnonzero((areas[0] > 0) & (areas[-1] > 0))
@@ -322,7 +326,7 @@ def wobble(ids: np.ndarray, nodata: np.ndarray, rng: np.random.Generator, beds: 
 
 def _write_date(
     land: Landscape, ids: np.ndarray, new_lakes: dict[int, int], grid: GeoGrid, out_dir: Path, bands_as_files: bool,
-    date: str,
+    date: str, baseline: str | None = None, scl: bool = False,
 ) -> SceneFiles:
     """Render and write one date's scene with the lakes of ``ids``."""
     from glofwatch.scene.synth.vectors import glacier_outlines, lake_polygons, write_gpkg
@@ -344,9 +348,9 @@ def _write_date(
         lakes_truth=out_dir / "lakes_truth.gpkg", grid=grid,
     )  # fmt: skip
     if bands_as_files:
-        _write_band_files(dated, grid, files.bands)
+        _write_band_files(dated, grid, files.bands, baseline, out_dir / "SCL.tif" if scl else None)
     else:
-        _write_reflectance(dated, grid, files.scene, date)  # type: ignore[arg-type]
+        _write_reflectance(dated, grid, files.scene, date, baseline, scl)  # type: ignore[arg-type]
     mask = dated.lake_mask()
     _write_raster(files.lakes_mask, np.where(dated.nodata, np.uint8(255), mask), grid, nodata=255)
     _write_raster(files.dem, dated.terrain.dem_m.astype(np.float32), grid, nodata=None)
