@@ -5,7 +5,7 @@ Whole arrays only; windowed scene-size outputs are written by
 Output conventions for maps:
 
 * probability: float32, lake probability 0..1, nodata NaN;
-* mask: uint8, 1 lake, 0 not lake, nodata 255.
+* mask: uint8, 1 lake, 0 not lake, 2 not observed (SCL cloud, shadow, cirrus), nodata 255.
 
 Both are tiled (256 x 256 blocks when the raster is at least that large) and
 deflate-compressed, on the grid's CRS and transform.
