@@ -51,9 +51,18 @@ class TrainConfig:
         time_budget_s: stop after this many seconds of training (None: no limit).
         image_size: random training crop size in pixels (None: whole crops).
         val_fraction: share of the training split held back for validation/model selection.
+        test_fraction: share of a one-folder (generic layout) data set held out as the run's
+            test split before validation is drawn (saved in ``RUN/split.json``).
+        group_by: how crops are grouped so a scene stays on one side of each split: none,
+            regex:PATTERN, csv:FILE or footprint (see :mod:`glofwatch.data.groups`).
         augment: augmentation set: none, study, robust.
         input: the input normalisation (see :class:`~glofwatch.data.normalize.InputSpec`).
-        threshold: probability above which a pixel is lake.
+        threshold: probability above which a pixel is lake; with ``select_threshold`` only the
+            starting value (and tie-breaker) of the choice made on validation.
+        select_threshold: at the end of training, choose the threshold that maximises
+            validation IoU and store it with the model.
+        calibrate: at the end of training, fit a temperature on the validation logits
+            (temperature scaling) and store it with the model.
         seed: seed for weights, data order and augmentation.
         num_workers: data-loader worker processes.
         device: auto, cpu or cuda.
@@ -82,9 +91,13 @@ class TrainConfig:
     time_budget_s: float | None = None
     image_size: int | None = None
     val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    group_by: str = "none"
     augment: str = "none"
     input: dict[str, Any] = field(default_factory=lambda: InputSpec().to_dict())
     threshold: float = 0.5
+    select_threshold: bool = True
+    calibrate: bool = True
     seed: int = 42
     num_workers: int = 0
     device: str = "auto"
@@ -121,6 +134,11 @@ class TrainConfig:
             raise ConfigError(f"batch_size={self.batch_size} must be >= 1")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction={self.val_fraction} must be in [0, 1)")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"test_fraction={self.test_fraction} must be in [0, 1)")
+        from glofwatch.data.groups import GroupSpec
+
+        GroupSpec.parse(self.group_by)
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold={self.threshold} must be in (0, 1)")
         self.input_spec  # noqa: B018  (validates the input spec)

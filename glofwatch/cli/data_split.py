@@ -17,12 +17,15 @@ def split_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives the same split."),
     split: str = typer.Option("all", help="Split of a study-layout root to re-split (e.g. train)."),
     copy: bool = typer.Option(False, "--copy", help="Copy the files instead of linking them."),
+    group_by: str = typer.Option("none", "--group-by", help="Keep groups whole: none, regex:PATTERN (on the file "
+                                 "stem), csv:FILE (name,group) or footprint (georeferenced crops that overlap)."),
 ) -> None:
     """Hold out a seeded test share of ROOT: OUT/{train,test}/{images,labels} as links (or copies) + split.json."""
     from glofwatch.data.holdout import make_holdout
 
-    summary = make_holdout(root, out, test_fraction=test_fraction, seed=seed, split=split, copy=copy)
-    typer.echo(f"{out}: {summary['train']} train / {summary['test']} test pairs ({summary['mode']}s, seed {seed}); "
+    summary = make_holdout(root, out, test_fraction=test_fraction, seed=seed, split=split, copy=copy, group_by=group_by)
+    grouped = "" if group_by == "none" else f", {summary['groups']['train']} / {summary['groups']['test']} groups by {group_by}"
+    typer.echo(f"{out}: {summary['train']} train / {summary['test']} test pairs ({summary['mode']}s, seed {seed}{grouped}); "
                f"list in {out / 'split.json'}")
 
 

@@ -8,46 +8,87 @@ from typing import Optional
 import typer
 
 
+THRESHOLD_HELP = "Mask threshold overriding the model's own (chosen on validation at the end of training)."
+TTA_HELP = "Test-time augmentation: average over the 8 flips and rotations (8x slower)."
+
+
 def evaluate_cmd(
-    run: Path = typer.Argument(..., help="Run folder or model file."),
+    run: Optional[Path] = typer.Argument(None, help="Run folder or model file (not needed with --method ndwi)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root (default: the run's training data)."),
-    split: str = typer.Option("test", help="Split to score (test, train, or all for {images,masks} layouts)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>)."),
+    split: str = typer.Option("test", help="Split to score: test (held out), val, train, or all for a folder the run never saw."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>; NDWI: ./eval/<data>-ndwi-*/<split>)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     save_masks: bool = typer.Option(True, "--save-masks/--no-save-masks", help="Write predicted masks."),
     name: Optional[str] = typer.Option(None, help="Row name in the table (default: the preset)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
+    tta: bool = typer.Option(False, "--tta", help=TTA_HELP),
+    method: str = typer.Option("model", "--method", help="model (the trained network) or ndwi (the index baseline)."),
+    ndwi_threshold: str = typer.Option("otsu", "--ndwi-threshold", help="otsu (per image) or a fixed NDWI value, e.g. 0.0, 0.1, 0.3."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="NDWI: band order of the crops, e.g. B08,B04,B03 (default: from synth.json)."),
 ) -> None:
-    """Score a model on a split: dataset-level metrics JSON, a Markdown row, masks."""
+    """Score a model (or the NDWI baseline) on a split: dataset-level metrics JSON, a Markdown row, masks."""
     from rich.console import Console
 
-    from glofwatch.errors import InputError
-    from glofwatch.infer.backends import load_predictor
+    from glofwatch.errors import ConfigError, InputError
     from glofwatch.infer.evaluate import TABLE_HEADER, evaluate, markdown_row
-    from glofwatch.infer.yolo_evaluate import evaluate_yolo
-    from glofwatch.models.bundle import run_data_root
-    from glofwatch.models.yolo import is_yolo_run
 
-    if not run.exists():
-        raise InputError(f"{run}: no such run folder or model file; give a run folder, model.pt, .onnx or .xml")
-    data = run_data_root(run, data)
-    out_dir = out or ((run if run.is_dir() else run.parent) / "eval" / split)
     console = Console()
-    if is_yolo_run(run):
-        metrics = evaluate_yolo(run, data, split, out_dir, save_masks=save_masks, device=device, name=name)
+    if method not in ("model", "ndwi"):
+        raise ConfigError(f"--method {method} is unknown; use model or ndwi")
+    if method == "ndwi":
+        metrics, out_dir = _evaluate_ndwi(data, split, out, save_masks, name, ndwi_threshold, bands, run)
         row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
     else:
-        predictor = load_predictor(run, backend=backend, device=device)
-        metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name)
-        cfg = predictor.bundle.config
-        row = markdown_row(name or cfg.preset, cfg.model, cfg.loss, metrics)
+        from glofwatch.infer.backends import load_predictor
+        from glofwatch.infer.yolo_evaluate import evaluate_yolo
+        from glofwatch.models.bundle import run_data_root
+        from glofwatch.models.yolo import is_yolo_run
+
+        if run is None or not run.exists():
+            raise InputError(f"{run}: no such run folder or model file; give a run folder, model.pt, .onnx or .xml")
+        data = run_data_root(run, data)
+        out_dir = out or ((run if run.is_dir() else run.parent) / "eval" / split)
+        if is_yolo_run(run):
+            if tta:
+                raise ConfigError("--tta is for the semantic models; YOLOv8-Seg runs use ultralytics' own augment")
+            from glofwatch.infer.evalset import eval_items
+
+            eval_items(data, split, run)  # the same guard: never score training crops as test
+            metrics = evaluate_yolo(run, data, split, out_dir, save_masks=save_masks, device=device, name=name)
+            row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
+        else:
+            predictor = load_predictor(run, backend=backend, device=device, threshold=threshold, tta=tta)
+            metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name, run=run)
+            row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
     console.print(TABLE_HEADER, markup=False)
     console.print(row, markup=False)
     if "instance" in metrics:
         console.print(f"mask mAP50-95 {100 * metrics['instance']['map50_95']:.1f} % (instance metric, not pixel IoU)")
     m = metrics["micro"]
-    console.print(f"{split}: {metrics['n_images']} images, dataset-level IoU {100 * m['iou']:.1f} %, "
-                  f"Dice {100 * m['dice']:.1f} %; outputs in {out_dir}")
+    console.print(f"{split}: {metrics['n_images']} images ({metrics.get('crops', 'as given')}), dataset-level IoU "
+                  f"{100 * m['iou']:.1f} %, Dice {100 * m['dice']:.1f} % at threshold {metrics['threshold']:g}; "
+                  f"outputs in {out_dir}", soft_wrap=True)
+
+
+def _evaluate_ndwi(data: Optional[Path], split: str, out: Optional[Path], save_masks: bool, name: Optional[str],
+                   ndwi_threshold: str, bands: Optional[str], run: Optional[Path]) -> tuple[dict, Path]:
+    """Score the NDWI baseline on ``data``/``split`` (a run, when given, guards its training crops)."""
+    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.errors import ConfigError
+    from glofwatch.infer.evaluate import evaluate
+    from glofwatch.infer.ndwi import NDWIPredictor, dataset_bands, parse_threshold
+
+    if data is None:
+        raise ConfigError("--method ndwi needs --data ROOT (crops with a near-infrared band)")
+    probe = GlacialLakesDataset(data, "train" if split == "val" else split)
+    if not len(probe):
+        raise ConfigError(f"{data}: no crops in split '{split}'")
+    channels = probe.load(0)[0].shape[-1]
+    predictor = NDWIPredictor(dataset_bands(data, channels, bands), threshold=parse_threshold(ndwi_threshold))
+    out_dir = out or (Path("eval") / f"{data.name}-{predictor.name}" / split if run is None
+                      else run / "eval" / predictor.name / split)
+    return evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name, run=run), out_dir
 
 
 def predict_cmd(
@@ -56,6 +97,8 @@ def predict_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
+    tta: bool = typer.Option(False, "--tta", help=TTA_HELP),
 ) -> None:
     """Write a mask (<id>_mask.png) and an overlay (<id>_overlay.png) for each image."""
     from rich.progress import track
@@ -71,13 +114,14 @@ def predict_cmd(
         predict_yolo_images(run, files, out, device=device)
         typer.echo(f"wrote instances (JSON), overlays and masks of {len(files)} image(s) to {out}")
         return
-    predictor = load_predictor(run, backend=backend, device=device)
+    predictor = load_predictor(run, backend=backend, device=device, threshold=threshold, tta=tta)
     for f in track(files, description="predicting", transient=True):
         image = read_image(f)
         res = predictor.predict_image(image.astype("float32"))
         save_png(out / f"{f.stem}_mask.png", res.mask * 255)
         save_png(out / f"{f.stem}_overlay.png", make_overlay(to_display_rgb(image, predictor.spec.bands), res.mask))
-    typer.echo(f"wrote masks and overlays of {len(files)} image(s) to {out}")
+    typer.echo(f"wrote masks and overlays of {len(files)} image(s) to {out} (threshold {predictor.threshold:g}"
+               f"{', TTA' if tta else ''})")
 
 
 def compare_cmd(

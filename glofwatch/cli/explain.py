@@ -14,13 +14,14 @@ def _image_files(paths: list[Path]) -> list[Path]:
     return list_image_files(paths)
 
 
-def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str) -> list[Path]:
+def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str,
+            threshold: Optional[float] = None) -> list[Path]:
     """Training curves from metrics.csv and the PR curve on ``split`` (when data is found)."""
     import numpy as np
 
-    from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.errors import ConfigError
     from glofwatch.explain.curves import save_pr_curve, save_training_curves
+    from glofwatch.infer.evalset import eval_items
     from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.infer.predict import Predictor
     from glofwatch.models.bundle import run_data_root
@@ -32,10 +33,11 @@ def _curves(run: Path, out: Path, data: Optional[Path], split: str, device: str)
     except ConfigError as exc:
         typer.echo(f"no precision-recall curve: {exc}", err=True)
         return written
-    predictor = Predictor.from_path(run, device=device)
-    ds = GlacialLakesDataset(root, split)
+    predictor = Predictor.from_path(run, device=device, threshold=threshold)
+    items = eval_items(root, split, run_dir)
+    ds = items.dataset
     meter = SegmentationMeter(threshold=predictor.threshold)
-    for i in range(len(ds)):
+    for i in items.indices:
         image, truth, valid = ds.load(i)
         res = predictor.predict_image(image.astype(np.float32), valid)
         meter.update(res.probability[None], truth[None], ids=[ds.ids[i]], valid=valid[None])
@@ -58,6 +60,8 @@ def explain_cmd(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root for the PR curve (default: the run's)."),
     split: str = typer.Option("test", help="Split for the PR curve."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    threshold: Optional[float] = typer.Option(None, "--threshold",
+                                              help="Mask threshold overriding the model's own (chosen on validation)."),
 ) -> None:
     """Per image: mask, overlay, Grad-CAM and the study's 5-panel figure; grid.png for all of them.
 
@@ -74,7 +78,7 @@ def explain_cmd(
     from glofwatch.explain.gradcam import LakeGradCam
     from glofwatch.explain.images import explain_image, find_truth
     from glofwatch.io.image import save_png
-    from glofwatch.models.bundle import load_bundle
+    from glofwatch.models.bundle import load_bundle, with_threshold
     from glofwatch.models.yolo import is_yolo_run
 
     extra = [Path(a) for a in ctx.args]
@@ -90,7 +94,7 @@ def explain_cmd(
         raise InputError(f"{run}: a YOLOv8-Seg run; Grad-CAM figures are made for semantic segmentation runs "
                          "(use `glofwatch predict` for YOLO overlays)")
     if files:
-        explainer = LakeGradCam(load_bundle(run), target_layer=target_layer, device=device)
+        explainer = LakeGradCam(with_threshold(load_bundle(run), threshold), target_layer=target_layer, device=device)
         items = []
         for f in files:
             truth_path = find_truth(f, masks)
@@ -110,7 +114,7 @@ def explain_cmd(
             typer.echo(f"grid.png shows the first {MAX_GRID_ROWS} of {len(items)} images", err=True)
         typer.echo(f"wrote figures of {len(items)} image(s) to {out}")
     if curves:
-        for path in _curves(run, out, data, split, device):
+        for path in _curves(run, out, data, split, device, threshold):
             typer.echo(f"wrote {path}")
 
 

@@ -64,8 +64,7 @@ def map_cmd(
     options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,
                          backend=check_backend_name(backend), min_area_m2=min_area_m2, gain=gain, dn_offset=dn_offset,
                          bands=_bands(bands), scl=str(scl) if scl is not None else None, use_scl=use_scl,
-                         overwrite=overwrite,
-                         **{k: v for k, v in (("threshold", threshold), ("tta", tta or None)) if v is not None})
+                         overwrite=overwrite, threshold=threshold, tta=tta)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

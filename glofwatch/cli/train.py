@@ -47,6 +47,10 @@ def train_cmd(
     num_nodes: Optional[int] = typer.Option(None, help="Number of machines."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     num_workers: Optional[int] = typer.Option(None, help="Data-loader workers."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="Keep groups whole in the validation (and, for "
+                                           "one-folder data, test) split: none, regex:PATTERN, csv:FILE or footprint."),
+    test_fraction: Optional[float] = typer.Option(None, "--test-fraction", help="Share of a one-folder data set held "
+                                                  "out as the run's test split (default 0.2; saved in RUN/split.json)."),
     set_: list[str] = typer.Option([], "--set", help="Any other setting as key=value (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -61,7 +65,7 @@ def train_cmd(
         model=model, weights=weights, loss=loss, lr=lr, batch_size=batch_size, max_epochs=max_epochs,
         max_steps=max_steps, time_budget_s=time_budget, image_size=image_size, augment=augment, seed=seed,
         device=device, precision=precision, channels_last=channels_last, devices=devices, num_nodes=num_nodes,
-        strategy=strategy, num_workers=num_workers,
+        strategy=strategy, num_workers=num_workers, group_by=group_by, test_fraction=test_fraction,
     )
     overrides.update(_parse_set(set_))
     if resume is not None:
@@ -86,6 +90,25 @@ def train_cmd(
         + (f"best val IoU {100 * iou:.1f} % (epoch {best.get('epoch')}); " if isinstance(iou, float) else "")
         + f"model: {run_dir / 'model.pt'}"
     )
+    _print_selection(console, run_dir)
+
+
+def _print_selection(console: object, run_dir: Path) -> None:
+    """One line on the split plan, the chosen threshold and the calibration (from split.json and summary.json)."""
+    from glofwatch.data.plan import read_plan
+    from glofwatch.io.files import read_json
+
+    summary = read_json(run_dir / "summary.json")
+    plan = read_plan(run_dir)
+    parts = [f"split: {plan.describe()}"] if plan else []
+    t = summary.get("threshold") or {}
+    if t:
+        parts.append(f"threshold {t['threshold']:g} ({t['threshold_source']})")
+    c = summary.get("calibration") or {}
+    if c:
+        parts.append(f"temperature {c['temperature']:.3f}, ECE {100 * c['ece_before']:.2f} -> {100 * c['ece_after']:.2f} %")
+    if parts:
+        console.print("; ".join(parts), soft_wrap=True)  # type: ignore[attr-defined]
 
 
 def presets_cmd() -> None:

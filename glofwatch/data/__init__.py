@@ -7,7 +7,9 @@ torch or albumentations.
 - :mod:`glofwatch.data.dataset`: ``GlacialLakesDataset`` (study and generic layouts).
 - :mod:`glofwatch.data.checks`: ``check_dataset`` -> ``DatasetReport``.
 - :mod:`glofwatch.data.augment`: ``build_augmentation``, ``build_eval_transform``.
-- :mod:`glofwatch.data.split`: ``split_train_val``.
+- :mod:`glofwatch.data.split`: ``split_train_val``, ``split_groups``.
+- :mod:`glofwatch.data.groups`: ``GroupSpec``, ``group_labels`` (crops grouped by scene).
+- :mod:`glofwatch.data.plan`: ``SplitPlan``, ``plan_splits`` (a run's train/val/test crops).
 - :mod:`glofwatch.data.sampler`: ``EpochSeededSampler``.
 """
 
@@ -29,6 +31,11 @@ _EXPORTS = {
     "build_eval_transform": "glofwatch.data.augment",
     "AUGMENTATIONS": "glofwatch.data.augment",
     "split_train_val": "glofwatch.data.split",
+    "split_groups": "glofwatch.data.split",
+    "GroupSpec": "glofwatch.data.groups",
+    "group_labels": "glofwatch.data.groups",
+    "SplitPlan": "glofwatch.data.plan",
+    "plan_splits": "glofwatch.data.plan",
     "EpochSeededSampler": "glofwatch.data.sampler",
 }
 

@@ -2,6 +2,8 @@
 
 The validation images are a seeded share of the *training* split, so the test
 split is never used for model selection (the study selected on its test set).
+Which crops train and validate comes from a :class:`~glofwatch.data.plan.SplitPlan`
+(grouped by scene when asked; a one-folder data set also loses its test share).
 Batches are padded to a common size that is a multiple of the network stride;
 padded pixels are marked invalid and count neither in the loss nor the metrics.
 """
@@ -18,8 +20,8 @@ from torch.utils.data import DataLoader, Subset
 
 from glofwatch.data.augment import build_augmentation
 from glofwatch.data.dataset import GlacialLakesDataset
+from glofwatch.data.plan import SplitPlan, indices_of, plan_splits
 from glofwatch.data.sampler import EpochSeededSampler
-from glofwatch.data.split import split_train_val
 from glofwatch.errors import InputError
 
 
@@ -78,6 +80,9 @@ class GlacialLakesDataModule(L.LightningDataModule):
         image_size: random training crop size (None: whole images).
         stride: the network's stride; batches are padded to a multiple of it.
         num_workers: loader worker processes.
+        group_by: grouping of the crops for the split (see :mod:`glofwatch.data.groups`).
+        test_fraction: share of a one-folder (generic) data set held out for testing.
+        plan: a saved split plan to follow (a resumed run); drawn from the settings above when None.
     """
 
     def __init__(
@@ -90,6 +95,9 @@ class GlacialLakesDataModule(L.LightningDataModule):
         image_size: int | None = None,
         stride: int = 32,
         num_workers: int = 0,
+        group_by: str = "none",
+        test_fraction: float = 0.2,
+        plan: SplitPlan | None = None,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -100,6 +108,9 @@ class GlacialLakesDataModule(L.LightningDataModule):
         self.image_size = image_size
         self.stride = stride
         self.num_workers = num_workers
+        self.group_by = group_by
+        self.test_fraction = test_fraction
+        self.plan = plan
         self.train_set: Subset | None = None
         self.val_set: Subset | None = None
 
@@ -113,7 +124,10 @@ class GlacialLakesDataModule(L.LightningDataModule):
         n = len(train_full)
         if n < 2 and self.val_fraction > 0:
             raise InputError(f"{self.root}: the train split has {n} image(s); at least 2 are needed to hold one back for validation")
-        train_idx, val_idx = split_train_val(n, self.val_fraction, self.seed)
+        if self.plan is None:
+            self.plan = plan_splits(self.root, self.val_fraction, self.seed, self.group_by, self.test_fraction)
+        train_idx = indices_of(train_full.image_paths, self.plan.names["train"])
+        val_idx = indices_of(train_full.image_paths, self.plan.names["val"])
         self.train_set = Subset(train_full, train_idx)
         self.val_set = Subset(eval_full, val_idx) if val_idx else None
 

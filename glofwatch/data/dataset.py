@@ -15,9 +15,10 @@ Two folder layouts are understood (``layout="auto"`` picks the one on disk):
     ROOT/images/image_1.png          ROOT/masks/image_1.png
 
     One folder of pairs (``labels/`` is accepted instead of ``masks/``); every
-    ``split`` value ("all", "train", ...) returns all of it, and training code
-    splits it with :func:`glofwatch.data.split.split_train_val` and
-    ``torch.utils.data.Subset``.
+    ``split`` value ("all", "train", ...) returns all of it. A run trained on it
+    draws its own train / validation / test crops (grouped by scene when asked)
+    and saves them in ``RUN/split.json`` (:mod:`glofwatch.data.plan`); evaluation
+    then scores only the held-out crops (:mod:`glofwatch.infer.evalset`).
 
 Images and masks pair by file stem (``img_1.jpg`` pairs with ``img_1.png``)
 and are ordered by natural sort (``img_2`` before ``img_10``).

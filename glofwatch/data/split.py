@@ -53,3 +53,46 @@ def split_train_val(n: int, val_fraction: float, seed: int) -> tuple[list[int], 
     val = sorted(int(i) for i in order[:n_val])
     train = sorted(int(i) for i in order[n_val:])
     return train, val
+
+
+def split_groups(groups: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split items into (kept, held out) so that no group is on both sides.
+
+    With one group per item (no two items share a name) this is exactly
+    :func:`split_train_val` ``(len(groups), fraction, seed)``, so ungrouped runs
+    keep their old splits. Otherwise sklearn's ``GroupShuffleSplit`` (one
+    split, ``random_state=seed``) holds out ``fraction`` of the *groups*
+    (rounded up, at least one), so the share of items held out follows the
+    group sizes.
+
+    Args:
+        groups: one group name per item.
+        fraction: share held out, in [0, 1).
+        seed: seed of the split.
+
+    Returns:
+        (kept indices, held-out indices), each sorted ascending.
+
+    Raises:
+        ConfigError: ``fraction`` outside [0, 1), or a grouped split with fewer than two groups.
+
+    Example:
+        >>> split_groups(["a", "a", "b", "b", "c", "c"], 0.3, seed=0)[1] in ([0, 1], [2, 3], [4, 5])
+        True
+    """
+    n = len(groups)
+    names = sorted(set(groups))
+    if len(names) == n:
+        return split_train_val(n, fraction, seed)
+    split_train_val(0, fraction, seed)  # checks the fraction
+    if fraction == 0 or n == 0:
+        return list(range(n)), []
+    if len(names) < 2:
+        raise ConfigError(f"all {n} items fall in one group ('{names[0]}'), so no group can be held out; "
+                          "use a finer grouping or --group-by none")
+    from sklearn.model_selection import GroupShuffleSplit
+
+    codes = np.searchsorted(names, groups)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=float(fraction), random_state=seed)
+    kept, held = next(splitter.split(np.zeros(n), groups=codes))
+    return sorted(int(i) for i in kept), sorted(int(i) for i in held)

@@ -94,21 +94,28 @@ def _yaml_text(root: Path, train: str | list[str], val: str | list[str], test: s
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _source_splits(data_root: Path, val_fraction: float, seed: int) -> dict[str, list[tuple[Path, Path]]]:
-    """(image, mask) pairs per YOLO split."""
-    from glofwatch.data.dataset import GlacialLakesDataset, study_splits
-    from glofwatch.data.split import split_train_val
+def _source_splits(data_root: Path, val_fraction: float, seed: int, plan: Any = None) -> dict[str, list[tuple[Path, Path]]]:
+    """(image, mask) pairs per YOLO split, as the run's split plan says (drawn ungrouped when not given)."""
+    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.data.plan import indices_of, plan_splits
 
-    train = GlacialLakesDataset(data_root, "train")
+    if val_fraction <= 0:
+        raise ConfigError(
+            f"{data_root}: YOLO training needs validation images from the train split "
+            f"(val_fraction={val_fraction}); use val_fraction > 0 and at least 2 images"
+        )
+    plan = plan or plan_splits(data_root, val_fraction, seed)
+    train = GlacialLakesDataset(data_root, plan.folder_split)
     pairs = list(zip(train.image_paths, train.mask_paths))
-    if val_fraction <= 0 or len(pairs) < 2:
+    if len(pairs) < 2 or not plan.names.get("val"):
         raise ConfigError(
             f"{data_root}: YOLO training needs validation images from the train split "
             f"({len(pairs)} image(s), val_fraction={val_fraction}); use val_fraction > 0 and at least 2 images"
         )
-    train_idx, val_idx = split_train_val(len(pairs), val_fraction, seed)
-    out = {"train": [pairs[i] for i in train_idx], "val": [pairs[i] for i in val_idx]}
-    if train.layout == "study" and "test" in study_splits(data_root):
+    out = {s: [pairs[i] for i in indices_of(train.image_paths, plan.names[s])] for s in ("train", "val")}
+    if plan.layout == "generic" and plan.names.get("test"):
+        out["test"] = [pairs[i] for i in indices_of(train.image_paths, plan.names["test"])]
+    elif plan.layout == "study" and plan.names.get("test"):
         test = GlacialLakesDataset(data_root, "test")
         out["test"] = list(zip(test.image_paths, test.mask_paths))
     return out
@@ -167,6 +174,7 @@ def prepare_yolo_dataset(
     seed: int = 42,
     min_area_px: int = 4,
     holes: str = "bridge",
+    plan: Any = None,
 ) -> YoloDataset:
     """Convert (or reuse) the YOLO folder of ``data_root``.
 
@@ -177,13 +185,15 @@ def prepare_yolo_dataset(
         seed: seed of the train/validation split (the run's seed).
         min_area_px: connected lakes below this many pixels are dropped.
         holes: "bridge" or "fill" (see :mod:`glofwatch.data.yolo_labels`).
+        plan: the run's :class:`~glofwatch.data.plan.SplitPlan` (grouped splits, a one-folder data
+            set's held-out test crops); drawn ungrouped from ``val_fraction`` and ``seed`` when None.
 
     Returns:
         The :class:`YoloDataset`.
     """
     data_root = Path(data_root)
     folder = Path(cache_dir) if cache_dir else yolo_cache_dir(data_root, val_fraction, seed, min_area_px, holes)
-    splits = _source_splits(data_root, val_fraction, seed)
+    splits = _source_splits(data_root, val_fraction, seed, plan)
     settings = {"format": FORMAT_VERSION, "val_fraction": val_fraction, "seed": seed,
                 "min_area_px": min_area_px, "holes": holes, "data_root": str(data_root.resolve())}
     fp = fingerprint(splits, settings)

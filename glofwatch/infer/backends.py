@@ -253,7 +253,15 @@ def load_predictor(
     device: str = "auto",
     max_tile: int = 1024,
     overlap: int = 64,
+    threshold: float | None = None,
+    tta: bool = False,
 ) -> Predictor:
-    """A :class:`Predictor` for ``model`` running on ``backend`` (what ``predict``, ``evaluate`` and ``map`` use)."""
-    predictor = build_backend(backend, model, device=device).predictor(max_tile=max_tile, overlap=overlap)
+    """A :class:`Predictor` for ``model`` running on ``backend`` (what ``predict``, ``evaluate`` and ``map`` use).
+
+    Args:
+        threshold: mask threshold overriding the model's own (None: the model's, chosen on validation).
+        tta: average over the 8 flips and rotations of each input (8x the network cost).
+    """
+    predictor = build_backend(backend, model, device=device).predictor(max_tile=max_tile, overlap=overlap,
+                                                                       threshold=threshold, tta=tta)
     return predictor

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.infer.predict import Predictor
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
 TABLE_HEADER = (
@@ -57,29 +56,50 @@ def pad_group(group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]) -> tu
     return probs, truths, valids
 
 
+def model_info(predictor: Any) -> dict[str, Any]:
+    """Model name, loss, preset and study row of a :class:`Predictor` or an index predictor (NDWI)."""
+    info = getattr(predictor, "info", None)
+    if callable(info):
+        return info()
+    cfg = predictor.bundle.config
+    return {"model": cfg.model, "loss": cfg.loss, "preset": cfg.preset, "study_row": cfg.study_row}
+
+
 def evaluate(
-    predictor: Predictor,
+    predictor: Any,
     root: str | Path,
     split: str,
     out_dir: str | Path,
     save_masks: bool = True,
     batch_images: int = 8,
     name: str | None = None,
+    run: str | Path | None = None,
 ) -> dict[str, Any]:
     """Score ``predictor`` on ``root``/``split`` and write the outputs.
 
     Images are scored at their own size (any size and aspect). The study's soft
     batch metrics use groups of ``batch_images`` images (the study's batch of 8).
+    Which crops are scored, and the refusal to score training crops as test,
+    follow :func:`glofwatch.infer.evalset.eval_items` for the run of the model.
+
+    Args:
+        predictor: a :class:`Predictor` or any object with ``predict_image``, ``threshold`` and
+            ``info()`` (e.g. :class:`glofwatch.infer.ndwi.NDWIPredictor`).
+        run: the run folder (default: the one recorded in the model's meta).
 
     Returns:
         The metrics dict written to ``metrics.json``.
+
+    Raises:
+        InputError: the split would score crops the model was trained or selected on as held out.
     """
-    from glofwatch.data.dataset import GlacialLakesDataset
+    from glofwatch.infer.evalset import eval_items
     from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.io.image import save_png
 
     out_dir = Path(out_dir)
-    ds = GlacialLakesDataset(root, split)
+    items = eval_items(root, split, run, getattr(predictor, "bundle", None))
+    ds = items.dataset
     meter = SegmentationMeter(threshold=predictor.threshold)
     t0 = time.monotonic()
     group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
@@ -93,35 +113,34 @@ def evaluate(
         meter.update(probs, truths, ids=[g[3] for g in group], valid=valids)
         group.clear()
 
-    for i in range(len(ds)):
-        item = ds[i]
-        image = item["image"].numpy().transpose(1, 2, 0)
-        valid = item["valid"].numpy()
-        res = predictor.predict_image(image, valid)
-        group.append((res.probability, item["mask"].numpy().astype(np.uint8), valid, item["id"]))
+    for i in items.indices:
+        image, truth, valid = ds.load(i)
+        res = predictor.predict_image(image.astype(np.float32), valid)
+        group.append((res.probability, truth.astype(np.uint8), valid, ds.ids[i]))
         if save_masks:
-            save_png(out_dir / "masks" / f"{item['id']}.png", res.mask * 255)
+            save_png(out_dir / "masks" / f"{ds.ids[i]}.png", res.mask * 255)
         if len(group) == batch_images:
             flush()
     flush()
     seconds = time.monotonic() - t0
     summary = meter.summary()
-    cfg = predictor.bundle.config
+    info = model_info(predictor)
+    n = len(items.indices)
     summary.update(
         {
             "split": split,
             "data_root": str(Path(root).resolve()),
-            "n_images": len(ds),
+            "crops": items.source,
+            "n_images": n,
             "threshold": predictor.threshold,
-            "model": cfg.model,
-            "loss": cfg.loss,
-            "preset": cfg.preset,
-            "study_row": cfg.study_row,
+            "temperature": getattr(predictor, "temperature", None),
+            "tta": bool(getattr(predictor, "tta", False)),
+            **info,
             "seconds": round(seconds, 2),
-            "images_per_s": round(len(ds) / max(seconds, 1e-9), 2),
+            "images_per_s": round(n / max(seconds, 1e-9), 2),
         }
     )
     write_json_atomic(out_dir / "metrics.json", summary)
-    row = markdown_row(name or cfg.preset, cfg.model, cfg.loss, summary)
+    row = markdown_row(name or info["preset"], info["model"], info["loss"], summary)
     write_text_atomic(out_dir / "row.md", TABLE_HEADER + "\n" + row + "\n")
     return summary

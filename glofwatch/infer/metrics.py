@@ -195,7 +195,7 @@ def image_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None) 
     target = torch.from_numpy(truth.reshape(len(truth), -1)).long()
     if valid is not None:
         target[~torch.from_numpy(valid.reshape(len(valid), -1))] = IGNORE
-    meter = BinaryStatScores(multidim_average="samplewise", ignore_index=IGNORE)
+    meter = BinaryStatScores(multidim_average="samplewise", ignore_index=IGNORE, sync_on_compute=False)  # one process's images
     meter.update(torch.from_numpy(pred.reshape(len(pred), -1)).long(), target)
     tp, fp, tn, fn, _ = meter.compute().reshape(-1, 5).numpy().astype(np.int64).T
     return np.stack([tp, fp, fn, tn, tp + fp + fn + tn], axis=1)

@@ -4,6 +4,14 @@
 it normalises raw pixels with the model's own input spec, pads to the network
 stride, and tiles with overlap and blending when an image is larger than
 ``max_tile``. Nodata pixels are never lake.
+
+Probabilities are ``sigmoid(logit / temperature)`` with the model's fitted
+temperature (1 for models trained before calibration existed), and the mask is
+``probability > threshold`` with the threshold chosen on validation (or the one
+given, which overrides it). With ``tta`` every input also goes through the
+network flipped and rotated (the 8 symmetries of the square: identity, 3
+rotations by 90 degrees, 4 flips, via ``ttach.aliases.d4_transform``) and the
+8 logit maps, turned back, are averaged: 8 times the network cost.
 """
 
 from __future__ import annotations
@@ -11,16 +19,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from glofwatch.data.normalize import normalize, percentile_stats
-from glofwatch.errors import InputError
+from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import predict_tiled
 from glofwatch.models.bundle import ModelBundle, load_bundle
 from glofwatch.runtime import torch_device
+
+
+def check_threshold(value: float) -> float:
+    """``value`` as a float in (0, 1), else a one-line :class:`ConfigError`."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0.0 < t < 1.0:
+        raise ConfigError(f"threshold {value} must be between 0 and 1 (exclusive), e.g. --threshold 0.5")
+    return t
 
 
 @dataclass
@@ -52,10 +72,13 @@ class Predictor:
             may then be None.
         backend: name of the runtime behind ``runner`` (recorded in scene summaries);
             default ``"torch"`` without a runner, ``"custom"`` with one.
+        threshold: mask threshold overriding the model's own (None: the model's, chosen on validation).
+        tta: average the logits over the 8 flips and rotations (8x slower).
     """
 
     def __init__(self, bundle: ModelBundle, device: str = "auto", max_tile: int = 1024, overlap: int = 64,
-                 runner: Callable[[torch.Tensor], torch.Tensor] | None = None, backend: str | None = None) -> None:
+                 runner: Callable[[torch.Tensor], torch.Tensor] | None = None, backend: str | None = None,
+                 threshold: float | None = None, tta: bool = False) -> None:
         from glofwatch.models.registry import get_spec
 
         self.bundle = bundle
@@ -66,17 +89,19 @@ class Predictor:
         self.stride = get_spec(bundle.config.model).stride
         self.max_tile = max(self.stride, max_tile // self.stride * self.stride)
         self.overlap = overlap
-        self.threshold = bundle.threshold
+        self.threshold = check_threshold(bundle.threshold if threshold is None else threshold)
+        self.temperature = bundle.temperature
+        self.tta = bool(tta)
         self.backend = backend or ("torch" if runner is None else "custom")
 
     @classmethod
-    def from_path(cls, path: str | Path, device: str = "auto", **kw: int) -> Predictor:
+    def from_path(cls, path: str | Path, device: str = "auto", **kw: Any) -> Predictor:
         """Load from a run folder or model file."""
         return cls(load_bundle(path), device=device, **kw)
 
     @torch.inference_mode()
-    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
-        """Probabilities (N, H, W) for raw images (N, C, H, W), padded to the stride internally."""
+    def logits_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw logits (N, H, W), before the temperature, for raw images (N, C, H, W) (TTA-averaged with ``tta``)."""
         n, c, h, w = x.shape
         if c != self.spec.in_channels:
             raise InputError(
@@ -84,8 +109,29 @@ class Predictor:
             )
         valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
         z = self.network_input(x, valid, stats)
-        logits = self.runner(z)[:, 0, :h, :w]
-        return torch.sigmoid(logits.float()) * valid
+        if not self.tta:
+            return self.runner(z)[:, 0, :h, :w].float()
+        import ttach
+
+        total = None
+        transforms = ttach.aliases.d4_transform()
+        for t in transforms:
+            out = t.deaugment_mask(self.runner(t.augment_image(z))).float()
+            total = out if total is None else total + out
+        return (total / len(transforms))[:, 0, :h, :w]
+
+    @torch.inference_mode()
+    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """Probabilities (N, H, W) for raw images (N, C, H, W), padded to the stride internally."""
+        n, _, h, w = x.shape
+        valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
+        logits = self.logits_batch(x, valid, stats)
+        return torch.sigmoid(logits / self.temperature) * valid
+
+    def predict_logits(self, image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Raw logits (H, W) float32 of one image (H, W, C) in one pass (no tiling; for calibration)."""
+        x = torch.nan_to_num(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None])
+        return self.logits_batch(x, torch.from_numpy(valid)[None])[0].cpu().numpy()
 
     def network_input(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """What the network sees: raw (N, C, H, W) normalised by the input spec, padded to the stride.

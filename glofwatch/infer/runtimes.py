@@ -42,13 +42,14 @@ class Backend:
         """Logits (N, 1, H, W) float32 for normalised input (N, C, H, W), H and W multiples of :attr:`stride`."""
         raise NotImplementedError
 
-    def predictor(self, max_tile: int = 1024, overlap: int = 64) -> Predictor:
-        """A :class:`Predictor` executing the network with this backend."""
+    def predictor(self, max_tile: int = 1024, overlap: int = 64, threshold: float | None = None,
+                  tta: bool = False) -> Predictor:
+        """A :class:`Predictor` executing the network with this backend (``threshold`` overrides the model's)."""
         from glofwatch.infer.predict import Predictor
 
         runner = None if self.name == "torch" else self.run
         return Predictor(self.bundle, device=self.device.type, max_tile=max_tile, overlap=overlap, runner=runner,
-                         backend=self.name)
+                         backend=self.name, threshold=threshold, tta=tta)
 
     def _default_predictor(self) -> Predictor:
         if self._predictor is None:

@@ -55,14 +55,18 @@ def _bin_name(lo: int, hi: int | None) -> str:
     return f">={lo} px" if hi is None else f"{lo}-{hi - 1} px"
 
 
-def _split_items(data_root: Path, split: str, val_fraction: float, seed: int) -> tuple[Any, list[int]]:
-    """The data set and item indices of ``split`` ("val" = the validation share of train)."""
+def _split_items(data_root: Path, split: str, val_fraction: float, seed: int, run_dir: Path | None = None) -> tuple[Any, list[int]]:
+    """The data set and item indices of ``split`` ("val" = the validation share of train), as the run's plan says."""
     from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.data.split import split_train_val
+    from glofwatch.data.plan import indices_of, plan_splits, read_plan
 
-    if split == "val":
-        ds = GlacialLakesDataset(data_root, "train")
-        return ds, split_train_val(len(ds), val_fraction, seed)[1]
+    plan = read_plan(run_dir) if run_dir is not None else None
+    own = plan is not None and Path(plan.data_root) == Path(data_root).resolve()
+    if not own and split == "val":
+        plan, own = plan_splits(data_root, val_fraction, seed), True
+    if own and (split in ("train", "val") or (plan.layout == "generic" and split in plan.names)):
+        ds = GlacialLakesDataset(data_root, plan.folder_split)
+        return ds, indices_of(ds.image_paths, plan.names[split])
     ds = GlacialLakesDataset(data_root, split)
     return ds, list(range(len(ds)))
 
@@ -113,12 +117,12 @@ class _LakeRecall:
 
 
 def _score_split(seg: Any, data_root: Path, split: str, val_fraction: float, seed: int,
-                 threshold: float, on_image: Any = None) -> tuple[Any, int]:
+                 threshold: float, on_image: Any = None, run_dir: Path | None = None) -> tuple[Any, int]:
     """Run ``seg`` over a split; feed a SegmentationMeter with score maps."""
     from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.infer.yolo import SCORE_FLOOR, read_grid
 
-    ds, indices = _split_items(data_root, split, val_fraction, seed)
+    ds, indices = _split_items(data_root, split, val_fraction, seed, run_dir)
     if not indices:
         raise InputError(f"{data_root}: split '{split}' has no images; pick a split with images")
     meter = SegmentationMeter(threshold=threshold, curve_bins=20)
@@ -160,7 +164,7 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
     from glofwatch.infer.yolo import DEFAULT_CONF, YoloSegmenter
 
     seg = YoloSegmenter(run_dir, device=device, conf_threshold=DEFAULT_CONF)
-    meter, n = _score_split(seg, Path(data_root), "val", cfg.val_fraction, cfg.seed, DEFAULT_CONF)
+    meter, n = _score_split(seg, Path(data_root), "val", cfg.val_fraction, cfg.seed, DEFAULT_CONF, run_dir=Path(run_dir))
     cur = meter.curve()
     cands = [(float(t), float(i)) for t, i in zip(cur.thresholds, cur.iou) if any(abs(t - g) < 1e-9 for g in CONF_GRID)]
     best_iou = max(i for _, i in cands)
@@ -171,15 +175,18 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
 
 
 def _instance_map(model_path: Path, data_root: Path, split: str, cfg: Any, imgsz: int, out_dir: Path,
-                  device: str, cache_dir: str | Path | None) -> dict[str, Any]:
+                  device: str, cache_dir: str | Path | None, run_dir: Path | None = None) -> dict[str, Any]:
     """Mask/box mAP from ultralytics val on the split's YOLO folder."""
-    from glofwatch.data.dataset import detect_layout
+    from glofwatch.data.plan import read_plan
     from glofwatch.data.yolo_dataset import label_options, prepare_yolo_dataset
     from glofwatch.models.yolo import offline_ultralytics
 
-    data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg))
-    if detect_layout(data_root) == "generic":  # one folder: every split but "val" is all of it
-        split = "val" if split == "val" else "train"
+    plan = read_plan(run_dir) if run_dir is not None else None
+    if plan is not None and Path(plan.data_root) != data_root.resolve():
+        plan = None
+    data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg), plan=plan)
+    if split not in data.splits:  # a folder the run never saw: all of it is train + val of its YOLO copy
+        split = "train"
     with offline_ultralytics():
         from ultralytics import YOLO
 
@@ -256,13 +263,13 @@ def evaluate_yolo(
             save_png(out_dir / "masks" / f"{image_id}.png", result.mask(conf) * 255)
 
     t0 = time.monotonic()
-    meter, n = _score_split(seg, data_root, split, cfg.val_fraction, cfg.seed, float(conf), on_image)
+    meter, n = _score_split(seg, data_root, split, cfg.val_fraction, cfg.seed, float(conf), on_image, run_dir)
     seconds = time.monotonic() - t0
     summary = meter.summary()
     n_batches = summary["study_batch_soft"].get("n_batches")
     summary["study_batch_soft"] = {"dice": None, "iou": None, "precision": None, "recall": None, "n_batches": n_batches,
                                    "note": SOFT_NOTE}
-    instance = _instance_map(seg.model_path, data_root, split, cfg, seg.imgsz, out_dir, seg.device, cache_dir)
+    instance = _instance_map(seg.model_path, data_root, split, cfg, seg.imgsz, out_dir, seg.device, cache_dir, run_dir)
     instance.update(recall.summary())
     summary.update({
         "split": split, "data_root": str(data_root.resolve()), "n_images": n, "threshold": float(conf),

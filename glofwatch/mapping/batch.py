@@ -64,6 +64,8 @@ class MapOptions:
         use_scl: mark SCL cloud, shadow and cirrus "not observed".
         threads: torch threads per scene (None: torch's default).
         overwrite: redo scenes that are already complete.
+        threshold: mask threshold overriding the model's own (None: the one chosen on validation).
+        tta: test-time augmentation (8 flips and rotations per tile, 8x the network time).
     """
 
     tile: int = 512
@@ -79,6 +81,8 @@ class MapOptions:
     use_scl: bool = True
     threads: int | None = None
     overwrite: bool = False
+    threshold: float | None = None
+    tta: bool = False
 
 
 @dataclass
@@ -240,14 +244,15 @@ _PREDICTORS_LOCK = threading.Lock()
 
 
 def cached_predictor(model: str | Path, device: str = "auto", backend: str = "auto", tile: int = 512,
-                     overlap: int = 64):  # noqa: ANN201 - Predictor
-    """One predictor per model file, device, backend and tiling in this process (workers reuse it)."""
+                     overlap: int = 64, threshold: float | None = None, tta: bool = False):  # noqa: ANN201
+    """One predictor per model file, device, backend, tiling, threshold and TTA in this process (workers reuse it)."""
     from glofwatch.infer.backends import load_predictor
 
-    key = (str(Path(model).resolve()), device, backend, tile, overlap)
+    key = (str(Path(model).resolve()), device, backend, tile, overlap, threshold, tta)
     with _PREDICTORS_LOCK:
         if key not in _PREDICTORS:
-            _PREDICTORS[key] = load_predictor(model, backend=backend, device=device, max_tile=tile, overlap=overlap)
+            _PREDICTORS[key] = load_predictor(model, backend=backend, device=device, max_tile=tile, overlap=overlap,
+                                              threshold=threshold, tta=tta)
         return _PREDICTORS[key]
 
 
@@ -278,7 +283,8 @@ def run_scene(
             import torch
 
             torch.set_num_threads(options.threads)
-        predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap)
+        predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
+                                     options.threshold, options.tta)
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,

@@ -148,6 +148,8 @@ class SceneInput:
         """
         from glofwatch.scene.render import BANDS, RENDERINGS
 
+        if self.rendering is None:
+            raise ConfigError("no 8-bit rendering planned for this scene; the model reads reflectance")
         out_bands = [BANDS[i] for i in RENDERINGS.get(self.rendering).band_index]
         h, w = data.shape[1:]
         out = np.empty((len(out_bands), h, w), dtype=np.float32)

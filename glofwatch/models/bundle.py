@@ -1,7 +1,10 @@
 """Self-describing model files (``model.pt``): weights plus everything needed to use them.
 
 A bundle holds the network's state dict, the training config (model name,
-input normalisation, threshold), the validation metrics and provenance.
+input normalisation), the validation metrics and provenance. Its ``meta``
+carries what was chosen on the validation split at the end of training: the
+mask ``threshold`` (maximum validation IoU) and the ``temperature`` that
+calibrates the probabilities (``sigmoid(logit / temperature)``).
 ``glofwatch predict``/``map``/``evaluate`` accept a run folder or a bundle file.
 """
 
@@ -48,6 +51,23 @@ class ModelBundle:
     def threshold(self) -> float:
         """Probability above which a pixel is lake."""
         return float(self.meta.get("threshold", self.config.threshold))
+
+    @property
+    def temperature(self) -> float:
+        """Logits are divided by this before the sigmoid (1.0: uncalibrated)."""
+        return float(self.meta.get("temperature") or 1.0)
+
+
+def with_threshold(bundle: ModelBundle, threshold: float | None) -> ModelBundle:
+    """``bundle`` with its mask threshold replaced (``--threshold``); the same object when None."""
+    if threshold is None:
+        return bundle
+    from glofwatch.errors import ConfigError
+
+    if not 0.0 < float(threshold) < 1.0:
+        raise ConfigError(f"threshold {threshold} must be between 0 and 1 (exclusive), e.g. --threshold 0.5")
+    meta = {**bundle.meta, "threshold": float(threshold), "threshold_source": "--threshold"}
+    return ModelBundle(bundle.net, bundle.config, bundle.metrics, meta)
 
 
 def save_bundle(path: str | Path, net: torch.nn.Module, config: TrainConfig, metrics: dict[str, Any], meta: dict[str, Any]) -> Path:

@@ -7,12 +7,14 @@ so every backend shares one ``sigmoid`` and one threshold in
 :class:`~glofwatch.infer.predict.Predictor` and INT8 quantisation keeps the
 sign of a logit (the lake decision) rather than a probability rounded to 1/255.
 Normalisation (percentiles, mean/std) stays outside the graph and travels as
-metadata, so tiles of a scene can share scene-wide statistics.
+metadata, so tiles of a scene can share scene-wide statistics; so do the mask
+threshold and the temperature chosen on the validation split at the end of
+training (``probability = sigmoid(logit / temperature)``).
 
 Metadata is one JSON document (:func:`read_export_metadata`)::
 
     {"format": "glofwatch-export", "format_version": 1, "model": "unet-efflite0",
-     "input": InputSpec.to_dict(), "stride": 32, "threshold": 0.5,
+     "input": InputSpec.to_dict(), "stride": 32, "threshold": 0.5, "temperature": 1.0,
      "input_name": "image", "output_name": "logits", "output": "logits", "preset": ...,
      "config": TrainConfig.to_dict(), "metrics": {...}, "meta": {...}, "int8": false,
      "calibration": null | {"data_root": ..., "n_images": ...},
@@ -90,6 +92,7 @@ def export_metadata(bundle: ModelBundle, int8: bool = False, calibration: dict[s
         "input": bundle.spec.to_dict(),
         "stride": get_spec(cfg.model).stride,
         "threshold": bundle.threshold,
+        "temperature": bundle.temperature,
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
         "output": "logits",
@@ -117,7 +120,8 @@ def bundle_from_metadata(meta: dict[str, Any], source: str | Path) -> ModelBundl
     if int(meta.get("format_version", 0)) > EXPORT_VERSION:
         raise InputError(f"{source}: exported by a newer glofwatch ({meta.get('glofwatch_version')}); upgrade glofwatch")
     config = TrainConfig.from_dict(meta["config"], str(source))
-    extra = {**meta.get("meta", {}), "threshold": meta["threshold"], "export": {k: meta.get(k) for k in ("int8", "exported_at", "calibration")}}
+    extra = {**meta.get("meta", {}), "threshold": meta["threshold"],
+             "temperature": meta.get("temperature", meta.get("meta", {}).get("temperature", 1.0)), "export": {k: meta.get(k) for k in ("int8", "exported_at", "calibration")}}
     return ModelBundle(None, config, meta.get("metrics", {}), extra)  # type: ignore[arg-type]
 
 

@@ -78,13 +78,13 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
         target_layer: Grad-CAM layer (default per architecture).
         progress: called with a short status line now and then.
     """
-    from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.explain.curves import (
         pr_curve_png,
         read_metrics_csv,
         training_curves_png,
     )
     from glofwatch.explain.gradcam import LakeGradCam
+    from glofwatch.infer.evalset import eval_items
     from glofwatch.infer.evaluate import evaluate
     from glofwatch.infer.meter import SegmentationMeter
     from glofwatch.models.bundle import load_bundle, run_data_root
@@ -99,15 +99,16 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
     metrics_path = run / "eval" / split / "metrics.json"
     if not metrics_path.is_file():
         say(f"{run.name}: evaluating on {split} (no {metrics_path})")
-        evaluate(predictor, root, split, run / "eval" / split)
+        evaluate(predictor, root, split, run / "eval" / split, run=run)
     metrics = json.loads(metrics_path.read_text())
 
     say(f"{run.name}: analysing errors on {split}")
-    ds = GlacialLakesDataset(root, split)
+    items = eval_items(root, split, run)
+    ds, indices = items.dataset, items.indices
     meter = SegmentationMeter(threshold=predictor.threshold)
     errors = ErrorAnalysis()
     per: list[tuple[int, str, float, bool]] = []
-    for i in range(len(ds)):
+    for i in indices:
         image, truth, valid = ds.load(i)
         res = predictor.predict_image(image.astype(np.float32), valid)
         meter.update(res.probability[None], truth[None], ids=[ds.ids[i]], valid=valid[None])

@@ -5,11 +5,14 @@ Run folder layout::
     RUN_DIR/
       config.yaml            resolved config (every value used)
       run.json               data root, start/resume times, library versions
+      split.json             the crops of train / val (/ test for one-folder data), grouped as asked,
+                             with content digests of the train and val crops (see data/plan.py)
       checkpoints/last.ckpt  written atomically after every epoch (resume point)
       checkpoints/best.ckpt  best validation IoU so far
       metrics.csv            one row per epoch
-      model.pt               self-describing best model (see models/bundle.py)
-      summary.json           best validation metrics, epochs, seconds
+      model.pt               self-describing best model (see models/bundle.py), with the threshold
+                             and temperature chosen on the validation split
+      summary.json           best validation metrics, epochs, seconds, threshold, calibration (ECE)
 """
 
 from __future__ import annotations
@@ -178,8 +181,11 @@ def train(
     info["versions"] = _versions()
     write_json_atomic(run_dir / "run.json", info)
 
+    from glofwatch.data.plan import read_plan, write_plan
+
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     spec = get_spec(cfg.model)
+    plan = read_plan(run_dir) if resume else None
     dm = GlacialLakesDataModule(
         root,
         batch_size=cfg.batch_size,
@@ -189,8 +195,14 @@ def train(
         image_size=cfg.image_size,
         stride=spec.stride,
         num_workers=cfg.num_workers,
+        group_by=cfg.group_by,
+        # a run begun before split plans were saved trained on all of a one-folder data set: none of it is held out
+        test_fraction=0.0 if resume and plan is None else cfg.test_fraction,
+        plan=plan,
     )
     dm.setup("fit")
+    if plan is None:
+        write_plan(run_dir, dm.plan)
     has_val = dm.val_set is not None
     task = SegmentationTask(cfg.to_dict(), init_weights=ckpt_path is None)
 
@@ -266,11 +278,18 @@ def finish_run(run_dir: Path, cfg: TrainConfig, seconds: float, stopped_by: str,
     elif rows:
         best_row = rows[-1]
     best = {k: _num(v) for k, v in best_row.items()}
-    meta = {"checkpoint": str(source.name), "epoch": bundle.meta.get("epoch"), "run_dir": str(run_dir),
-            "threshold": cfg.threshold}
+    from glofwatch.train.selection import choose_on_validation
+
+    chosen = choose_on_validation(bundle, cfg, run_dir)
+    meta = {"checkpoint": str(source.name), "epoch": bundle.meta.get("epoch"), "run_dir": str(run_dir.resolve()),
+            "threshold": chosen["threshold"], "threshold_source": chosen["threshold_source"],
+            "temperature": chosen["temperature"]}
     save_bundle(run_dir / "model.pt", bundle.net, cfg, best, meta)
     summary = {"preset": cfg.preset, "model": cfg.model, "loss": cfg.loss, "epochs": epochs,
-               "seconds": round(seconds, 2), "stopped_by": stopped_by, "best_val": best}
+               "seconds": round(seconds, 2), "stopped_by": stopped_by, "best_val": best,
+               "threshold": {k: chosen[k] for k in ("threshold", "threshold_source", "val_iou_at_threshold",
+                                                    "val_iou_at_default", "n_val_images")},
+               "calibration": chosen["calibration"]}
     write_json_atomic(run_dir / "summary.json", summary)
     return TrainResult(run_dir, best, epochs, seconds, stopped_by)
 

@@ -308,8 +308,13 @@ def train_yolo(
     weights = None if resume else _weights_path(cfg)
     device = _device(cfg)
 
-    data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg))
+    from glofwatch.data.plan import plan_splits, read_plan, write_plan
+
+    plan = (read_plan(run_dir) if resume else None) or plan_splits(data_root, cfg.val_fraction, cfg.seed,
+                                                                     cfg.group_by, cfg.test_fraction)
+    data = prepare_yolo_dataset(data_root, cache_dir, cfg.val_fraction, cfg.seed, **label_options(cfg), plan=plan)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_plan(run_dir, plan)
     write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     info.setdefault("started", now)

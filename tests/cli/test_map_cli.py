@@ -238,3 +238,21 @@ def test_cli_resume_is_keyed_on_the_model_file_and_options(tiny_run: Path, scene
     res = runner.invoke(app, ["map", str(scenes["alpha"]), str(scenes["beta"]), "--model", str(tiny_run), "--out",
                               str(tmp_path), "--scl", str(scenes["alpha"])])
     assert res.exit_code == 2 and "is one scene's classification layer but 2 scenes are given" in res.output
+
+
+def test_map_threshold_and_tta_reach_the_predictor_and_the_resume_key(tiny_run: Path, scenes: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "maps"
+    base = ["map", str(scenes["alpha"]), "--model", str(tiny_run), "--out", str(out), "--backend", "torch",
+            "--no-progress"]
+    assert runner.invoke(app, [*base, "--threshold", "0.001"]).exit_code == 0
+    name = scenes["alpha"].stem if scenes["alpha"].is_file() else scenes["alpha"].name
+    summary = json.loads((out / name / "summary.json").read_text())
+    assert summary["threshold"] == 0.001 and summary["resume"]["options"]["threshold"] == 0.001
+    with rasterio.open(out / name / "mask.tif") as ds, rasterio.open(out / name / "probability.tif") as pr:
+        mask, prob = ds.read(1), pr.read(1)
+    assert np.array_equal(mask == 1, np.nan_to_num(prob) > 0.001)  # the mask follows the given threshold
+    res = runner.invoke(app, [*base, "--threshold", "0.001", "--tta"])  # an option changed: the scene is redone
+    assert res.exit_code == 0 and "skipped" not in res.output
+    assert json.loads((out / name / "summary.json").read_text())["resume"]["options"]["tta"] is True

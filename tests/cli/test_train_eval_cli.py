@@ -90,3 +90,35 @@ def test_imagenet_weights_offline_message(tmp_path: Path, synth_root: Path) -> N
                               "--max-epochs", "1", "--no-progress"])
     assert res.exit_code == 2, res.output
     assert "not available offline" in res.output and "--weights none" in res.output
+
+
+def test_threshold_tta_and_ndwi_through_the_cli(tmp_path: Path, tiny_run: Path, synth_root: Path) -> None:
+    res = _invoke("evaluate", tiny_run, "--split", "test", "--threshold", "0.3", "--tta", "--out", tmp_path / "e")
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert m["threshold"] == 0.3 and m["tta"] is True and "at threshold 0.3" in res.output
+    res = _invoke("predict", tiny_run, synth_root / "test" / "images", "--out", tmp_path / "p", "--threshold", "0.99")
+    assert res.exit_code == 0 and "threshold 0.99" in res.output
+    res = _invoke("evaluate", "--method", "ndwi", "--data", synth_root, "--split", "test", "--ndwi-threshold", "0.1",
+                  "--out", tmp_path / "n")
+    assert res.exit_code == 0, res.output
+    assert "| ndwi-0.1 | ndwi-0.1 | none (index) |" in res.output
+    res = runner.invoke(app, ["evaluate", "--method", "ndwi", "--data", str(synth_root), "--bands", "B04,B03,B02"])
+    assert res.exit_code == 2 and "NDWI needs the green (B03) and near-infrared (B08) bands" in res.output
+
+
+def test_grouped_training_split_through_the_cli(tmp_path: Path, synth_root: Path) -> None:
+    groups = tmp_path / "groups.csv"
+    names = sorted(p.name for p in (synth_root / "train" / "images").iterdir())
+    groups.write_text("name,group\n" + "".join(f"{n},scene{i // 4}\n" for i, n in enumerate(names)))
+    run = tmp_path / "run"
+    res = _invoke("train", "--data", synth_root, "--out", run, "--model", "tiny-unet", "--weights", "none",
+                  "--max-epochs", "1", "--batch-size", "8", "--group-by", f"csv:{groups}", "--no-progress")
+    assert res.exit_code == 0, res.output
+    plan = json.loads((run / "split.json").read_text())
+    val_scenes = {names.index(n) // 4 for n in plan["names"]["val"]}
+    train_scenes = {names.index(n) // 4 for n in plan["names"]["train"]}
+    assert val_scenes and val_scenes.isdisjoint(train_scenes)
+    assert "grouped by csv:" in res.output and "threshold" in res.output and "ECE" in res.output
+    res = _invoke("data", "split", synth_root, tmp_path / "held", "--split", "train", "--group-by", f"csv:{groups}")
+    assert res.exit_code == 0 and "groups by csv:" in res.output
