@@ -132,6 +132,8 @@ class TrainConfig:
             raise ConfigError(f"lr={self.lr} must be > 0")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size} must be >= 1")
+        if self.max_epochs < 1:
+            raise ConfigError(f"max_epochs={self.max_epochs} must be >= 1 (the study trains 50)")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction={self.val_fraction} must be in [0, 1)")
         if not 0.0 <= self.test_fraction < 1.0:

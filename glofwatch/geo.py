@@ -84,11 +84,17 @@ class GeoGrid:
         )
 
     def require_crs(self, source: str) -> None:
-        """Raise :class:`InputError` naming ``source`` when the grid has no CRS."""
+        """Raise :class:`InputError` naming ``source`` when the grid has no CRS or is not north-up."""
         if self.crs is None:
             raise InputError(
                 f"{source}: raster has no CRS; assign one first, e.g. "
                 "`gdal_edit.py -a_srs EPSG:32645 FILE` (use the scene's UTM zone)"
+            )
+        t = self.transform
+        if t.b != 0 or t.d != 0 or t.a <= 0 or t.e >= 0:
+            raise InputError(
+                f"{source}: the grid is rotated or flipped (transform {tuple(round(v, 6) for v in t[:6])}); "
+                "warp it north-up first, e.g. `gdalwarp -t_srs EPSG:32645 IN OUT`"
             )
 
     def profile(self, **extra: Any) -> dict[str, Any]:

@@ -16,7 +16,8 @@ PUBLISHED: dict[str, dict[str, float | None]] = {
     "U-Net EfficientNetB0 / CE": {"iou": 0.691, "dice": 0.76, "accuracy": 0.99, "precision": 0.90, "recall": 0.69},
     "U-Net (none) / CE": {"iou": 0.65, "dice": 0.56, "accuracy": 0.99, "precision": 0.69, "recall": 0.72},
     "U-Net ResNet50 / CE": {"iou": 0.59, "dice": 0.74, "accuracy": 0.99, "precision": 0.88, "recall": 0.68},
-    "YOLOv8-Seg / standard": {"iou": None, "mask_map50_95": 0.7296, "dice": 0.73, "accuracy": 0.89, "precision": 0.90, "recall": 0.84},
+    "YOLOv8-Seg / standard": {"iou": None, "mask_map50_95": 0.7296, "dice": 0.73, "accuracy": 0.89, "precision": 0.90,
+                              "recall": 0.84},
 }
 
 STATE_OF_THE_ART_IOU = 0.80  # published best on the Glacial Lakes Detection Dataset (about 80 %)

@@ -200,11 +200,11 @@ def _exports(bundle: Any, backends: list[str], folder: Path, kind: str, model: s
             if kind == "random-init":  # untrained: calibrate on noise (speed only)
                 gen = torch.Generator().manual_seed(1)
                 noise = [torch.randn(1, bundle.spec.in_channels, size, size, generator=gen).numpy() for _ in range(4)]
-                files["int8"] = export_model(bundle, "onnx", out=folder / "model-int8.onnx", int8=True, calib_inputs=noise,
-                                             int8_scope=int8_scope)
+                files["int8"] = export_model(bundle, "onnx", out=folder / "model-int8.onnx", int8=True,
+                                             calib_inputs=noise, int8_scope=int8_scope)
             else:  # trained: calibrate on the run's training crops
-                files["int8"] = export_model(Path(model), "onnx", out=folder / "model-int8.onnx", int8=True, calib_images=16,
-                                             int8_scope=int8_scope)
+                files["int8"] = export_model(Path(model), "onnx", out=folder / "model-int8.onnx", int8=True,
+                                             calib_images=16, int8_scope=int8_scope)
         except GlofwatchError as exc:
             files["int8_error"] = str(exc)
         files["export_s"]["int8"] = time.perf_counter() - t0
@@ -278,14 +278,16 @@ def bench_infer(
             gflops = count_gflops(bundle.net, (1, bundle.spec.in_channels, side, side))
             files = _exports(bundle, backends, folder, kind, model, side, int8_scope)
             if isolate and not interleave and "torch" in backends:
-                files["torch"] = save_bundle(folder / "model.pt", bundle.net, bundle.config, bundle.metrics, bundle.meta)
+                files["torch"] = save_bundle(folder / "model.pt", bundle.net, bundle.config, bundle.metrics,
+                                             bundle.meta)
             jobs: list[tuple[str, dict[str, Any]]] = []
             for name in backends:
                 engine = name.removesuffix("-int8")
                 if name.endswith("-int8") and "int8" not in files:
                     errors.append({"model": model, "backend": name, "error": files.get("int8_error", "no INT8 export")})
                     continue
-                source = files["int8"] if name.endswith("-int8") else files.get("onnx") if engine != "torch" else files.get("torch")
+                source = (files["int8"] if name.endswith("-int8")
+                          else files.get("onnx") if engine != "torch" else files.get("torch"))
                 jobs.append((name, {"model": str(source) if source else None, "engine": engine,
                                     "in_channels": bundle.spec.in_channels, "size": side, "batches": list(batches),
                                     "warmup": warmup, "min_iters": min_iters, "max_iters": max_iters,
@@ -302,7 +304,7 @@ def bench_infer(
                                         measure_backend(job, model=bundle if job["engine"] == "torch" else None))
                     except Exception as exc:  # noqa: BLE001 - one failing backend must not lose the others
                         outcomes.append(exc)
-            for (name, _), res in zip(jobs, outcomes):
+            for (name, _), res in zip(jobs, outcomes, strict=True):
                 if isinstance(res, Exception):
                     msg = str(res).splitlines()[0] if str(res) else res.__class__.__name__
                     errors.append({"model": model, "backend": name, "error": msg})
@@ -316,8 +318,8 @@ def bench_infer(
         "kind": "infer",
         "machine": machine_info(),
         "settings": {"size": size, "batches": list(batches), "warmup": warmup, "min_iters": min_iters,
-                     "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads, "isolate": isolate and not interleave,
-                     "interleave": interleave, "int8_scope": int8_scope,
+                     "max_iters": max_iters, "min_time_s": min_time_s, "threads": threads,
+                     "isolate": isolate and not interleave, "interleave": interleave, "int8_scope": int8_scope,
                      "measures": "network forward on normalised input; normalisation excluded"},
         "matmul_peak": peak,
         "results": results,
@@ -344,7 +346,8 @@ def infer_markdown(doc: dict[str, Any]) -> str:
     from glofwatch.bench import markdown_table
 
     mach, s, peak = doc["machine"], doc["settings"], doc["matmul_peak"]
-    mode = (f"INT8 scope: {s.get('int8_scope', 'decoder')}. " if any(r["backend"].endswith("-int8") for r in doc["results"])
+    has_int8 = any(r["backend"].endswith("-int8") for r in doc["results"])
+    mode = (f"INT8 scope: {s.get('int8_scope', 'decoder')}. " if has_int8
             else "") + ("Backends timed round-robin in one process (peak RSS shared)" if s.get("interleave")
             else "One process per backend" if s.get("isolate") else "Backends timed one after another in one process")
     head = (f"Inference at {s['size']}x{s['size']} px, network only, {s['threads']} thread(s) on {mach['cpu']} "

@@ -70,7 +70,8 @@ def run_realism(
         train(cfg, run, data, progress=progress)
     predictor = Predictor.from_path(run)
     synth_metrics = evaluate(predictor, data, "test", run / "eval" / "synth-test", save_masks=False)
-    real_metrics = evaluate(predictor, real, "all", run / "eval" / "real", save_masks=True, name=f"{preset} (synthetic only)")
+    real_metrics = evaluate(predictor, real, "all", run / "eval" / "real", save_masks=True,
+                            name=f"{preset} (synthetic only)")
     result = {
         "real_root": str(real),
         "note": "real masks are K-means clustered, not hand drawn: agreement with a noisy reference",
@@ -86,12 +87,13 @@ def run_realism(
         "seconds": round(time.monotonic() - t0, 1),
     }
     write_json_atomic(out_dir / "realism.json", result)
+    model, loss = predictor.bundle.config.model, predictor.bundle.config.loss
     md = (
         f"# Synthetic-to-real realism benchmark\n\nTrained on {n} synthetic crops ({size} px), preset `{preset}`, "
         f"budget {time_budget_s:.0f} s; scored on {real_metrics['n_images']} real crops in `{real}` "
         "(K-means reference masks).\n\n" + TABLE_HEADER + "\n"
-        + markdown_row("synthetic test", predictor.bundle.config.model, predictor.bundle.config.loss, synth_metrics) + "\n"
-        + markdown_row("real (himalaya-kmeans)", predictor.bundle.config.model, predictor.bundle.config.loss, real_metrics) + "\n"
+        + markdown_row("synthetic test", model, loss, synth_metrics) + "\n"
+        + markdown_row("real (himalaya-kmeans)", model, loss, real_metrics) + "\n"
     )
     write_text_atomic(out_dir / "realism.md", md)
     return result

@@ -31,10 +31,14 @@ def resolve_bench_config(name: str) -> Any:
     if name in MODELS:
         return resolve_config(None, {"model": name, "weights": "none", "preset": f"model:{name}"})
     hint = close_matches_hint(name, preset_names + MODELS.names())
-    raise ConfigError(f"'{name}' is neither a preset nor a model{hint}; see `glofwatch train --help` and `glofwatch models`")
+    raise ConfigError(
+        f"'{name}' is neither a preset nor a model{hint}; see `glofwatch train --help` and `glofwatch models`"
+    )
 
 
-def time_steps(cfg: Any, device: str, channels_last: bool, batch: int, size: int, steps: int, warmup: int) -> dict[str, Any]:
+def time_steps(
+    cfg: Any, device: str, channels_last: bool, batch: int, size: int, steps: int, warmup: int
+) -> dict[str, Any]:
     """Median seconds per training step of ``cfg``'s model on random data.
 
     Returns:
@@ -136,7 +140,8 @@ def _run_all(configs: list[tuple[str, Any]], devices: list[str], channels_last: 
                 try:
                     res = time_steps(cfg, device, cl, batch, size, steps, warmup)
                 except Exception as exc:  # noqa: BLE001 - keep the other configurations
-                    errors.append({"preset": name, "device": device, "channels_last": cl, "error": str(exc).splitlines()[0]})
+                    errors.append({"preset": name, "device": device, "channels_last": cl,
+                                   "error": str(exc).splitlines()[0]})
                     continue
                 results.append({"preset": name, "model": cfg.model, "loss": cfg.loss, "device": device,
                                 "channels_last": cl, "batch": batch, "size": size, **res})
@@ -153,5 +158,6 @@ def train_markdown(doc: dict[str, Any]) -> str:
     rows = [[r["preset"], r["model"], r["device"], "yes" if r["channels_last"] else "no", r["s_per_step"],
              r["images_per_s"]] for r in doc["results"]]
     table = markdown_table(["preset", "model", "device", "channels-last", "s/step", "images/s"], rows)
-    errs = "".join(f"\n- {e['preset']} / {e['device']} / channels_last={e['channels_last']}: {e['error']}" for e in doc["errors"])
+    errs = "".join(f"\n- {e['preset']} / {e['device']} / channels_last={e['channels_last']}: {e['error']}"
+                   for e in doc["errors"])
     return head + "\n" + table + ("\n\nFailed:" + errs if errs else "")

@@ -32,7 +32,8 @@ def infer_cmd(
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="One fresh process per backend (own peak RSS)."),
     matmul_n: int = typer.Option(2048, help="Matrix side for the torch.mm peak."),
     int8_scope: str = typer.Option("decoder", help="Layers quantised for the -int8 backends: decoder or all."),
-    interleave: bool = typer.Option(False, "--interleave", help="Time backends round-robin in one process (fair ratios on a busy machine)."),
+    interleave: bool = typer.Option(False, "--interleave",
+                                    help="Time backends round-robin in one process (fair ratios on a busy machine)."),
 ) -> None:
     """Images/s (batch 1 and 8), latency p50/p95, peak RSS, GFLOPs and share of the matmul peak, per model x backend."""
     from glofwatch.bench.infer import bench_infer, infer_markdown, parse_list
@@ -75,7 +76,8 @@ def train_cmd(
 
 @bench_app.command("scene")
 def scene_cmd(
-    model: str = typer.Option("unet-efflite0-slim", "--model", "-m", help="Run folder, model file, or model name (random weights)."),
+    model: str = typer.Option("unet-efflite0-slim", "--model", "-m",
+                              help="Run folder, model file, or model name (random weights)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for scene.json and scene.md."),
     size: int = typer.Option(10980, help="Scene side in pixels (a Sentinel-2 tile: 10980)."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
@@ -83,12 +85,14 @@ def scene_cmd(
     tile: int = typer.Option(512, help="Tile side in pixels."),
     overlap: int = typer.Option(64, help="Tile overlap in pixels."),
     batch_size: int = typer.Option(4, help="Tiles per forward pass."),
-    cache: Optional[Path] = typer.Option(None, help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
+    cache: Optional[Path] = typer.Option(None,
+                                         help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
     seed: int = typer.Option(0, help="Synthetic scene seed."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/map."),
-    scene: Optional[Path] = typer.Option(None, help="Time this scene (GeoTIFF or band folder) instead of a synthetic one."),
+    scene: Optional[Path] = typer.Option(None,
+                                         help="Time this scene (GeoTIFF or band folder) instead of a synthetic one."),
 ) -> None:
     """Wall time and peak memory to map a whole synthetic scene (targets: < 90 s, < 4 GB)."""
     from glofwatch.bench.scene import bench_scene, scene_markdown
@@ -102,7 +106,8 @@ def scene_cmd(
 
 @bench_app.command("realism")
 def realism_cmd(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for realism.json, realism.md, the synthetic data and the run."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Folder for realism.json, realism.md, the synthetic data and the run."),
     real: Optional[Path] = typer.Option(None, "--real", help="Real crops in the {images,masks} layout "
                                         "(default ../shared/data/himalaya-kmeans beside the repository)."),
     n: int = typer.Option(600, help="Synthetic crops to train on."),
@@ -125,7 +130,8 @@ def realism_cmd(
 @bench_app.command("monitor")
 def monitor_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for monitor.json and monitor.md."),
-    sizes: str = typer.Option("10000,30000,100000", "--sizes", help="Lakes per date, comma-separated (one timing each)."),
+    sizes: str = typer.Option("10000,30000,100000", "--sizes",
+                              help="Lakes per date, comma-separated (one timing each)."),
     dates: int = typer.Option(10, "--dates", help="Dates per size."),
     seed: int = typer.Option(0, help="Seed of the synthetic lakes."),
 ) -> None:

@@ -24,9 +24,11 @@ def split_cmd(
     from glofwatch.data.holdout import make_holdout
 
     summary = make_holdout(root, out, test_fraction=test_fraction, seed=seed, split=split, copy=copy, group_by=group_by)
-    grouped = "" if group_by == "none" else f", {summary['groups']['train']} / {summary['groups']['test']} groups by {group_by}"
-    typer.echo(f"{out}: {summary['train']} train / {summary['test']} test pairs ({summary['mode']}s, seed {seed}{grouped}); "
-               f"list in {out / 'split.json'}")
+    grouped = ""
+    if group_by != "none":
+        grouped = f", {summary['groups']['train']} / {summary['groups']['test']} groups by {group_by}"
+    typer.echo(f"{out}: {summary['train']} train / {summary['test']} test pairs "
+               f"({summary['mode']}s, seed {seed}{grouped}); list in {out / 'split.json'}")
 
 
 def register(app: typer.Typer) -> None:

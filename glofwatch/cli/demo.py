@@ -44,7 +44,8 @@ def demo_cmd(
     cfg = resolve_config(preset, {"time_budget_s": time_budget, "seed": seed, "max_epochs": 100})
     console.print(f"[bold]2/5[/] training preset '{preset}' ({cfg.model}) for up to {time_budget:.0f} s -> {run}")
     result = train(cfg, run, data, progress=progress)
-    console.print(f"    {result.epochs} epochs in {result.seconds:.0f} s, best val IoU {100 * float(result.best_metrics.get('val_iou', 0)):.1f} %")
+    best_iou = 100 * float(result.best_metrics.get("val_iou", 0))
+    console.print(f"    {result.epochs} epochs in {result.seconds:.0f} s, best val IoU {best_iou:.1f} %")
     console.print("[bold]3/5[/] evaluating on the synthetic test split")
     predictor = Predictor.from_path(run)
     metrics = evaluate(predictor, data, "test", run / "eval" / "test")
@@ -86,7 +87,8 @@ def warn_on_series(console: Any, model: Path, out: Path, size: int, seed: int) -
     first = series / dates[0]
     console.print(f"[bold]5/5[/] mapping, tracking, hazard scoring and alerts -> {watch}")
     run = run_warning_chain({d: series / d / "scene.tif" for d in dates}, model, watch, dem=first / "dem.tif",
-                            glaciers=first / "glaciers.gpkg", status="Exercise", sender="glofwatch-demo", min_level="orange",
+                            glaciers=first / "glaciers.gpkg", status="Exercise", sender="glofwatch-demo",
+                            min_level="orange",
                             say=lambda line: console.print(f"    {line}", markup=False))
     console.print(alert_table(run.alerts))
     console.print(f"\nsee it on a map: glofwatch serve {watch}   (then open http://127.0.0.1:8000)", markup=False)

@@ -104,6 +104,7 @@ def predict_cmd(
     from rich.progress import track
 
     from glofwatch.data.io import list_image_files, read_image
+    from glofwatch.errors import GlofwatchError, InputError
     from glofwatch.infer.backends import load_predictor
     from glofwatch.infer.yolo import predict_yolo_images
     from glofwatch.io.image import make_overlay, save_png, to_display_rgb
@@ -115,13 +116,26 @@ def predict_cmd(
         typer.echo(f"wrote instances (JSON), overlays and masks of {len(files)} image(s) to {out}")
         return
     predictor = load_predictor(run, backend=backend, device=device, threshold=threshold, tta=tta)
+    failed: list[str] = []
     for f in track(files, description="predicting", transient=True):
-        image = read_image(f)
-        res = predictor.predict_image(image.astype("float32"))
+        try:  # a bad image is reported and skipped; the others are still predicted
+            image = read_image(f)
+            res = predictor.predict_image(image.astype("float32"))
+            overlay = make_overlay(to_display_rgb(image, predictor.spec.bands), res.mask)
+        except GlofwatchError as exc:
+            failed.append(str(exc) if str(f) in str(exc) else f"{f}: {exc}")
+            continue
         save_png(out / f"{f.stem}_mask.png", res.mask * 255)
-        save_png(out / f"{f.stem}_overlay.png", make_overlay(to_display_rgb(image, predictor.spec.bands), res.mask))
-    typer.echo(f"wrote masks and overlays of {len(files)} image(s) to {out} (threshold {predictor.threshold:g}"
-               f"{', TTA' if tta else ''})")
+        save_png(out / f"{f.stem}_overlay.png", overlay)
+    if len(files) == 1 and failed:
+        raise InputError(failed[0])
+    for line in failed:
+        typer.echo(f"error: {line}", err=True)
+    typer.echo(f"wrote masks and overlays of {len(files) - len(failed)} image(s) to {out} "
+               f"(threshold {predictor.threshold:g}{', TTA' if tta else ''})")
+    if failed:
+        typer.echo(f"{len(failed)} of {len(files)} images failed", err=True)
+        raise typer.Exit(2 if len(failed) == len(files) else 1)
 
 
 def compare_cmd(

@@ -100,13 +100,14 @@ def explain_cmd(
             truth_path = find_truth(f, masks)
             truth = read_mask(truth_path) if truth_path is not None else None
             item = explain_image(explainer, read_image(f), f.stem, truth)
-            pictures = panel_images(item)
+            overlay, gradcam = panel_images(item)[3:]
+            assert overlay is not None and gradcam is not None  # only the truth panel can be missing
             save_png(out / f"{f.stem}_mask.png", item.pred * 255)
-            save_png(out / f"{f.stem}_overlay.png", pictures[3])
-            save_png(out / f"{f.stem}_gradcam.png", pictures[4])
+            save_png(out / f"{f.stem}_overlay.png", overlay)
+            save_png(out / f"{f.stem}_gradcam.png", gradcam)
             save_panel_figure(out / f"{f.stem}_panel.png", item)
             items.append(item)
-            known = "no truth" if truth is None else f"IoU {100 * item.iou:.1f} %"
+            known = "no truth" if item.iou is None else f"IoU {100 * item.iou:.1f} %"  # iou is None without truth
             cam = f"Grad-CAM at {explainer.layer_name}" + (f"; {item.cam_note}" if item.cam_note else "")
             typer.echo(f"{f.name}: {int(item.pred.sum())} lake px ({known}); {cam}")
         save_grid_figure(out / "grid.png", items)
@@ -124,7 +125,8 @@ def report_cmd(
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root (default: each run's)."),
     split: str = typer.Option("test", help="Split to analyse."),
     examples: int = typer.Option(2, "--examples", min=1, max=10, help="Best and worst images shown per run."),
-    target_layer: Optional[str] = typer.Option(None, "--target-layer", help="Grad-CAM layer (default per architecture)."),
+    target_layer: Optional[str] = typer.Option(None, "--target-layer",
+                                               help="Grad-CAM layer (default per architecture)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """One self-contained HTML page: table vs the study, curves, best/worst images, error analysis."""

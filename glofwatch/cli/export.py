@@ -12,12 +12,16 @@ def export_cmd(
     run: Path = typer.Argument(..., help="Run folder or model.pt."),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or openvino (.xml + .bin)."),
     int8: bool = typer.Option(False, "--int8", help="Post-training static INT8 quantisation (QDQ, per-channel)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (default RUN/export/model[-int8].onnx|.xml)."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="INT8 calibration data root (default: the run's training data)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="Output file (default RUN/export/model[-int8].onnx|.xml)."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="INT8 calibration data root (default: the run's training data)."),
     calib_images: int = typer.Option(32, help="Training crops used to calibrate INT8."),
     int8_scope: str = typer.Option("decoder", help="INT8 layers: decoder (pretrained encoder and head stay fp32; "
-                                   "lossless on the fast model) or all (faster for ResNet encoders; check with evaluate)."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Compare exported and PyTorch probabilities on a random input."),
+                                   "lossless on the fast model) or all (faster for ResNet encoders; "
+                                   "check with evaluate)."),
+    check: bool = typer.Option(True, "--check/--no-check",
+                               help="Compare exported and PyTorch probabilities on a random input."),
 ) -> None:
     """Export RUN to one self-describing ONNX or OpenVINO file.
 

@@ -79,7 +79,10 @@ def map_cmd(
         def on_result(res: SceneResult) -> None:
             if res.status == "failed":
                 failed.append(res)
-                console.print(Text.assemble(("failed", "red"), f" {res.scene}: {res.message}"), soft_wrap=True)
+                if res.user_error:  # the message names the file and the fix
+                    console.print(Text(f"error: {res.message}"), soft_wrap=True)
+                else:
+                    console.print(Text.assemble(("failed", "red"), f" {res.scene}: {res.message}"), soft_wrap=True)
             elif res.status == "skipped":
                 console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete for this model and "
                                    "these options (--overwrite to redo)"), soft_wrap=True)
@@ -93,7 +96,7 @@ def map_cmd(
     _print_results(results, out)
     if failed:
         console.print(f"[red]{len(failed)} of {len(results)} scene(s) failed[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(2 if all(r.user_error for r in failed) else 1)  # 2: bad input only
 
 
 def _print_results(results: list, out: Path) -> None:  # noqa: ANN001

@@ -26,9 +26,11 @@ def _parse_set(pairs: list[str]) -> dict[str, str]:
 
 def train_cmd(
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="Preset name (glofwatch presets) or YAML file."),
-    data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root ({train,test}/{images,labels} or {images,masks})."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="Data root ({train,test}/{images,labels} or {images,masks})."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to create."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder (epochs, optimizer, scheduler, RNG)."),
+    resume: Optional[Path] = typer.Option(None, "--resume",
+                                          help="Continue the run in this folder (epochs, optimizer, scheduler, RNG)."),
     model: Optional[str] = typer.Option(None, help="Model name (glofwatch models)."),
     weights: Optional[str] = typer.Option(None, help="default, imagenet, none, or a path to weights."),
     loss: Optional[str] = typer.Option(None, help="bce, focal, dice, ce or bce+dice."),
@@ -42,7 +44,8 @@ def train_cmd(
     seed: Optional[int] = typer.Option(None, help="Seed for weights, order and augmentation."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda."),
     precision: Optional[str] = typer.Option(None, help="auto, 32, 16-mixed or bf16-mixed."),
-    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last", help="Channels-last memory format."),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last",
+                                                 help="Channels-last memory format."),
     devices: Optional[str] = typer.Option(None, help="Devices per node (auto, 2, or 0,1)."),
     num_nodes: Optional[int] = typer.Option(None, help="Number of machines."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
@@ -50,7 +53,8 @@ def train_cmd(
     group_by: Optional[str] = typer.Option(None, "--group-by", help="Keep groups whole in the validation (and, for "
                                            "one-folder data, test) split: none, regex:PATTERN, csv:FILE or footprint."),
     test_fraction: Optional[float] = typer.Option(None, "--test-fraction", help="Share of a one-folder data set held "
-                                                  "out as the run's test split (default 0.2; saved in RUN/split.json)."),
+                                                  "out as the run's test split (default 0.2; "
+                                                  "saved in RUN/split.json)."),
     set_: list[str] = typer.Option([], "--set", help="Any other setting as key=value (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -79,7 +83,8 @@ def train_cmd(
         cfg = resolve_config(preset, overrides)
         run_dir = out
     console = Console(stderr=True)
-    console.print(f"[bold]glofwatch train[/] {cfg.preset}: {cfg.model}, loss {cfg.loss}, {cfg.max_epochs} epochs -> {run_dir}")
+    console.print(f"[bold]glofwatch train[/] {cfg.preset}: {cfg.model}, loss {cfg.loss}, "
+                  f"{cfg.max_epochs} epochs -> {run_dir}")
     result = train(cfg, run_dir, data, resume=resume is not None, progress=progress)
     if result.stopped_by == "rank":  # a non-zero rank of a distributed run: rank 0 reports
         return
@@ -106,7 +111,8 @@ def _print_selection(console: object, run_dir: Path) -> None:
         parts.append(f"threshold {t['threshold']:g} ({t['threshold_source']})")
     c = summary.get("calibration") or {}
     if c:
-        parts.append(f"temperature {c['temperature']:.3f}, ECE {100 * c['ece_before']:.2f} -> {100 * c['ece_after']:.2f} %")
+        parts.append(f"temperature {c['temperature']:.3f}, "
+                     f"ECE {100 * c['ece_before']:.2f} -> {100 * c['ece_after']:.2f} %")
     if parts:
         console.print("; ".join(parts), soft_wrap=True)  # type: ignore[attr-defined]
 

@@ -13,7 +13,8 @@ from glofwatch.cli.data import data_app
 @data_app.command("yolo")
 def yolo_labels(
     root: Path = typer.Argument(..., help="Data folder: ROOT/{train,test}/{images,labels} or ROOT/{images,masks}."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="YOLO folder (default: cache under $GLOFWATCH_CACHE)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="YOLO folder (default: cache under $GLOFWATCH_CACHE)."),
     val_fraction: float = typer.Option(0.1, help="Share of the train split held back for validation."),
     seed: int = typer.Option(42, help="Seed of the train/validation split (the run's seed)."),
     min_area_px: int = typer.Option(4, help="Drop connected lakes smaller than this many pixels."),

@@ -11,7 +11,7 @@ padded pixels are marked invalid and count neither in the loss nor the metrics.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -123,7 +123,9 @@ class GlacialLakesDataModule(L.LightningDataModule):
         eval_full = GlacialLakesDataset(self.root, "train", transform=None)
         n = len(train_full)
         if n < 2 and self.val_fraction > 0:
-            raise InputError(f"{self.root}: the train split has {n} image(s); at least 2 are needed to hold one back for validation")
+            raise InputError(
+                f"{self.root}: the train split has {n} image(s); at least 2 are needed to hold one back for validation"
+            )
         if self.plan is None:
             self.plan = plan_splits(self.root, self.val_fraction, self.seed, self.group_by, self.test_fraction)
         train_idx = indices_of(train_full.image_paths, self.plan.names["train"])
@@ -134,7 +136,7 @@ class GlacialLakesDataModule(L.LightningDataModule):
     def set_epoch(self, epoch: int) -> None:
         """Make the augmentation of ``epoch`` a function of (seed, epoch, index)."""
         if self.train_set is not None:
-            self.train_set.dataset.set_epoch(epoch)
+            cast(GlacialLakesDataset, self.train_set.dataset).set_epoch(epoch)  # as setup() built it
 
     def _loader(self, subset: Subset, train: bool) -> DataLoader:
         return DataLoader(

@@ -328,7 +328,7 @@ class GlacialLakesDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         image, mask, valid = self.load(index)
         if self.transform is not None:
-            image, mask, valid = self._apply_transform(index, image, mask, valid)
+            image, mask, valid = self._apply_transform(self.transform, index, image, mask, valid)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(np.moveaxis(image, -1, 0))).float(),
             "mask": torch.from_numpy(np.ascontiguousarray(mask)).long(),
@@ -338,13 +338,14 @@ class GlacialLakesDataset(Dataset):
         }
 
     def _apply_transform(
-        self, index: int, image: np.ndarray, mask: np.ndarray, valid: np.ndarray
+        self, transform: Callable[..., dict[str, Any]], index: int, image: np.ndarray, mask: np.ndarray,
+        valid: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s = item_seed(self.seed, self.epoch, index)
-        if hasattr(self.transform, "set_random_state"):
+        if hasattr(transform, "set_random_state"):
             # One generator shared by all child transforms (set_random_seed would give each
             # child the same seed, so e.g. horizontal and vertical flips would always coincide).
-            self.transform.set_random_state(np.random.default_rng(s), random.Random(s))
+            transform.set_random_state(np.random.default_rng(s), random.Random(s))
         elif not self._warned_unseeded:
             self._warned_unseeded = True
             warnings.warn(
@@ -352,7 +353,7 @@ class GlacialLakesDataset(Dataset):
                 "(use an albumentations Compose)",
                 stacklevel=3,
             )
-        out = self.transform(image=image, mask=mask, masks=[valid.astype(np.uint8)])
+        out = transform(image=image, mask=mask, masks=[valid.astype(np.uint8)])
         image = np.asarray(out["image"])
         if image.ndim == 2:
             image = image[..., None]

@@ -45,7 +45,9 @@ def make_holdout(root: str | Path, out: str | Path, test_fraction: float = 0.2, 
     image_dir, mask_dir = split_dirs(root, split)
     pairing = pair_files(image_dir, mask_dir)
     if pairing.problems:
-        raise InputError(f"{pairing.problems[0]} ({len(pairing.problems)} problem(s); `glofwatch data check {root}` lists all)")
+        raise InputError(
+            f"{pairing.problems[0]} ({len(pairing.problems)} problem(s); `glofwatch data check {root}` lists all)"
+        )
     if any((out / s).exists() for s in ("train", "test")):
         raise InputError(f"{out}: already holds train/ or test/; choose a new folder or delete it")
     spec = GroupSpec.parse(group_by)

@@ -42,6 +42,19 @@ def _check_exists(path: Path) -> None:
         )
 
 
+MAX_IMAGE_PIXELS = 64_000_000
+"""Largest image (pixels) read whole as one crop (8000 x 8000); scenes are read window by window by ``map``."""
+
+
+def check_pixels(path: Path, width: int, height: int) -> None:
+    """Raise :class:`InputError` before decoding an image larger than :data:`MAX_IMAGE_PIXELS`."""
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"{path}: {width}x{height} = {width * height / 1e6:.0f} M pixels is over the {MAX_IMAGE_PIXELS / 1e6:.0f} M "
+            "pixel limit of one image; map it as a scene with `glofwatch map`, or cut it into crops"
+        )
+
+
 def _corrupt(path: Path, exc: BaseException) -> InputError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return InputError(f"{path}: cannot be read ({reason}); the file is corrupt or truncated, {_REEXPORT}")
@@ -95,6 +108,7 @@ def _read_pil_image(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            check_pixels(path, *im.size)  # from the header: a decompression bomb is never decoded
             im.load()
             mode = im.mode
             if mode == "P":
@@ -110,7 +124,7 @@ def _read_pil_image(path: Path) -> np.ndarray:
             elif mode == "PA":
                 im = im.convert("RGBA")
             arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _corrupt(path, exc) from None
 
     if arr.ndim == 2:
@@ -131,6 +145,7 @@ def _read_tiff_image(path: Path) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             with rasterio.open(path) as src:
+                check_pixels(path, src.width, src.height)
                 keep = [
                     i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha
                 ] or list(range(1, src.count + 1))
@@ -210,6 +225,7 @@ def _read_pil_mask(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            check_pixels(path, *im.size)  # from the header: a decompression bomb is never decoded
             im.load()
             if im.mode == "1":
                 return np.asarray(im).astype(np.uint8)
@@ -252,13 +268,13 @@ def valid_mask(image: np.ndarray) -> np.ndarray:
 
     Returns:
         ``(H, W)`` bool array: False where every channel is 0 (black no-data
-        wedges, transparent or masked pixels) or any channel is NaN.
+        wedges, transparent or masked pixels) or any channel is NaN or infinite.
     """
     if image.ndim == 2:
         image = image[..., None]
     valid = (image != 0).any(axis=-1)
     if image.dtype.kind == "f":
-        valid &= ~np.isnan(image).any(axis=-1)
+        valid &= np.isfinite(image).all(axis=-1)
     return valid
 
 

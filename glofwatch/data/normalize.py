@@ -113,7 +113,9 @@ class InputSpec:
         return cls(bands=bands, mean=mean, std=std, **kw)
 
 
-def extend_stats(mean: tuple[float, ...], std: tuple[float, ...], n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def extend_stats(
+    mean: tuple[float, ...], std: tuple[float, ...], n: int
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """RGB statistics for ``n`` channels: the first ``n`` of them, extra channels get their means.
 
     Example:

@@ -187,7 +187,7 @@ def overlap(plan: SplitPlan, images: list[Path]) -> dict[str, list[str]]:
     if not digest_split:
         return out
     for p in images:
-        split = digest_split.get(file_digest(p))
-        if split:
-            out[split].append(Path(p).name)
+        hit = digest_split.get(file_digest(p))
+        if hit:
+            out[hit].append(Path(p).name)
     return out

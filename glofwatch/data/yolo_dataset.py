@@ -77,7 +77,9 @@ class YoloDataset:
         return path
 
 
-def yolo_cache_dir(data_root: str | os.PathLike[str], val_fraction: float, seed: int, min_area_px: int, holes: str) -> Path:
+def yolo_cache_dir(
+    data_root: str | os.PathLike[str], val_fraction: float, seed: int, min_area_px: int, holes: str
+) -> Path:
     """Default cache folder of one data root and conversion setting (under :func:`cache_root`)."""
     root = Path(data_root).resolve()
     key = hashlib.sha1(f"{root}|{val_fraction}|{seed}|{min_area_px}|{holes}".encode()).hexdigest()[:12]
@@ -94,7 +96,9 @@ def _yaml_text(root: Path, train: str | list[str], val: str | list[str], test: s
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def _source_splits(data_root: Path, val_fraction: float, seed: int, plan: Any = None) -> dict[str, list[tuple[Path, Path]]]:
+def _source_splits(
+    data_root: Path, val_fraction: float, seed: int, plan: Any = None
+) -> dict[str, list[tuple[Path, Path]]]:
     """(image, mask) pairs per YOLO split, as the run's split plan says (drawn ungrouped when not given)."""
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.data.plan import indices_of, plan_splits
@@ -106,7 +110,7 @@ def _source_splits(data_root: Path, val_fraction: float, seed: int, plan: Any = 
         )
     plan = plan or plan_splits(data_root, val_fraction, seed)
     train = GlacialLakesDataset(data_root, plan.folder_split)
-    pairs = list(zip(train.image_paths, train.mask_paths))
+    pairs = list(zip(train.image_paths, train.mask_paths, strict=True))
     if len(pairs) < 2 or not plan.names.get("val"):
         raise ConfigError(
             f"{data_root}: YOLO training needs validation images from the train split "
@@ -117,7 +121,7 @@ def _source_splits(data_root: Path, val_fraction: float, seed: int, plan: Any = 
         out["test"] = [pairs[i] for i in indices_of(train.image_paths, plan.names["test"])]
     elif plan.layout == "study" and plan.names.get("test"):
         test = GlacialLakesDataset(data_root, "test")
-        out["test"] = list(zip(test.image_paths, test.mask_paths))
+        out["test"] = list(zip(test.image_paths, test.mask_paths, strict=True))
     return out
 
 
@@ -213,8 +217,10 @@ def prepare_yolo_dataset(
         stats = {s: _write_split(tmp, s, pairs, min_area_px, holes).to_dict() for s, pairs in splits.items()}
         ids = {s: [img.stem for img, _ in pairs] for s, pairs in splits.items()}
         # ultralytics reads paths relative to `path`, which must be the final folder
-        (tmp / "data.yaml").write_text(_yaml_text(folder, "images/train", "images/val", "images/test" if "test" in splits else None))
-        write_json_atomic(tmp / "manifest.json", {"fingerprint": fp, "settings": settings, "splits": ids, "stats": stats})
+        test_dir = "images/test" if "test" in splits else None
+        (tmp / "data.yaml").write_text(_yaml_text(folder, "images/train", "images/val", test_dir))
+        write_json_atomic(tmp / "manifest.json",
+                          {"fingerprint": fp, "settings": settings, "splits": ids, "stats": stats})
         old = None
         if folder.exists():
             old = folder.parent / f".{folder.name}.old-{os.getpid()}"

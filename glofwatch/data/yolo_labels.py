@@ -115,8 +115,8 @@ def mask_to_polygons(
         crop = np.zeros((h + 2, w + 2), np.uint8)
         crop[1:-1, 1:-1] = labels[y : y + h, x : x + w] == k
         contours, hierarchy = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-        outer = [c for c, hi in zip(contours, hierarchy[0]) if hi[3] < 0]
-        inner = [c for c, hi in zip(contours, hierarchy[0]) if hi[3] >= 0]
+        outer = [c for c, hi in zip(contours, hierarchy[0], strict=True) if hi[3] < 0]
+        inner = [c for c, hi in zip(contours, hierarchy[0], strict=True) if hi[3] >= 0]
         ring = max(outer, key=len)[:, 0, :].astype(np.float64)
         if holes == "bridge":
             rest = [c[:, 0, :].astype(np.float64) for c in inner]

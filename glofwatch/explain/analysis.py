@@ -149,7 +149,8 @@ class ErrorAnalysis:
             classes.append({"class": name, "fp_pixels": n, "share_of_fp": n / fp_total if fp_total else None,
                             "class_pixels": px, "rate": n / px if px else None})
         bins = []
-        for label, lakes, found in zip(size_bin_labels(self.pixel_size_m), self.lakes_by_bin, self.found_by_bin):
+        bin_labels = size_bin_labels(self.pixel_size_m)
+        for label, lakes, found in zip(bin_labels, self.lakes_by_bin, self.found_by_bin, strict=True):
             bins.append({"bin": label, "lakes": int(lakes), "found": int(found),
                          "recall": int(found) / int(lakes) if lakes else None})
         lakes = int(self.lakes_by_bin.sum())

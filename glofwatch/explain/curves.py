@@ -85,7 +85,7 @@ def _series(rows: list[dict[str, float | None]], key: str) -> tuple[np.ndarray, 
     pts = [(r.get("epoch") or i + 1, r[key]) for i, r in enumerate(rows) if r.get(key) is not None]
     if not pts:
         return np.array([]), np.array([])
-    e, v = zip(*pts)
+    e, v = zip(*pts, strict=True)
     return np.asarray(e, dtype=float), np.asarray(v, dtype=float)
 
 
@@ -103,7 +103,7 @@ def training_curves_png(rows: list[dict[str, float | None]], title: str = "") ->
     axes = fig.subplots(1, 2)
     for ax, columns, label in ((axes[0], LOSS_COLUMNS, "loss"), (axes[1], IOU_COLUMNS, "IoU (dataset-level)")):
         drawn = 0
-        for key, style in zip(columns, ("-o", "-s")):
+        for key, style in zip(columns, ("-o", "-s"), strict=True):
             e, v = _series(rows, key)
             if e.size:
                 ax.plot(e, v, style, markersize=3, label=key.replace("_", " ").replace("iou", "IoU"))

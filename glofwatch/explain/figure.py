@@ -145,7 +145,7 @@ def render_figure(items: list[ExplainedImage], cmap: str = "jet") -> bytes:
     w_px, h_px = figure_size_px(len(items))
     fig = Figure(figsize=(w_px / DPI, h_px / DPI), dpi=DPI, facecolor=_BG)
     FigureCanvasAgg(fig)
-    for col, (title, sub) in enumerate(zip(COLUMNS, SUBTITLES)):
+    for col, (title, sub) in enumerate(zip(COLUMNS, SUBTITLES, strict=True)):
         x = (GAP_PX + col * (PANEL_PX + GAP_PX) + PANEL_PX / 2) / w_px
         fig.text(x, 1 - 13 / h_px, title, ha="center", va="center", fontsize=11, fontweight="bold")
         fig.text(x, 1 - 31 / h_px, sub, ha="center", va="center", fontsize=8.5, color="0.35")

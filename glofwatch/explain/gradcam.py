@@ -151,7 +151,9 @@ def resolve_target_layer(net: nn.Module, path: str) -> nn.Module:
         ) from None
 
 
-def _target_pixels(prob: np.ndarray, mask: np.ndarray, valid: np.ndarray, topk_fraction: float) -> tuple[np.ndarray, str]:
+def _target_pixels(
+    prob: np.ndarray, mask: np.ndarray, valid: np.ndarray, topk_fraction: float
+) -> tuple[np.ndarray, str]:
     """Pixels to explain: the predicted lake, else the most probable valid pixels."""
     if mask.any():
         return mask.astype(bool), "predicted"

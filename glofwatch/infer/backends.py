@@ -82,7 +82,8 @@ def available_backends() -> list[str]:
 def check_backend_name(name: str) -> str:
     """Return ``name`` if it is a backend, else raise ConfigError with close matches."""
     if name not in BACKENDS:
-        raise ConfigError(f"unknown backend '{name}'{close_matches_hint(name, list(BACKENDS))} (known: {', '.join(BACKENDS)})")
+        hint = close_matches_hint(name, list(BACKENDS))
+        raise ConfigError(f"unknown backend '{name}'{hint} (known: {', '.join(BACKENDS)})")
     return name
 
 

@@ -73,18 +73,19 @@ def eval_items(root: str | Path, split: str, run: str | Path | None = None, bund
     run_dir = run_dir_of(run, bundle)
     plan = read_plan(run_dir) if run_dir is not None else None
     layout = detect_layout(root)
-    own_root = plan is not None and Path(plan.data_root) == root.resolve()
-    if layout == "generic" and own_root and split in plan.names:
+    own = plan if plan is not None and Path(plan.data_root) == root.resolve() else None  # the run's plan of root
+    plan_path = run_dir / PLAN_FILE if run_dir is not None else None  # set whenever plan is
+    if layout == "generic" and own is not None and split in own.names:
         ds = GlacialLakesDataset(root, "all")
-        items = EvalItems(ds, indices_of(ds.image_paths, plan.names[split]), split,
-                          f"the run's held-out '{split}' crops of a one-folder data set ({run_dir / PLAN_FILE})")
-    elif layout == "generic" and own_root and split != "all":
-        raise InputError(f"{root}: the run's split plan has no '{split}' crops (it has {', '.join(plan.names)}); "
+        items = EvalItems(ds, indices_of(ds.image_paths, own.names[split]), split,
+                          f"the run's held-out '{split}' crops of a one-folder data set ({plan_path})")
+    elif layout == "generic" and own is not None and split != "all":
+        raise InputError(f"{root}: the run's split plan has no '{split}' crops (it has {', '.join(own.names)}); "
                          "use --split test, or train again with --set test_fraction=0.2")
-    elif layout == "study" and own_root and split == "val":
+    elif layout == "study" and own is not None and split == "val":
         ds = GlacialLakesDataset(root, "train")
-        items = EvalItems(ds, indices_of(ds.image_paths, plan.names["val"]), split,
-                          f"the run's validation crops of {root}/train ({run_dir / PLAN_FILE})")
+        items = EvalItems(ds, indices_of(ds.image_paths, own.names["val"]), split,
+                          f"the run's validation crops of {root}/train ({plan_path})")
     else:
         ds = GlacialLakesDataset(root, split)
         what = "the whole folder" if layout == "generic" else f"the '{split}' folder"

@@ -127,7 +127,7 @@ class SegmentationMeter:
         per = np.concatenate(self._image_counts)
         scored = per[:, 4] > 0
         s = score_arrays(per[scored, 0], per[scored, 1], per[scored, 2], per[scored, 3])
-        ids = [i for i, keep in zip(self._ids, scored) if keep]
+        ids = [i for i, keep in zip(self._ids, scored, strict=True) if keep]
         order = np.argsort(s["iou"], kind="stable")[:n_worst]
         empty = None  # no scored image: JSON null rather than NaN
         per_image = {

@@ -195,7 +195,8 @@ def image_counts(pred: np.ndarray, truth: np.ndarray, valid: np.ndarray | None) 
     target = torch.from_numpy(truth.reshape(len(truth), -1)).long()
     if valid is not None:
         target[~torch.from_numpy(valid.reshape(len(valid), -1))] = IGNORE
-    meter = BinaryStatScores(multidim_average="samplewise", ignore_index=IGNORE, sync_on_compute=False)  # one process's images
+    # sync_on_compute=False: one process's images
+    meter = BinaryStatScores(multidim_average="samplewise", ignore_index=IGNORE, sync_on_compute=False)
     meter.update(torch.from_numpy(pred.reshape(len(pred), -1)).long(), target)
     tp, fp, tn, fn, _ = meter.compute().reshape(-1, 5).numpy().astype(np.int64).T
     return np.stack([tp, fp, fn, tn, tp + fp + fn + tn], axis=1)
@@ -248,9 +249,9 @@ class _ThresholdHistogram:
 
     def bin_index(self, p: np.ndarray) -> np.ndarray:
         """Number of edges strictly below each float64 probability in ``p`` (1-D)."""
-        if self.grid is None:
-            return np.searchsorted(self.edges, p, side="left")
         n = self.uniform
+        if n is None or self.grid is None:  # the grid is set exactly when uniform is
+            return np.searchsorted(self.edges, p, side="left")
         g = np.ceil(p * n).astype(np.intp)
         np.clip(g, 0, n, out=g)
         g -= (g > 0) & (self.grid[np.maximum(g - 1, 0)] >= p)  # guess one too high

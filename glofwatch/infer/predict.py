@@ -100,31 +100,38 @@ class Predictor:
         return cls(load_bundle(path), device=device, **kw)
 
     @torch.inference_mode()
-    def logits_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
+    def logits_batch(
+        self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Raw logits (N, H, W), before the temperature, for raw images (N, C, H, W) (TTA-averaged with ``tta``)."""
         n, c, h, w = x.shape
         if c != self.spec.in_channels:
             raise InputError(
                 f"image has {c} bands but the model expects {self.spec.in_channels} ({', '.join(self.spec.bands)})"
             )
-        valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
+        valid = (valid.to(self.device) if valid is not None
+                 else torch.ones((n, h, w), dtype=torch.bool, device=self.device))
         z = self.network_input(x, valid, stats)
         if not self.tta:
             return self.runner(z)[:, 0, :h, :w].float()
         import ttach
 
-        total = None
+        total: torch.Tensor | None = None
         transforms = ttach.aliases.d4_transform()
         for t in transforms:
             out = t.deaugment_mask(self.runner(t.augment_image(z))).float()
             total = out if total is None else total + out
+        assert total is not None  # d4_transform has 8 transforms
         return (total / len(transforms))[:, 0, :h, :w]
 
     @torch.inference_mode()
-    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_batch(
+        self, x: torch.Tensor, valid: torch.Tensor | None = None, stats: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Probabilities (N, H, W) for raw images (N, C, H, W), padded to the stride internally."""
         n, _, h, w = x.shape
-        valid = valid.to(self.device) if valid is not None else torch.ones((n, h, w), dtype=torch.bool, device=self.device)
+        valid = (valid.to(self.device) if valid is not None
+                 else torch.ones((n, h, w), dtype=torch.bool, device=self.device))
         logits = self.logits_batch(x, valid, stats)
         return torch.sigmoid(logits / self.temperature) * valid
 
@@ -164,7 +171,7 @@ class Predictor:
         h, w, _ = image.shape
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()[None]
         if valid is None:
-            valid = ~(np.all(image == 0, axis=-1) | np.any(np.isnan(image), axis=-1))
+            valid = ~(np.all(image == 0, axis=-1) | ~np.all(np.isfinite(image), axis=-1))
         v = torch.from_numpy(valid)[None]
         x = torch.nan_to_num(x)
         if max(h, w) <= self.max_tile:

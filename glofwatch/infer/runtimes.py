@@ -117,14 +117,18 @@ class OnnxRuntimeBackend(Backend):
 
     name = "onnxruntime"
 
-    def __init__(self, bundle: ModelBundle, onnx_path: Path, device: str, source: str, threads: int | None = None) -> None:
+    def __init__(
+        self, bundle: ModelBundle, onnx_path: Path, device: str, source: str, threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
         import torch
 
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise ConfigError("--device cuda with onnxruntime needs onnxruntime-gpu; use --backend torch or --device cpu")
+                raise ConfigError(
+                    "--device cuda with onnxruntime needs onnxruntime-gpu; use --backend torch or --device cpu"
+                )
             providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
@@ -153,7 +157,9 @@ class OpenVINOBackend(Backend):
     name = "openvino"
     max_shapes = 8
 
-    def __init__(self, bundle: ModelBundle, model_path: Path, device: str, source: str, threads: int | None = None) -> None:
+    def __init__(
+        self, bundle: ModelBundle, model_path: Path, device: str, source: str, threads: int | None = None
+    ) -> None:
         import torch
 
         from glofwatch.models.export import import_openvino

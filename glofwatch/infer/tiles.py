@@ -62,7 +62,9 @@ class Strip:
             returns these, the rest is carried into the next strip.
     """
 
-    def __init__(self, tiler: StripTiler, row: int, final_rows: int, carry: tuple[np.ndarray, np.ndarray] | None) -> None:
+    def __init__(
+        self, tiler: StripTiler, row: int, final_rows: int, carry: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
         self.tiler, self.row, self.final_rows = tiler, row, final_rows
         self.acc = np.zeros((tiler.tile_h, tiler.width), dtype=np.float32)
         self.wsum = np.zeros((tiler.tile_h, tiler.width), dtype=np.float32)

@@ -203,7 +203,9 @@ class YoloSegmenter:
         except (FileNotFoundError, ValueError, TypeError):
             return DEFAULT_IMGSZ
 
-    def predict_image(self, image: np.ndarray, grid: GeoGrid | None = None, min_conf: float | None = None) -> InstanceResult:
+    def predict_image(
+        self, image: np.ndarray, grid: GeoGrid | None = None, min_conf: float | None = None
+    ) -> InstanceResult:
         """Instances in one image.
 
         Args:
@@ -223,14 +225,17 @@ class YoloSegmenter:
         rgb = to_display_rgb(image)
         conf = self.conf_threshold if min_conf is None else min_conf
         with offline_ultralytics():
-            res = self.model.predict(np.ascontiguousarray(rgb[..., ::-1]), imgsz=self.imgsz, conf=conf,
-                                     retina_masks=True, device=self.device, verbose=False)[0]
+            # Any: without stream=True this is a list of Results holding tensors, but ultralytics
+            # annotates the return of every mode (iterator, ndarray masks, optional boxes)
+            results: Any = self.model.predict(np.ascontiguousarray(rgb[..., ::-1]), imgsz=self.imgsz, conf=conf,
+                                              retina_masks=True, device=self.device, verbose=False)
+            res = results[0]
         instances: list[LakeInstance] = []
         if res.masks is not None and len(res.masks):
             masks = res.masks.data.cpu().numpy() > 0.5
             confs = res.boxes.conf.cpu().numpy()
             px_m2 = grid.pixel_area_m2() if grid.is_georeferenced else math.nan
-            for m, c in zip(masks, confs):
+            for m, c in zip(masks, confs, strict=True):
                 m = m[:h, :w]
                 area = int(m.sum())
                 if area == 0:

@@ -55,7 +55,9 @@ def _bin_name(lo: int, hi: int | None) -> str:
     return f">={lo} px" if hi is None else f"{lo}-{hi - 1} px"
 
 
-def _split_items(data_root: Path, split: str, val_fraction: float, seed: int, run_dir: Path | None = None) -> tuple[Any, list[int]]:
+def _split_items(
+    data_root: Path, split: str, val_fraction: float, seed: int, run_dir: Path | None = None
+) -> tuple[Any, list[int]]:
     """The data set and item indices of ``split`` ("val" = the validation share of train), as the run's plan says."""
     from glofwatch.data.dataset import GlacialLakesDataset
     from glofwatch.data.plan import indices_of, plan_splits, read_plan
@@ -64,7 +66,7 @@ def _split_items(data_root: Path, split: str, val_fraction: float, seed: int, ru
     own = plan is not None and Path(plan.data_root) == Path(data_root).resolve()
     if not own and split == "val":
         plan, own = plan_splits(data_root, val_fraction, seed), True
-    if own and (split in ("train", "val") or (plan.layout == "generic" and split in plan.names)):
+    if own and plan is not None and (split in ("train", "val") or (plan.layout == "generic" and split in plan.names)):
         ds = GlacialLakesDataset(data_root, plan.folder_split)
         return ds, indices_of(ds.image_paths, plan.names[split])
     ds = GlacialLakesDataset(data_root, split)
@@ -164,9 +166,11 @@ def select_conf_threshold(run_dir: str | Path, data_root: str | Path, cfg: Any, 
     from glofwatch.infer.yolo import DEFAULT_CONF, YoloSegmenter
 
     seg = YoloSegmenter(run_dir, device=device, conf_threshold=DEFAULT_CONF)
-    meter, n = _score_split(seg, Path(data_root), "val", cfg.val_fraction, cfg.seed, DEFAULT_CONF, run_dir=Path(run_dir))
+    meter, n = _score_split(seg, Path(data_root), "val", cfg.val_fraction, cfg.seed, DEFAULT_CONF,
+                            run_dir=Path(run_dir))
     cur = meter.curve()
-    cands = [(float(t), float(i)) for t, i in zip(cur.thresholds, cur.iou) if any(abs(t - g) < 1e-9 for g in CONF_GRID)]
+    cands = [(float(t), float(i)) for t, i in zip(cur.thresholds, cur.iou, strict=True)
+             if any(abs(t - g) < 1e-9 for g in CONF_GRID)]
     best_iou = max(i for _, i in cands)
     t_best = min((t for t, i in cands if i == best_iou), key=lambda t: abs(t - DEFAULT_CONF))
     return {"conf_threshold": t_best, "val_iou": best_iou, "split": "val", "n_images": n,

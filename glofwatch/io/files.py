@@ -25,7 +25,9 @@ def read_json(path: str | os.PathLike[str], missing_ok: bool = True) -> dict[str
             return {}
         raise InputError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc.__class__.__name__}); check its permissions or restore it") from None
+        raise InputError(
+            f"{path}: cannot be read ({exc.__class__.__name__}); check its permissions or restore it"
+        ) from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -40,7 +40,9 @@ def write_raster(path: str | Path, array: np.ndarray, grid: GeoGrid, nodata: flo
     import rasterio
 
     if array.shape != grid.shape:
-        raise InputError(f"{path}: array is {array.shape[0]}x{array.shape[1]} but the grid is {grid.height}x{grid.width}")
+        raise InputError(
+            f"{path}: array is {array.shape[0]}x{array.shape[1]} but the grid is {grid.height}x{grid.width}"
+        )
     extra = {"predictor": 3} if array.dtype.kind == "f" else {}
     profile = grid.profile(dtype=array.dtype.name, count=1, nodata=nodata, **extra)
     with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as ds:

@@ -111,7 +111,8 @@ def write_inventory(rows: list[dict], path: str | Path, scenes: list[str] | None
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return write_json_atomic(path, {"size_edges_km2": list(SIZE_EDGES_KM2), "scenes": scenes or [], "classes": rows})
+        return write_json_atomic(path, {"size_edges_km2": list(SIZE_EDGES_KM2), "scenes": scenes or [],
+                                        "classes": rows})
     if suffix == ".csv":
         keys = list(rows[0])
         lines = [",".join(keys)] + [",".join(_fmt(r[k]) for k in keys) for r in rows]

@@ -305,4 +305,6 @@ def read_lakes(path: str | Path):  # noqa: ANN201 - GeoDataFrame
     try:
         return gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # noqa: BLE001 - unreadable file is a user error
-        raise InputError(f"{path}: cannot read lakes ({exc.__class__.__name__}); is it a GeoPackage/GeoJSON from glofwatch?") from None
+        raise InputError(
+            f"{path}: cannot read lakes ({exc.__class__.__name__}); is it a GeoPackage/GeoJSON from glofwatch?"
+        ) from None

@@ -132,13 +132,18 @@ class SceneSummary:
 
 @dataclass
 class SceneResult:
-    """Outcome of one scene in a batch: ``status`` is done, skipped or failed."""
+    """Outcome of one scene in a batch: ``status`` is done, skipped or failed.
+
+    ``user_error`` marks a failure caused by the input (a one-line :class:`GlofwatchError`),
+    not by the machine or a bug.
+    """
 
     scene: str
     name: str
     status: str
     message: str = ""
     summary: dict[str, Any] | None = None
+    user_error: bool = False
 
 
 def is_complete(out_dir: str | Path, key: str | None = None) -> bool:
@@ -239,7 +244,7 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
-_PREDICTORS: dict[tuple[str, str, str, int, int], Any] = {}
+_PREDICTORS: dict[tuple[str, str, str, int, int, float | None, bool], Any] = {}
 _PREDICTORS_LOCK = threading.Lock()
 
 
@@ -292,7 +297,7 @@ def run_scene(
             use_scl=options.use_scl, resume=resume,
         )
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
-        return SceneResult(str(scene_path), name, "failed", one_line(exc))
+        return SceneResult(str(scene_path), name, "failed", one_line(exc), user_error=isinstance(exc, GlofwatchError))
     return SceneResult(str(scene_path), name, "done", "; ".join(filter(None, [note, *summary.notes])),
                        summary.to_dict())
 

@@ -314,7 +314,7 @@ def predict_scene(
                 xb = torch.from_numpy(np.stack([x[:, :, c : c + tw] for c in chunk]))
                 vb = torch.from_numpy(np.stack([valid[:, c : c + tw] for c in chunk]))
                 probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()
-                for c, p in zip(chunk, probs):
+                for c, p in zip(chunk, probs, strict=True):
                     strip.add(c, p)
                 run += len(chunk)
                 done += len(chunk)

@@ -70,7 +70,9 @@ def with_threshold(bundle: ModelBundle, threshold: float | None) -> ModelBundle:
     return ModelBundle(bundle.net, bundle.config, bundle.metrics, meta)
 
 
-def save_bundle(path: str | Path, net: torch.nn.Module, config: TrainConfig, metrics: dict[str, Any], meta: dict[str, Any]) -> Path:
+def save_bundle(
+    path: str | Path, net: torch.nn.Module, config: TrainConfig, metrics: dict[str, Any], meta: dict[str, Any]
+) -> Path:
     """Write a bundle atomically."""
     payload = {
         "format": BUNDLE_FORMAT,
@@ -91,7 +93,10 @@ def _build_net(config: TrainConfig, state_dict: dict[str, torch.Tensor], source:
         net.load_state_dict(state_dict)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"{source}: weights do not fit model '{config.model}' ({first}); was the file edited or saved by another version?") from None
+        raise InputError(
+            f"{source}: weights do not fit model '{config.model}' ({first}); "
+            "was the file edited or saved by another version?"
+        ) from None
     return net.eval()
 
 
@@ -148,7 +153,9 @@ def load_bundle(path: str | Path) -> ModelBundle:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise InputError(f"{path}: cannot read the model file ({exc.__class__.__name__}); it is corrupt or not a glofwatch model") from None
+        raise InputError(
+            f"{path}: cannot read the model file ({exc.__class__.__name__}); it is corrupt or not a glofwatch model"
+        ) from None
     if isinstance(payload, dict) and payload.get("format") == BUNDLE_FORMAT:
         config = TrainConfig.from_dict(payload["config"], str(path))
         net = _build_net(config, payload["state_dict"], path)
@@ -159,4 +166,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
         net = _build_net(config, sd, path)
         meta = {"checkpoint": str(path), "epoch": payload.get("epoch")}
         return ModelBundle(net, config, {}, meta)
-    raise InputError(f"{path}: not a glofwatch model (no config inside); export one with `glofwatch train` or pass a run folder")
+    raise InputError(
+        f"{path}: not a glofwatch model (no config inside); export one with `glofwatch train` or pass a run folder"
+    )

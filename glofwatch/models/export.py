@@ -64,7 +64,8 @@ OUTPUT_NAME = "logits"
 OPSET = 17
 METADATA_KEY = "glofwatch"
 OV_RT_PATH = ["glofwatch", "metadata"]
-OPENVINO_MISSING = "openvino is not installed in this environment; pip install openvino (a glofwatch dependency) or use --backend onnxruntime"
+OPENVINO_MISSING = ("openvino is not installed in this environment; pip install openvino (a glofwatch dependency) "
+                    "or use --backend onnxruntime")
 
 
 def import_openvino() -> Any:
@@ -76,7 +77,8 @@ def import_openvino() -> Any:
     return openvino
 
 
-def export_metadata(bundle: ModelBundle, int8: bool = False, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+def export_metadata(bundle: ModelBundle, int8: bool = False,
+                    calibration: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON document that makes an exported file self-describing (see module doc)."""
     import torch
 
@@ -102,7 +104,7 @@ def export_metadata(bundle: ModelBundle, int8: bool = False, calibration: dict[s
         "meta": bundle.meta,
         "int8": int8,
         "calibration": calibration,
-        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "glofwatch_version": __version__,
         "torch_version": torch.__version__,
         "opset": OPSET,
@@ -118,10 +120,12 @@ def bundle_from_metadata(meta: dict[str, Any], source: str | Path) -> ModelBundl
     if meta.get("format") != EXPORT_FORMAT:
         raise InputError(f"{source}: no glofwatch metadata in this model file; export it with `glofwatch export RUN`")
     if int(meta.get("format_version", 0)) > EXPORT_VERSION:
-        raise InputError(f"{source}: exported by a newer glofwatch ({meta.get('glofwatch_version')}); upgrade glofwatch")
+        raise InputError(f"{source}: exported by a newer glofwatch ({meta.get('glofwatch_version')}); "
+                         "upgrade glofwatch")
     config = TrainConfig.from_dict(meta["config"], str(source))
     extra = {**meta.get("meta", {}), "threshold": meta["threshold"],
-             "temperature": meta.get("temperature", meta.get("meta", {}).get("temperature", 1.0)), "export": {k: meta.get(k) for k in ("int8", "exported_at", "calibration")}}
+             "temperature": meta.get("temperature", meta.get("meta", {}).get("temperature", 1.0)),
+             "export": {k: meta.get(k) for k in ("int8", "exported_at", "calibration")}}
     return ModelBundle(None, config, meta.get("metrics", {}), extra)  # type: ignore[arg-type]
 
 
@@ -188,11 +192,13 @@ def _set_onnx_metadata(path: Path, meta: dict[str, Any]) -> None:
     entry = model.metadata_props.add()
     entry.key = METADATA_KEY
     entry.value = json.dumps(meta)
-    model.doc_string = f"glofwatch {meta['model']}: normalised image (N,C,H,W) -> logits (N,1,H,W); see metadata '{METADATA_KEY}'"
+    model.doc_string = (f"glofwatch {meta['model']}: normalised image (N,C,H,W) -> logits (N,1,H,W); "
+                        f"see metadata '{METADATA_KEY}'")
     onnx.save(model, str(path))
 
 
-def calibration_images(root: str | Path, spec: Any, stride: int, n: int = 32, size: int = 320, split: str = "train") -> list[np.ndarray]:
+def calibration_images(root: str | Path, spec: Any, stride: int, n: int = 32, size: int = 320,
+                       split: str = "train") -> list[np.ndarray]:
     """Normalised calibration inputs (1, C, h, w) float32 from ``n`` training crops of ``root``.
 
     Crops are centre-cropped to at most ``size`` and to a multiple of ``stride``;
@@ -334,13 +340,14 @@ def export_model(
     if fmt not in FORMATS:
         from glofwatch.registry import close_matches_hint
 
-        raise ConfigError(f"unknown export format '{fmt}'{close_matches_hint(fmt, list(FORMATS))} (known: {', '.join(FORMATS)})")
+        hint = close_matches_hint(fmt, list(FORMATS))
+        raise ConfigError(f"unknown export format '{fmt}'{hint} (known: {', '.join(FORMATS)})")
     if int8_scope not in INT8_SCOPES:
         from glofwatch.registry import close_matches_hint
 
         raise ConfigError(f"unknown INT8 scope '{int8_scope}'{close_matches_hint(int8_scope, list(INT8_SCOPES))} "
                           f"(known: {', '.join(INT8_SCOPES)})")
-    ov = import_openvino() if fmt == "openvino" else None
+    ov: Any = import_openvino() if fmt == "openvino" else None  # the untyped module, used for openvino only
     if isinstance(model, ModelBundle):
         bundle, run = model, None
         if out is None:

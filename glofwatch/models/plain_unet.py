@@ -71,7 +71,7 @@ class PlainUNet(nn.Module):
         self.bottleneck = _double_conv(widths[-2], widths[-1], batch_norm)
         self.up = nn.ModuleList()
         self.decode = nn.ModuleList()
-        for width, below in zip(reversed(widths[:-1]), reversed(widths[1:])):
+        for width, below in zip(reversed(widths[:-1]), reversed(widths[1:]), strict=True):
             self.up.append(nn.ConvTranspose2d(below, width, 2, stride=2))
             self.decode.append(_double_conv(2 * width, width, batch_norm))
         self.head = nn.Conv2d(widths[0], classes, 1)
@@ -104,7 +104,7 @@ class PlainUNet(nn.Module):
             skips.append(x)
             x = self.pool(x)
         x = self.bottleneck(x)
-        for up, block, skip in zip(self.up, self.decode, reversed(skips)):
+        for up, block, skip in zip(self.up, self.decode, reversed(skips), strict=True):
             x = block(torch.cat([up(x), skip], dim=1))
         return self.head(x)
 

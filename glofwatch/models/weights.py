@@ -163,7 +163,7 @@ def map_lite0_package(state: dict[str, torch.Tensor], source: str = "") -> dict[
             "it is not an EfficientNet-Lite0 state dict"
         )
     out: dict[str, torch.Tensor] = {}
-    for i, ((key, tensor), (ref_key, ref_t)) in enumerate(zip(state.items(), ref.items())):
+    for i, ((key, tensor), (ref_key, ref_t)) in enumerate(zip(state.items(), ref.items(), strict=True)):
         if tuple(tensor.shape) != tuple(ref_t.shape):
             raise WeightsError(
                 f"{source}: tensor {i} '{key}' has shape {list(tensor.shape)} but "

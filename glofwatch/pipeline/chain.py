@@ -100,7 +100,8 @@ def run_warning_chain(
     monitor = out / "monitor"
     result = run_monitor([maps[d.isoformat()] / "lakes.gpkg" for d in sorted(dates)], monitor, dates=sorted(dates))
     by_status = {k: v for k, v in result.summary["counts"]["by_status"].items() if v}
-    say(f"monitor: {len(result.tracks)} tracked lakes ({', '.join(f'{v} {k}' for k, v in by_status.items())}) -> {monitor}")
+    counts = ", ".join(f"{v} {k}" for k, v in by_status.items())
+    say(f"monitor: {len(result.tracks)} tracked lakes ({counts}) -> {monitor}")
     risk = out / "risk"
     assess_risk(monitor, risk, dem=dem, glaciers=glaciers, settlements=settlements)
     say(f"risk: hazard scores -> {risk}")

@@ -35,15 +35,17 @@ def comparison_table(runs: list[Path], split: str = "test") -> str:
         inst = m.get("instance", {})
         label = m.get("study_row") or m.get("preset") or Path(run).name
         lines.append(
-            f"| {label} | ours: {Path(run).name} | {_pct(micro['iou'])} | {_pct(micro['dice'])} | {_pct(micro['accuracy'])} "
-            f"| {_pct(micro['precision'])} | {_pct(micro['recall'])} | {_pct(soft.get('iou'))} | {_pct(inst.get('map50_95'))} |"
+            f"| {label} | ours: {Path(run).name} | {_pct(micro['iou'])} | {_pct(micro['dice'])} "
+            f"| {_pct(micro['accuracy'])} | {_pct(micro['precision'])} | {_pct(micro['recall'])} "
+            f"| {_pct(soft.get('iou'))} | {_pct(inst.get('map50_95'))} |"
         )
         row = m.get("study_row")
         if row in PUBLISHED and row not in shown_study:
             p = PUBLISHED[row]
             lines.append(
-                f"| {row} | study (published) | – | {_pct(p.get('dice'))} | {_pct(p.get('accuracy'))} | {_pct(p.get('precision'))} "
-                f"| {_pct(p.get('recall'))} | {_pct(p.get('iou'))} | {_pct(p.get('mask_map50_95'))} |"
+                f"| {row} | study (published) | – | {_pct(p.get('dice'))} | {_pct(p.get('accuracy'))} "
+                f"| {_pct(p.get('precision'))} | {_pct(p.get('recall'))} | {_pct(p.get('iou'))} "
+                f"| {_pct(p.get('mask_map50_95'))} |"
             )
             shown_study.add(row)
     return "\n".join(lines)

@@ -149,9 +149,11 @@ def analyse_run(run: Path, data: Path | None = None, split: str = "test", device
 
 CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:1380px;color:#1d2430;padding:0 16px}
-h1{font-size:26px;margin-bottom:4px} h2{font-size:21px;border-bottom:2px solid #c9d3df;padding-bottom:4px;margin-top:36px}
+h1{font-size:26px;margin-bottom:4px}
+h2{font-size:21px;border-bottom:2px solid #c9d3df;padding-bottom:4px;margin-top:36px}
 h3{font-size:16px;margin:22px 0 8px} p.meta{color:#5a6675;margin-top:0}
-table{border-collapse:collapse;margin:8px 0 14px;font-size:13px} th,td{border:1px solid #c9d3df;padding:4px 8px;text-align:right}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}
+th,td{border:1px solid #c9d3df;padding:4px 8px;text-align:right}
 th{background:#eef2f7} td:first-child,th:first-child,td.l{text-align:left}
 tr.study td{background:#fbf6e4;font-style:italic}
 img.fig{max-width:100%;height:auto;border:1px solid #dde3ea;margin:6px 0}
@@ -233,7 +235,8 @@ def _run_section(a: RunAnalysis, split: str) -> str:
              '<div class="summary">' + "".join(f"<p>{html.escape(t)}</p>" for t in a.text) + "</div>",
              "<h3>Training curves</h3>",
              _img(a.training_png, "training curves") if a.training_png else "<p>No metrics.csv in this run.</p>",
-             f"<h3>Precision and recall over thresholds ({html.escape(split)})</h3>", _img(a.pr_png, "precision-recall"),
+             f"<h3>Precision and recall over thresholds ({html.escape(split)})</h3>",
+             _img(a.pr_png, "precision-recall"),
              _error_tables(a.errors)]
     for label, items in (("Best images", a.best), ("Worst images", a.worst)):
         if items:
@@ -251,8 +254,8 @@ def render_html(analyses: list[RunAnalysis], table_md: str, split: str, yolo_run
 
     body = [
         "<h1>glofwatch: lake segmentation report</h1>",
-        f'<p class="meta">{len(analyses) + len(yolo_runs or [])} run(s), {html.escape(split)} split; generated {when} by glofwatch '
-        f"{html.escape(__version__)}</p>",
+        f'<p class="meta">{len(analyses) + len(yolo_runs or [])} run(s), {html.escape(split)} split; '
+        f"generated {when} by glofwatch {html.escape(__version__)}</p>",
         "<h2>Comparison with the study</h2>",
         markdown_table_to_html(table_md),
         '<p class="note">Our IoU, Dice, accuracy, precision and recall are dataset-level (one confusion matrix over '

@@ -142,7 +142,7 @@ def _epochs_done(run: Path) -> int:
 
 
 def _train_stages(cfg: Any, run: Path, data: Path, stages: tuple[int, ...], state: dict[str, Any],
-                  save_state: Callable[[], None], progress: bool) -> None:
+                  save_state: Callable[[], object], progress: bool) -> None:
     from glofwatch.train.fit import resume_config, train
 
     done = state.setdefault("stages_done", [])

@@ -56,10 +56,19 @@ def open_raster(path: str | Path):  # noqa: ANN201 - rasterio dataset
     import rasterio
 
     try:
-        return rasterio.open(path)
+        ds = rasterio.open(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise InputError(f"{path}: cannot open as a raster ({first}); give a GeoTIFF, COG or JP2 file") from None
+    try:  # a truncated file opens (its header is there) but its last block cannot be read
+        from rasterio.windows import Window
+
+        ds.read(1, window=Window(ds.width - 1, ds.height - 1, 1, 1))
+    except Exception as exc:  # noqa: BLE001 - a block that cannot be decoded is a damaged file
+        ds.close()
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise InputError(f"{path}: the raster is truncated or damaged ({first}); copy or download it again") from None
+    return ds
 
 
 def check_dtype(path: str | Path, dtype: str) -> None:

@@ -59,6 +59,50 @@ def _devices(value: str) -> Any:
     raise ConfigError(f"devices={value!r} is not valid; use auto, a count like 2, or a list like 0,1")
 
 
+def _checkpoint_state(path: Path) -> dict[str, Any]:
+    """The state of a Lightning checkpoint; :class:`TrainingError` naming the file when it cannot be read."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated zip, pickle error, ...: the file is damaged
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TrainingError(f"{path}: damaged ({reason[:120]})") from None
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise TrainingError(f"{path}: not a glofwatch training checkpoint (no state_dict)")
+    return state
+
+
+def usable_checkpoint(last: Path, cfg: TrainConfig) -> Path:
+    """The checkpoint to resume from: ``last.ckpt``, or ``best.ckpt`` (said on stderr) when last is damaged.
+
+    Raises:
+        TrainingError: both are damaged, or the weights belong to another model than the config's.
+    """
+    import sys
+
+    from glofwatch.train.task import SegmentationTask
+
+    chosen = last
+    try:
+        state = _checkpoint_state(last)
+    except TrainingError as exc:
+        best = last.with_name("best.ckpt")
+        if not best.is_file():
+            raise TrainingError(f"{exc}; there is no best.ckpt to fall back to: start a new run with --out") from None
+        state = _checkpoint_state(best)
+        chosen = best
+        print(f"note: {exc}; resuming from {best} (epoch {int(state.get('epoch', 0)) + 1}) instead",
+              file=sys.stderr)
+    task = SegmentationTask(cfg.to_dict(), init_weights=False)
+    try:
+        task.load_state_dict(state["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise TrainingError(f"{chosen}: holds the weights of another model than '{cfg.model}' of config.yaml "
+                            f"({first}); resume with the config it was trained with, or start a new run with --out"
+                            ) from None
+    return chosen
+
+
 def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume: bool) -> tuple[TrainConfig, Path, Path | None]:
     """Check the run folder and return (config, data root, checkpoint to resume from)."""
     ckpt = run_dir / "checkpoints" / "last.ckpt"
@@ -67,7 +111,7 @@ def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume:
             raise InputError(f"{run_dir}: nothing to resume (no checkpoints/last.ckpt); start a new run with --out")
         run_info = read_json(run_dir / "run.json")
         data_root = data_root or Path(run_info.get("data_root", ""))
-        return cfg, data_root, ckpt
+        return cfg, data_root, usable_checkpoint(ckpt, cfg)
     if ckpt.is_file():
         raise InputError(f"{run_dir}: already holds a run; continue it with `glofwatch train --resume {run_dir}` or choose another --out")
     if data_root is None:

@@ -74,7 +74,9 @@ def check_yolo_config(cfg: TrainConfig) -> None:
     if unknown:
         raise ConfigError(f"loss_params {unknown} are not YOLO options; YOLO runs accept {', '.join(YOLO_OPTIONS)}")
     if str(cfg.devices) not in ("auto", "1") or cfg.num_nodes != 1:
-        raise ConfigError(f"devices={cfg.devices}, num_nodes={cfg.num_nodes}: YOLO runs use one device; use --devices auto")
+        raise ConfigError(
+            f"devices={cfg.devices}, num_nodes={cfg.num_nodes}: YOLO runs use one device; use --devices auto"
+        )
     if cfg.input_spec.in_channels != 3:
         raise ConfigError("YOLOv8-Seg reads 3-band RGB images; use the default input bands B04,B03,B02")
 
@@ -331,7 +333,7 @@ def train_yolo(
         args = {"resume": str(last), "data": str(data.yaml), "device": device, "workers": cfg.num_workers,
                 "batch": cfg.batch_size, "save_dir": str(run_dir)}
     t0 = time.monotonic()
-    state = {"steps": 0, "stopped_by": None}
+    state: dict[str, Any] = {"steps": 0, "stopped_by": None}  # callbacks add "t0"
 
     def on_train_start(trainer: Any) -> None:
         state["t0"] = time.monotonic()

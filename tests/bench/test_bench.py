@@ -15,7 +15,8 @@ from glofwatch.cli.app import app
 from glofwatch.runtime import peak_rss_mb
 
 runner = CliRunner()
-FAST = ["--min-iters", "2", "--max-iters", "2", "--min-time", "0", "--warmup", "1", "--matmul-n", "128", "--threads", "1"]
+FAST = ["--min-iters", "2", "--max-iters", "2", "--min-time", "0", "--warmup", "1", "--matmul-n", "128",
+        "--threads", "1"]
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +82,9 @@ def test_bench_infer_isolated_backend_and_int8(tmp_path: Path) -> None:
 
 def test_bench_infer_interleaved(tmp_path: Path) -> None:
     out = tmp_path / "rr"
-    res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "torch,onnxruntime", "--size", "64", "--batch", "1",
-                              "--interleave", "--out", str(out), *FAST[:2], "--max-iters", "3", *FAST[4:]])
+    res = runner.invoke(app, ["bench", "infer", "-m", "tiny-unet", "-b", "torch,onnxruntime", "--size", "64",
+                              "--batch", "1", "--interleave", "--out", str(out),
+                              *FAST[:2], "--max-iters", "3", *FAST[4:]])
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "infer.json").read_text())
     assert doc["settings"]["interleave"] is True and doc["settings"]["isolate"] is False
@@ -101,8 +103,8 @@ def test_bench_infer_unknown_backend(tmp_path: Path) -> None:
 
 def test_bench_train_tiny(tmp_path: Path) -> None:
     out = tmp_path / "train"
-    res = runner.invoke(app, ["bench", "train", "--presets", "tiny-unet", "--batch", "2", "--size", "64", "--steps", "1",
-                              "--warmup", "0", "--devices", "cpu", "--threads", "1", "--out", str(out)])
+    res = runner.invoke(app, ["bench", "train", "--presets", "tiny-unet", "--batch", "2", "--size", "64",
+                              "--steps", "1", "--warmup", "0", "--devices", "cpu", "--threads", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "train.json").read_text())
     assert doc["kind"] == "train" and doc["errors"] == []

@@ -80,7 +80,8 @@ def test_map_scene_finds_known_lakes_and_keeps_nodata(tmp_path: Path) -> None:
     assert (mask[:40, 200:] == 255).all() and np.isnan(prob[:40, 200:]).all()
     assert (mask[40:] != 255).all() and mask[150:190, 100:150].all()
     doc = json.loads((out / "summary.json").read_text())
-    assert doc["status"] == "done" and doc["n_lakes"] == 2 and doc["valid_fraction"] == pytest.approx(1 - 40 * 100 / 90000)
+    assert doc["status"] == "done" and doc["n_lakes"] == 2
+    assert doc["valid_fraction"] == pytest.approx(1 - 40 * 100 / 90000)
     assert is_complete(out)
 
 
@@ -129,7 +130,7 @@ def test_cli_many_scenes_on_dask_reports_the_bad_one(tiny_run: Path, scenes: dic
             "--out", str(tmp_path), "--tile", "64", "--overlap", "16", "--device", "cpu", "--workers", "2",
             "--worker-threads", "--no-progress"]
     res = runner.invoke(app, args)
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 2, res.output  # every failure was bad input: exit 2, the good scenes still mapped
     assert "nocrs.tif: raster has no CRS; assign one first" in res.output
     assert "1 of 3 scene(s) failed" in res.output
     assert is_complete(tmp_path / "scene") and is_complete(tmp_path / "beta")
@@ -145,12 +146,13 @@ def test_cli_scene_errors(tiny_run: Path, scenes: dict[str, Path], tmp_path: Pat
     runner = CliRunner()
     res = runner.invoke(app, ["map", str(scenes["empty"]), "--model", str(tiny_run), "--out", str(tmp_path),
                               "--no-progress"])
-    assert res.exit_code == 1 and "empty.tif: every pixel is nodata (nodata=0.0)" in res.output
+    assert res.exit_code == 2 and "error: " in res.output and "empty.tif: every pixel is nodata (nodata=0.0)" in res.output
     two = write_scene(tmp_path / "two.tif", np.full((2, 64, 64), 700, np.uint16), bands=("B02", "B03"))
     res = runner.invoke(app, ["map", str(two), "--model", str(tiny_run), "--out", str(tmp_path), "--no-progress"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     # tiny_run was trained on the synthetic false-colour crops (B08, B04, B03)
-    assert "two.tif: the model needs bands B08, B04, B03 but the scene has B02, B03 (missing B08, B04)" in " ".join(res.output.split())
+    assert ("two.tif: the model needs bands B08, B04, B03 but the scene has B02, B03 (missing B08, B04)"
+            in " ".join(res.output.split()))
     res = runner.invoke(app, ["map", str(two), "--model", str(tmp_path / "nope.pt"), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "nope.pt: no such run folder or model file" in res.output
     res = runner.invoke(app, ["map", str(two), str(tmp_path / "x" / "two.tif"), "--model", str(tiny_run),

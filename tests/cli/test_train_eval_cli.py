@@ -69,14 +69,19 @@ def test_resume_through_the_cli(tmp_path: Path, synth_root: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--preset", "dlv3p-r50-dise", "--out", "x"], "unknown preset 'dlv3p-r50-dise'; did you mean 'dlv3p-r50-dice'"),
-        (["train", "--model", "unet-efflite", "--out", "x", "--data", "."], "unknown model 'unet-efflite'; did you mean"),
+        (["train", "--preset", "dlv3p-r50-dise", "--out", "x"],
+         "unknown preset 'dlv3p-r50-dise'; did you mean 'dlv3p-r50-dice'"),
+        (["train", "--model", "unet-efflite", "--out", "x", "--data", "."],
+         "unknown model 'unet-efflite'; did you mean"),
         (["train", "--preset", "fast"], "--out RUN_DIR is required"),
-        (["train", "--preset", "fast", "--out", "x", "--set", "max_epoch=3"], "unknown setting 'max_epoch'; did you mean 'max_epochs'"),
+        (["train", "--preset", "fast", "--out", "x", "--set", "max_epoch=3"],
+         "unknown setting 'max_epoch'; did you mean 'max_epochs'"),
         (["evaluate", "does-not-exist"], "does-not-exist: no such run folder or model file"),
     ],
 )
-def test_user_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+def test_user_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
@@ -86,8 +91,8 @@ def test_user_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_imagenet_weights_offline_message(tmp_path: Path, synth_root: Path) -> None:
     """The study presets ask for ImageNet ResNet50 weights, which cannot be had offline: one clear line."""
-    res = runner.invoke(app, ["train", "--preset", "dlv3p-r50-dice", "--data", str(synth_root), "--out", str(tmp_path / "r"),
-                              "--max-epochs", "1", "--no-progress"])
+    res = runner.invoke(app, ["train", "--preset", "dlv3p-r50-dice", "--data", str(synth_root),
+                              "--out", str(tmp_path / "r"), "--max-epochs", "1", "--no-progress"])
     assert res.exit_code == 2, res.output
     assert "not available offline" in res.output and "--weights none" in res.output
 

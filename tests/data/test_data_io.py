@@ -47,7 +47,8 @@ def test_read_rgb_png_keeps_values(tmp_path: Path) -> None:
 
 def test_grayscale_png_refused_unless_allowed(tmp_path: Path) -> None:
     path = write_png(tmp_path / "gray.png", np.full((8, 8), 7, np.uint8))
-    with pytest.raises(InputError, match=r"gray\.png: image has 1 channel \(grayscale\) .*re-export it as RGB or remove it"):
+    with pytest.raises(InputError,
+                       match=r"gray\.png: image has 1 channel \(grayscale\) .*re-export it as RGB or remove it"):
         read_image(path)
     image = read_image(path, allow_gray=True)
     assert image.shape == (8, 8, 1) and int(image[0, 0, 0]) == 7

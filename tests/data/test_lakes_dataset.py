@@ -76,7 +76,8 @@ def test_jpeg_image_pairs_with_png_mask(tmp_path: Path) -> None:
 
 def test_image_without_mask(generic_root: Path) -> None:
     (generic_root / "masks" / "img_2.png").unlink()
-    expected = f"{generic_root / 'images' / 'img_2.png'}: no mask named 'img_2.*' in {generic_root / 'masks'}; add the mask or remove the image"
+    expected = (f"{generic_root / 'images' / 'img_2.png'}: no mask named 'img_2.*' in {generic_root / 'masks'}; "
+                "add the mask or remove the image")
     with pytest.raises(InputError, match=re.escape(expected)):
         GlacialLakesDataset(generic_root)
     with pytest.warns(UserWarning, match="skipped 1 unpaired file"):
@@ -86,7 +87,8 @@ def test_image_without_mask(generic_root: Path) -> None:
 
 def test_mask_without_image(generic_root: Path) -> None:
     write_png(generic_root / "masks" / "img_7.png", square_mask())
-    expected = f"{generic_root / 'masks' / 'img_7.png'}: no image named 'img_7.*' in {generic_root / 'images'}; add the image or remove the mask"
+    expected = (f"{generic_root / 'masks' / 'img_7.png'}: no image named 'img_7.*' in {generic_root / 'images'}; "
+                "add the image or remove the mask")
     with pytest.raises(InputError, match=re.escape(expected)):
         GlacialLakesDataset(generic_root)
 
@@ -94,7 +96,8 @@ def test_mask_without_image(generic_root: Path) -> None:
 def test_empty_split(study_root: Path) -> None:
     for p in (study_root / "test" / "images").iterdir():
         p.unlink()
-    with pytest.raises(InputError, match=r"test/images: no images \(\.png \.jpg \.jpeg \.tif \.tiff\); put the crops there"):
+    with pytest.raises(InputError,
+                       match=r"test/images: no images \(\.png \.jpg \.jpeg \.tif \.tiff\); put the crops there"):
         GlacialLakesDataset(study_root, split="test")
 
 

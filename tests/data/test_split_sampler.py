@@ -16,7 +16,9 @@ def test_split_known_values_and_determinism() -> None:
     assert split_train_val(100, 0.2, seed=0) != split_train_val(100, 0.2, seed=1)
 
 
-@pytest.mark.parametrize("n, fraction, n_val", [(410, 0.2, 82), (2, 0.01, 1), (5, 0.99, 4), (1, 0.5, 0), (0, 0.2, 0), (7, 0.0, 0)])
+@pytest.mark.parametrize(
+    "n, fraction, n_val", [(410, 0.2, 82), (2, 0.01, 1), (5, 0.99, 4), (1, 0.5, 0), (0, 0.2, 0), (7, 0.0, 0)]
+)
 def test_split_sizes(n: int, fraction: float, n_val: int) -> None:
     train, val = split_train_val(n, fraction, seed=3)
     assert len(val) == n_val and len(train) == n - n_val

@@ -19,13 +19,15 @@ SIZE = 64
 
 
 def make_discs(n: int, size: int = SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` images (n, size, size, 3) uint8 of brown noise with 1-2 dark blue discs, and their masks (n, size, size)."""
+    """``n`` images (n, size, size, 3) uint8 of brown noise with 1-2 dark blue discs, and their masks
+    (n, size, size)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     imgs = np.zeros((n, size, size, 3), np.uint8)
     masks = np.zeros((n, size, size), np.uint8)
     for i in range(n):
-        img = np.array([130, 95, 60], np.float32) + rng.normal(0, 25, (size, size, 1)) + rng.normal(0, 10, (size, size, 3))
+        img = (np.array([130, 95, 60], np.float32) + rng.normal(0, 25, (size, size, 1))
+               + rng.normal(0, 10, (size, size, 3)))
         m = np.zeros((size, size), bool)
         for _ in range(rng.integers(1, 3)):
             r = rng.uniform(5, 12)

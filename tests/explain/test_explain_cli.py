@@ -1,4 +1,5 @@
-"""``glofwatch explain`` and ``glofwatch report`` driven through the real CLI; the report opened in headless Chromium."""
+"""``glofwatch explain`` and ``glofwatch report`` driven through the real CLI; the report opened in headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -31,8 +32,9 @@ def test_explain_writes_every_figure(discs_run: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert re.search(r"disc_00.png: \d+ lake px \(IoU 9\d\.\d %\); Grad-CAM at decode.1", res.output)
     assert "mine.png: " in res.output and "(no truth)" in res.output
+    sizes = (("mask", (64, 64)), ("overlay", (64, 64)), ("gradcam", (64, 64)), ("panel", figure_size_px(1)))
     for stem in [p.stem for p in images] + ["mine"]:
-        for kind, size in (("mask", (64, 64)), ("overlay", (64, 64)), ("gradcam", (64, 64)), ("panel", figure_size_px(1))):
+        for kind, size in sizes:
             assert Image.open(out / f"{stem}_{kind}.png").size == size, (stem, kind)
     assert Image.open(out / "grid.png").size == figure_size_px(3)
     assert Image.open(out / "training_curves.png").size == CURVE_SIZE_PX
@@ -61,7 +63,8 @@ def test_explain_finds_truth_in_masks_folder_and_reports_errors(discs_run: Path,
     Image.new("L", (30, 30)).save(bad / "disc_01.png")
     res = runner.invoke(app, ["explain", str(discs_run), "--images", str(img), "--masks", str(bad),
                               "--out", str(tmp_path / "o"), "--device", "cpu"])
-    assert res.exit_code == 2 and "error: disc_01: mask is 30x30, image 64x64; re-export the mask at image size" in res.output
+    assert res.exit_code == 2
+    assert "error: disc_01: mask is 30x30, image 64x64; re-export the mask at image size" in res.output
 
 
 def test_report_is_self_contained_and_opens_in_chromium(discs_run: Path, tmp_path: Path) -> None:

@@ -154,12 +154,15 @@ def test_error_analysis_counts_by_hand() -> None:
 
 def test_summary_names_the_riskiest_surface() -> None:
     def cls(name: str, fp: int, px: int) -> dict:
-        return {"class": name, "fp_pixels": fp, "share_of_fp": fp / 1000, "class_pixels": px, "rate": fp / px if px else None}
+        return {"class": name, "fp_pixels": fp, "share_of_fp": fp / 1000, "class_pixels": px,
+                "rate": fp / px if px else None}
 
     s = {"n_images": 4, "tp_pixels": 500, "fp_pixels": 1000, "fn_pixels": 20, "lakes": 0, "lakes_found": 0,
          "lake_recall": None, "found_rule": "", "recall_by_size": [],
-         "fp_by_surface": [cls("shadow", 300, 600), cls("snow/ice", 0, 50), cls("cloud", 0, 0), cls("other", 700, 70000)]}
+         "fp_by_surface": [cls("shadow", 300, 600), cls("snow/ice", 0, 50), cls("cloud", 0, 0),
+                           cls("other", 700, 70000)]}
     text = summary_text(s)
     assert text[1] == "False alarms sit on other 70 %, shadow 30 %; the most common is other, where the model calls " \
                       "1.0 % of such non-lake pixels lake."
-    assert text[2] == "For its area, shadow is the riskiest surface: the model calls 50 % of non-lake shadow pixels lake."
+    assert text[2] == ("For its area, shadow is the riskiest surface: "
+                       "the model calls 50 % of non-lake shadow pixels lake.")

@@ -27,7 +27,7 @@ def test_gradcam_is_highest_inside_the_lake(discs_bundle) -> None:
     explainer = LakeGradCam(discs_bundle, device="cpu")
     assert explainer.layer_name == "decode.1"  # "decode.-1" on the depth-2 tiny U-Net
     imgs, masks = make_discs(3, seed=123)
-    for img, truth in zip(imgs, masks.astype(bool)):
+    for img, truth in zip(imgs, masks.astype(bool), strict=True):
         res = explainer.explain(img)
         heat = res.heatmap
         assert heat.shape == (SIZE, SIZE) and heat.dtype == np.float32

@@ -158,7 +158,7 @@ def test_lakes_crossing_trace_bands_are_whole(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(vec, "_BAND_ROWS", 7)
     banded = vectorize_mask(m, UTM_GRID, prob, min_area_m2=0)
     assert len(banded) == len(whole) >= 5
-    assert all(a.equals(b) for a, b in zip(banded.geometry, whole.geometry))
+    assert all(a.equals(b) for a, b in zip(banded.geometry, whole.geometry, strict=True))
     np.testing.assert_allclose(banded["mean_prob"], whole["mean_prob"], rtol=1e-9)
     np.testing.assert_allclose(banded["max_prob"], whole["max_prob"], rtol=1e-6)
     write_mask(tmp_path / "m.tif", m, UTM_GRID)

@@ -170,10 +170,12 @@ def test_in_place_rendering_equals_to_rgb_on_random_dn(tmp_path: Path, offset: f
 
 def test_input_mismatches_are_errors(tmp_path: Path) -> None:
     three = read_scene(write_scene(tmp_path / "rgb.tif", dn_scene(40, 40)[:3], bands=("B02", "B03", "B04")))
-    with pytest.raises(InputError, match=r"rgb\.tif: the model needs bands B08, B04, B03 but the scene has B02, B03, B04"):
+    with pytest.raises(InputError,
+                       match=r"rgb\.tif: the model needs bands B08, B04, B03 but the scene has B02, B03, B04"):
         SceneInput.plan(three, InputSpec(bands=("B08", "B04", "B03")))
     tci = read_scene(write_scene(tmp_path / "tci.tif", np.full((3, 40, 40), 9, np.uint8), bands=("B04", "B03", "B02")))
-    with pytest.raises(InputError, match=r"tci\.tif: scene is 8-bit \(uint8\) but the model was trained on L2A reflectance"):
+    with pytest.raises(InputError,
+                       match=r"tci\.tif: scene is 8-bit \(uint8\) but the model was trained on L2A reflectance"):
         SceneInput.plan(tci, InputSpec(bands=("B04", "B03", "B02"), source="reflectance"))
     with pytest.raises(ConfigError, match=r"8-bit bands B02 B03 B04 but no rendering shows them"):
         SceneInput.plan(three, InputSpec(bands=("B02", "B03", "B04")))
@@ -230,7 +232,8 @@ def test_trained_model_tiles_match_whole_image_without_seams(tiny_run: Path, syn
     predictor = Predictor.from_path(tiny_run, device="cpu")
     scene = read_scene(synth_scene)
     tile, overlap = 96, 32
-    res = predict_scene(scene, predictor, tmp_path / "p.tif", tmp_path / "m.tif", tile=tile, overlap=overlap, batch_size=4)
+    res = predict_scene(scene, predictor, tmp_path / "p.tif", tmp_path / "m.tif", tile=tile, overlap=overlap,
+                        batch_size=4)
     tiled, _ = read(tmp_path / "p.tif")
     whole = whole_image_probability(scene, predictor)
     assert res.n_tiles == 16  # starts 0, 64, 128, 160 on each axis

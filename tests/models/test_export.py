@@ -207,7 +207,8 @@ def test_backend_selection(tiny_run: Path, onnx_file: Path, monkeypatch: pytest.
     with pytest.raises(ConfigError, match=r"the torch backend needs a run folder or model\.pt"):
         build_backend("torch", onnx_file)
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if it were not installed
-    with pytest.raises(ConfigError, match=r"^openvino is not installed in this environment; pip install openvino \(a glofwatch dependency\) or use --backend onnxruntime$"):
+    with pytest.raises(ConfigError, match=r"^openvino is not installed in this environment; pip install openvino "
+                                          r"\(a glofwatch dependency\) or use --backend onnxruntime$"):
         build_backend("openvino", tiny_run)
     assert OPENVINO_MISSING.startswith("openvino is not installed")
 
@@ -227,18 +228,22 @@ def test_auto_falls_back_to_torch_when_export_fails(tiny_run: Path, monkeypatch:
 
 def test_cli_predict_and_evaluate_backend_option(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
     images = synth_root / "test" / "images"
-    res = runner.invoke(app, ["predict", str(tiny_run), str(images), "--out", str(tmp_path / "p"), "--backend", "onnxruntime"])
+    res = runner.invoke(app, ["predict", str(tiny_run), str(images), "--out", str(tmp_path / "p"),
+                              "--backend", "onnxruntime"])
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "p").glob("*_mask.png"))) == len(list(images.iterdir()))
     res = runner.invoke(app, ["predict", str(tiny_run), str(images), "--out", str(tmp_path / "q"), "--backend", "onnx"])
     assert res.exit_code == 2
     assert "error: unknown backend 'onnx'; did you mean 'onnxruntime' or 'openvino'?" in res.output
-    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "e"), "--backend", "torch", "--no-save-masks"])
+    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "e"), "--backend", "torch",
+                              "--no-save-masks"])
     assert res.exit_code == 0, res.output
     torch_iou = json.loads((tmp_path / "e" / "metrics.json").read_text())["micro"]["iou"]
-    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "f"), "--backend", "onnxruntime", "--no-save-masks"])
+    res = runner.invoke(app, ["evaluate", str(tiny_run), "--out", str(tmp_path / "f"), "--backend", "onnxruntime",
+                              "--no-save-masks"])
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "f" / "metrics.json").read_text())["micro"]["iou"] == pytest.approx(torch_iou, abs=1e-6)
+    onnx_iou = json.loads((tmp_path / "f" / "metrics.json").read_text())["micro"]["iou"]
+    assert onnx_iou == pytest.approx(torch_iou, abs=1e-6)
 
 
 def test_run_folder_resolves_model_then_best_then_last(tmp_path: Path) -> None:

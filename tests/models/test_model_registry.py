@@ -126,5 +126,6 @@ def test_overrides_reach_the_model():
     plain = build_model("unet", weights=None, batch_norm=True, base_width=8)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
     dlv3 = build_model("deeplabv3plus-mobilenetv3", weights=None)
-    rates = [m.dilation[0] for m in dlv3.decoder.aspp[0].convs[1:4] for m in m.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    rates = [m.dilation[0] for block in dlv3.decoder.aspp[0].convs[1:4] for m in block.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
     assert rates == [6, 12, 18]

@@ -60,7 +60,8 @@ def test_default_falls_back_to_random_init_with_info(caplog):
 
 
 def test_weights_keyword_typo_and_no_encoder():
-    with pytest.raises(WeightsError, match=r"^weights 'imagnet' is neither .* existing file; did you mean 'imagenet'\?$"):
+    with pytest.raises(WeightsError,
+                       match=r"^weights 'imagnet' is neither .* existing file; did you mean 'imagenet'\?$"):
         build_model("tiny-unet", weights="imagnet")
     with pytest.raises(WeightsError, match=r"^model 'tiny-unet' has no pretrained encoder"):
         build_model("tiny-unet", weights="imagenet")
@@ -170,7 +171,8 @@ def test_weights_dir_env_wins_and_is_checked(tmp_path, monkeypatch):
     torch.testing.assert_close(model.encoder.features[0][0].weight[:, :3], first * 3 / 4)
 
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, folder / "mobilenet_v2.pth")
-    with pytest.raises(WeightsError, match=r"mobilenet_v2.pth: does not fit encoder 'mobilenet_v2' \(\d+ of \d+ tensors, e.g. 'features.0.0.weight' missing\)"):
+    with pytest.raises(WeightsError, match=r"mobilenet_v2.pth: does not fit encoder 'mobilenet_v2' "
+                                           r"\(\d+ of \d+ tensors, e.g. 'features.0.0.weight' missing\)"):
         build_model("unet-mobilenetv2", weights="imagenet")
 
 
@@ -191,7 +193,8 @@ def test_state_dict_round_trip(tmp_path):
     assert report.complete and len(report.matched) == report.total == len(src.state_dict())
     for k, v in src.state_dict().items():
         assert torch.equal(dst.state_dict()[k], v)
-    assert report.summary() == f"{path} -> 'tiny-unet': 26/26 tensors loaded, 0 missing, 0 unexpected, 0 of another shape"
+    assert report.summary() == (f"{path} -> 'tiny-unet': 26/26 tensors loaded, 0 missing, 0 unexpected, "
+                                "0 of another shape")
 
 
 def test_lightning_checkpoint_with_net_prefix(tmp_path):

@@ -21,7 +21,7 @@ def _keras_unet_params(c_in: int, widths: list[int]) -> int:
     for w in widths:  # encoder levels and bottleneck: 2 convs each
         total += _conv3(c, w) + _conv3(w, w)
         c = w
-    for lo, hi in zip(reversed(widths[:-1]), reversed(widths[1:])):
+    for lo, hi in zip(reversed(widths[:-1]), reversed(widths[1:]), strict=True):
         total += _up2(hi, lo) + _conv3(2 * lo, lo) + _conv3(lo, lo)
     return total + widths[0] + 1  # 1x1 head, one output channel
 

@@ -71,7 +71,7 @@ def test_truth_mask_and_dem(scene: SceneFiles) -> None:
     lakes = gpd.read_file(scene.lakes_truth)
     with rasterio.open(scene.dem) as ds:
         transform = ds.transform
-    ids = features.rasterize(zip(lakes.geometry, lakes.lake_id), out_shape=mask.shape, transform=transform)
+    ids = features.rasterize(zip(lakes.geometry, lakes.lake_id, strict=True), out_shape=mask.shape, transform=transform)
     for lake_id in lakes.lake_id:
         levels = dem[ids == lake_id]
         assert levels.size and float(levels.max() - levels.min()) < 1e-3

@@ -7,7 +7,8 @@ import pytest
 from glofwatch.config import TrainConfig, list_presets, load_preset, resolve_config
 from glofwatch.errors import ConfigError
 
-STUDY_PRESETS = {"dlv3p-r50-bce", "dlv3p-r50-focal", "dlv3p-r50-dice", "unet-ce", "unet-r50-ce", "unet-effb0-ce", "fast"}
+STUDY_PRESETS = {"dlv3p-r50-bce", "dlv3p-r50-focal", "dlv3p-r50-dice", "unet-ce", "unet-r50-ce", "unet-effb0-ce",
+                 "fast"}
 
 
 def test_every_study_row_has_a_preset() -> None:
@@ -25,13 +26,17 @@ def test_presets_resolve_with_study_defaults(name: str) -> None:
 
 def test_dice_preset_matches_the_study() -> None:
     cfg = resolve_config("dlv3p-r50-dice")
-    assert (cfg.model, cfg.loss, cfg.loss_params, cfg.weights) == ("deeplabv3plus-resnet50", "dice", {"smooth": 1.0}, "imagenet")
+    assert (cfg.model, cfg.loss, cfg.loss_params, cfg.weights) == (
+        "deeplabv3plus-resnet50", "dice", {"smooth": 1.0}, "imagenet"
+    )
 
 
 def test_overrides_are_typed_from_strings() -> None:
     cfg = resolve_config("unet-ce", {"max_epochs": "5", "lr": "0.01", "channels_last": "true", "image_size": "none",
                                      "loss_params": "{gamma: 3}"})
-    assert (cfg.max_epochs, cfg.lr, cfg.channels_last, cfg.image_size, cfg.loss_params) == (5, 0.01, True, None, {"gamma": 3})
+    assert (cfg.max_epochs, cfg.lr, cfg.channels_last, cfg.image_size, cfg.loss_params) == (
+        5, 0.01, True, None, {"gamma": 3}
+    )
 
 
 def test_unknown_preset_suggests_close_match() -> None:
@@ -70,7 +75,8 @@ def test_encoder_stats_follow_the_pretrained_encoder() -> None:
     assert encoder_stats("deeplabv3plus-resnet50") == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     fast = adopt_encoder_stats(resolve_config("fast"))
     assert fast.input_spec.mean == (0.5, 0.5, 0.5) and fast.input_spec.std == (0.5, 0.5, 0.5)
-    four = {"bands": ["B04", "B03", "B02", "B08"], "mean": [0.485, 0.456, 0.406, 0.449], "std": [0.229, 0.224, 0.225, 0.226]}
+    four = {"bands": ["B04", "B03", "B02", "B08"], "mean": [0.485, 0.456, 0.406, 0.449],
+            "std": [0.229, 0.224, 0.225, 0.226]}
     four_band = adopt_encoder_stats(resolve_config("fast", {"input": four}))
     assert four_band.input_spec.mean == (0.5,) * 4  # 0.449 / 0.226: the ImageNet means extended to band 4
     # a config naming its own statistics keeps them; ImageNet encoders keep ImageNet's

@@ -31,7 +31,7 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
 def _assert_same_run(a: Path, b: Path) -> None:
     ra, rb = _rows(a), _rows(b)
     assert [r["epoch"] for r in ra] == [r["epoch"] for r in rb]
-    for x, y in zip(ra, rb):
+    for x, y in zip(ra, rb, strict=True):
         for key in ("train_loss", "val_loss", "val_iou", "val_dice"):
             assert float(x[key]) == pytest.approx(float(y[key]), abs=1e-5), key
     sa, sb = _state(a), _state(b)
@@ -147,12 +147,15 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_last_checkpoint(
         return lambda logits, target, valid=None: inner(logits, target, valid) * float("nan")
 
     monkeypatch.setattr(task_mod, "build_loss", nan_loss)
-    with pytest.raises(TrainingError, match=r"train loss became nan at epoch 2, step \d+; the last good checkpoint is kept"):
+    with pytest.raises(TrainingError,
+                       match=r"train loss became nan at epoch 2, step \d+; the last good checkpoint is kept"):
         train(resume_config(run, {"max_epochs": 2}), run, None, resume=True, progress=False)
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
 
 
-def test_new_run_refuses_to_overwrite_and_resume_needs_a_run(tmp_path: Path, synth_root: Path, straight_run: Path) -> None:
+def test_new_run_refuses_to_overwrite_and_resume_needs_a_run(
+    tmp_path: Path, synth_root: Path, straight_run: Path
+) -> None:
     with pytest.raises(InputError, match="already holds a run; continue it with `glofwatch train --resume"):
         train(resolve_config(None, {**TINY, "max_epochs": 1}), straight_run, synth_root, progress=False)
     with pytest.raises(InputError, match="nothing to resume"):
@@ -160,10 +163,12 @@ def test_new_run_refuses_to_overwrite_and_resume_needs_a_run(tmp_path: Path, syn
 
 
 def test_time_budget_and_max_steps_stop_early(tmp_path: Path, synth_root: Path) -> None:
-    result = train(resolve_config(None, {**TINY, "max_epochs": 50, "max_steps": 4}), tmp_path / "a", synth_root, progress=False)
+    result = train(resolve_config(None, {**TINY, "max_epochs": 50, "max_steps": 4}), tmp_path / "a", synth_root,
+                   progress=False)
     assert result.stopped_by == "max_steps"
     assert result.epochs <= 1 + 4 // 5
-    result = train(resolve_config(None, {**TINY, "max_epochs": 500, "time_budget_s": 3}), tmp_path / "b", synth_root, progress=False)
+    result = train(resolve_config(None, {**TINY, "max_epochs": 500, "time_budget_s": 3}), tmp_path / "b", synth_root,
+                   progress=False)
     assert result.stopped_by == "time_budget"
     assert result.epochs < 500
 
@@ -207,5 +212,6 @@ def test_ddp_on_cpu_with_two_processes(tmp_path: Path, synth_root: Path) -> None
     n_train = len(list((synth_root / "train" / "images").iterdir()))
     n_fit = n_train - max(1, round(0.1 * n_train))
     # each of the 2 ranks sees half the training images: steps per epoch halve
-    assert int(rows[0]["step"]) == -(-(-(-n_fit // 2)) // 4)
+    per_rank = -(-n_fit // 2)  # ceil(n_fit / 2)
+    assert int(rows[0]["step"]) == -(-per_rank // 4)  # ceil(per_rank / batch size 4)
     assert (run / "model.pt").is_file()

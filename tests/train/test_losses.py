@@ -79,7 +79,7 @@ def test_focal_by_hand():
     p = [sig(v) for row in Z for v in row]
     y = [v for row in Y for v in row]
     expected = 0.0
-    for pi, yi in zip(p, y):
+    for pi, yi in zip(p, y, strict=True):
         pt = pi if yi == 1 else 1 - pi
         at = alpha if yi == 1 else 1 - alpha
         expected += -at * (1 - pt) ** gamma * math.log(pt)
@@ -115,7 +115,7 @@ def test_ce_equals_bce():
 def test_dice_by_hand():
     p = [sig(v) for row in Z for v in row]
     y = [v for row in Y for v in row]
-    inter = sum(pi * yi for pi, yi in zip(p, y))
+    inter = sum(pi * yi for pi, yi in zip(p, y, strict=True))
     for s in (1.0, 0.0):
         expected = 1 - (2 * inter + s) / (sum(y) + sum(p) + s)
         loss = build_loss("dice", smooth=s)(logits(), target())
@@ -146,7 +146,7 @@ def test_dice_batch_vs_per_image_by_hand():
     y = torch.cat([target(), torch.zeros(1, 2, 2, dtype=torch.int64)])
     p0 = [sig(v) for row in Z for v in row]
     y0 = [v for row in Y for v in row]
-    i0 = sum(a * b for a, b in zip(p0, y0))
+    i0 = sum(a * b for a, b in zip(p0, y0, strict=True))
     d0 = 1 - (2 * i0 + 1) / (sum(y0) + sum(p0) + 1)
     d1 = 1 - (0 + 1) / (0 + 4 * 0.5 + 1)  # = 2/3
     batch = 1 - (2 * i0 + 1) / (sum(y0) + sum(p0) + 2.0 + 1)
@@ -158,7 +158,7 @@ def test_dice_valid_mask():
     valid = torch.tensor([[[True, True], [False, True]]])
     p = [sig(0.0), sig(2.0), sig(3.0)]
     y = [0, 1, 1]
-    inter = sum(a * b for a, b in zip(p, y))
+    inter = sum(a * b for a, b in zip(p, y, strict=True))
     expected = 1 - (2 * inter + 1) / (sum(y) + sum(p) + 1)
     assert build_loss("dice")(logits(), target(), valid).item() == pytest.approx(expected, rel=1e-6)
 
@@ -195,12 +195,14 @@ def test_no_valid_pixels_gives_zero(name):
 
 
 def test_unknown_name_suggests_close_match():
-    with pytest.raises(ConfigError, match=r"unknown loss 'dise'; did you mean 'dice' or 'bce\+dice'\? \(known: bce, bce\+dice, ce, dice, focal\)"):
+    with pytest.raises(ConfigError, match=r"unknown loss 'dise'; did you mean 'dice' or 'bce\+dice'\? "
+                                          r"\(known: bce, bce\+dice, ce, dice, focal\)"):
         build_loss("dise")
 
 
 def test_unknown_parameter_names_accepted():
-    with pytest.raises(ConfigError, match=r"loss 'focal' has no parameter 'gama'; did you mean 'gamma'\? \(accepted: alpha, gamma\)"):
+    with pytest.raises(ConfigError, match=r"loss 'focal' has no parameter 'gama'; did you mean 'gamma'\? "
+                                          r"\(accepted: alpha, gamma\)"):
         build_loss("focal", gama=2)
     with pytest.raises(ConfigError, match=r"loss 'ce' has no parameter 'smooth' \(accepted: none\)"):
         build_loss("ce", smooth=1.0)

@@ -234,7 +234,7 @@ def rasterize_paths(
 
     index = np.zeros(shape, dtype=np.int16)
     along = np.zeros(shape, dtype=np.float32)
-    for k, (path, width) in enumerate(zip(paths, widths_px), start=1):
+    for k, (path, width) in enumerate(zip(paths, widths_px, strict=True), start=1):
         n = len(path)
         if n < 2:
             continue
@@ -280,7 +280,7 @@ def carve_troughs(terrain: Terrain, paths: list[np.ndarray], widths_px: list[np.
     if not paths:
         return terrain
     trough = np.zeros(terrain.dem_m.shape, dtype=np.float32)
-    for path, width in zip(paths, widths_px):
+    for path, width in zip(paths, widths_px, strict=True):
         pts = np.round(path[:, ::-1] * 16.0).astype(np.int32)
         for i in range(0, len(path) - 1, 4):
             j = min(i + 4, len(path) - 1)

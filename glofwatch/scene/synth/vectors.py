@@ -38,7 +38,8 @@ def polygons_by_id(ids: np.ndarray, grid: GeoGrid) -> dict[int, object]:
 
     parts: dict[int, list] = {}
     values = ids.astype(np.int32)
-    for geom, value in features.shapes(values, mask=values > 0, transform=grid.transform, connectivity=LAKE_CONNECTIVITY):
+    traced = features.shapes(values, mask=values > 0, transform=grid.transform, connectivity=LAKE_CONNECTIVITY)
+    for geom, value in traced:
         parts.setdefault(int(value), []).append(shape(geom))
     return {k: (v[0] if len(v) == 1 else unary_union(v)) for k, v in sorted(parts.items())}
 
