@@ -91,13 +91,10 @@ def run_reliability(out_dir: str | Path, serve_requests: int = 2000) -> dict[str
         counts[kind] = {"cases": len(ids), "failed": results.count("failed"), "skipped": results.count("skipped")}
     requests = {"served": 0, "errors": 0}
     if serve_requests:
-        try:
-            from glofwatch.bench.serve import run_serve_bench  # type: ignore[attr-defined]
-        except ImportError:
-            run_serve_bench = None
-        if run_serve_bench is not None:
-            res = run_serve_bench(out / "serve", requests=serve_requests)
-            requests = {"served": int(res.get("requests", 0)), "errors": int(res.get("errors", 0))}
+        from glofwatch.bench.serve import bench_serve
+
+        overall = bench_serve(out / "serve", requests=serve_requests)["overall"]
+        requests = {"served": int(overall["requests"]), "errors": int(overall["errors"])}
     doc = {
         "machine": machine_info(),
         "seconds": round(seconds, 1),

@@ -186,6 +186,20 @@ def fetch_cmd(
     typer.echo(f"\nwrote {out / 'fetch.json'} and {out / 'fetch.md'}")
 
 
+@bench_app.command("reliability")
+def reliability_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for reliability.json and reliability.md."),
+    requests: int = typer.Option(2000, help="Requests of the loopback load test (0: skip it)."),
+) -> None:
+    """Inputs tried, faults injected, requests served, failures and data lost, from the reliability tests."""
+    from glofwatch.bench.reliability import run_reliability
+
+    doc = run_reliability(out, serve_requests=requests)
+    typer.echo((out / "reliability.md").read_text())
+    if doc["failures"] or doc["data_lost"]:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``bench`` with ``infer``, ``train``, ``scene`` and ``realism``."""
     app.add_typer(bench_app, name="bench")

@@ -56,6 +56,7 @@ def test_dates_option_overrides_and_is_checked(tmp_path) -> None:
         parse_dates_option("last-year", 1)
 
 
+@pytest.mark.bad_input
 def test_no_date_is_a_one_line_error(tmp_path) -> None:
     path = write_inventory(tmp_path / "lakes.gpkg", [circle(0.1)])
     with pytest.raises(InputError) as err:
@@ -102,6 +103,7 @@ def test_3d_polygons_lose_z(tmp_path) -> None:
     assert not geom.has_z and geom.area == pytest.approx(flat.area)
 
 
+@pytest.mark.bad_input
 def test_invalid_repaired_empty_and_points_dropped(tmp_path) -> None:
     bowtie = shapely.Polygon([(0, 0), (200, 200), (200, 0), (0, 200)])  # self-intersecting: two 100 x 100 triangles
     geoms = [bowtie, shapely.Polygon(), circle(0.1, 5000), shapely.Point(9000, 0), None]
@@ -114,6 +116,7 @@ def test_invalid_repaired_empty_and_points_dropped(tmp_path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")
+@pytest.mark.bad_input
 def test_no_crs_is_a_one_line_error(tmp_path) -> None:
     path = write_inventory(tmp_path / "lakes_2019.shp", [circle(0.1)], crs=None)
     with pytest.raises(InputError) as err:
@@ -122,6 +125,7 @@ def test_no_crs_is_a_one_line_error(tmp_path) -> None:
     assert message.startswith(str(path)) and "has no CRS" in message and "-a_srs" in message and "\n" not in message
 
 
+@pytest.mark.bad_input
 def test_only_points_is_an_error(tmp_path) -> None:
     path = write_inventory(tmp_path / "lakes_2019.gpkg", [shapely.Point(0, 0)])
     with pytest.raises(InputError, match="no usable lake polygons"):
@@ -144,6 +148,7 @@ def test_pixel_size_from_raster_beside_option_or_default(tmp_path) -> None:
         read_inventory(path, pixel_size_m=-1.0)
 
 
+@pytest.mark.bad_input
 def test_missing_file_and_empty_folder(tmp_path) -> None:
     from glofwatch.changes.inventory import find_inventories
 

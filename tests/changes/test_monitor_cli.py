@@ -37,6 +37,7 @@ def test_monitor_end_to_end(tmp_path, files) -> None:
     assert sigma == pytest.approx(0.037599, rel=1e-3)
 
 
+@pytest.mark.bad_input
 def test_monitor_errors_are_one_line_exit_2(tmp_path, files) -> None:
     runner = CliRunner()
     res = runner.invoke(app, ["monitor", *map(str, files), "--out", str(tmp_path / "o")])
@@ -54,6 +55,7 @@ def test_monitor_errors_are_one_line_exit_2(tmp_path, files) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")
+@pytest.mark.bad_input
 def test_monitor_no_crs_error(tmp_path, files) -> None:
     nocrs = write_inventory(tmp_path / "lakes_2021.shp", [circle(0.1)], crs=None)
     res = CliRunner().invoke(app, ["monitor", str(files[0]), str(nocrs), "--out", str(tmp_path / "o"),

@@ -81,6 +81,7 @@ def test_outputs_written_atomically(run) -> None:
         "monitor.gpkg", "monitor.json", "observations.csv", "tracks.csv"]  # no temporary files left
 
 
+@pytest.mark.bad_input
 def test_read_geopackage_errors(tmp_path) -> None:
     with pytest.raises(InputError, match="not found"):
         read_geopackage(tmp_path / "monitor.gpkg")

@@ -14,6 +14,8 @@ from webmap_fixtures import TOKEN, auth
 from glofwatch.webmap.app import create_app
 from glofwatch.webmap.model import Analysis
 
+pytestmark = pytest.mark.server
+
 
 class ThresholdModel:
     """Stand-in for the --model run: lake where the mean of the bands is dark."""
