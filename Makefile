@@ -29,8 +29,11 @@ demo: $(STAMP)
 test: $(STAMP) browser lint
 	GLOFWATCH_TEST_DB="$${GLOFWATCH_TEST_DB:-$$(bash .ci/postgis.sh | tail -n 1)}" $(PY) -m pytest -q -p no:cacheprovider
 
-# Layers: each stage imports only the stages below it, and no sibling modules import each other in a cycle.
+# Style (ruff), types (mypy) and layers (import-linter: each stage imports only the stages below
+# it, and no sibling modules import each other in a cycle); any finding fails `make test`.
 lint: $(STAMP)
+	$(VENV)/bin/ruff check glofwatch tests
+	$(VENV)/bin/mypy glofwatch
 	$(VENV)/bin/lint-imports
 
 # Headless Chromium opens the HTML report and the web map in tests; without it those tests fail.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import sys
 from typing import Any
 
 import typer

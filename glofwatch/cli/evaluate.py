@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-
 THRESHOLD_HELP = "Mask threshold overriding the model's own (chosen on validation at the end of training)."
 TTA_HELP = "Test-time augmentation: average over the 8 flips and rotations (8x slower)."
 
@@ -15,8 +14,10 @@ TTA_HELP = "Test-time augmentation: average over the 8 flips and rotations (8x s
 def evaluate_cmd(
     run: Optional[Path] = typer.Argument(None, help="Run folder or model file (not needed with --method ndwi)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Data root (default: the run's training data)."),
-    split: str = typer.Option("test", help="Split to score: test (held out), val, train, or all for a folder the run never saw."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>; NDWI: ./eval/<data>-ndwi-*/<split>)."),
+    split: str = typer.Option("test", help="Split to score: test (held out), val, train, "
+                              "or all for a folder the run never saw."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default RUN/eval/<split>; "
+                                       "NDWI: ./eval/<data>-ndwi-*/<split>)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     save_masks: bool = typer.Option(True, "--save-masks/--no-save-masks", help="Write predicted masks."),
@@ -24,8 +25,10 @@ def evaluate_cmd(
     threshold: Optional[float] = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
     tta: bool = typer.Option(False, "--tta", help=TTA_HELP),
     method: str = typer.Option("model", "--method", help="model (the trained network) or ndwi (the index baseline)."),
-    ndwi_threshold: str = typer.Option("otsu", "--ndwi-threshold", help="otsu (per image) or a fixed NDWI value, e.g. 0.0, 0.1, 0.3."),
-    bands: Optional[str] = typer.Option(None, "--bands", help="NDWI: band order of the crops, e.g. B08,B04,B03 (default: from synth.json)."),
+    ndwi_threshold: str = typer.Option("otsu", "--ndwi-threshold",
+                                       help="otsu (per image) or a fixed NDWI value, e.g. 0.0, 0.1, 0.3."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="NDWI: band order of the crops, e.g. B08,B04,B03 "
+                                        "(default: from synth.json)."),
 ) -> None:
     """Score a model (or the NDWI baseline) on a split: dataset-level metrics JSON, a Markdown row, masks."""
     from rich.console import Console

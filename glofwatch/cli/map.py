@@ -15,7 +15,8 @@ def _bands(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 def map_cmd(
-    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs/COGs or folders of band files (B02.tif, B03.tif, ...)."),
+    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs/COGs or folders of band files "
+                                        "(B02.tif, B03.tif, ...)."),
     model: Path = typer.Option(..., "--model", "-m", help="Run folder or model file (model.pt / .ckpt)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; each scene gets OUT/<scene name>/."),
     tile: int = typer.Option(512, help="Tile side in pixels."),
@@ -24,7 +25,8 @@ def map_cmd(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     min_area_m2: float = typer.Option(1000.0, help="Smallest lake kept in the polygons, m2."),
-    bands: Optional[str] = typer.Option(None, help="Band names of multi-band files in file order, e.g. B02,B03,B04,B08."),
+    bands: Optional[str] = typer.Option(None, help="Band names of multi-band files in file order, "
+                                        "e.g. B02,B03,B04,B08."),
     gain: Optional[float] = typer.Option(None, help="8-bit rendering gain for models trained on 8-bit images."),
     dn_offset: Optional[float] = typer.Option(
         None, help="Added to L2A DN (-1000 for processing baseline 04.00 and later); default: read from the product "
@@ -35,12 +37,14 @@ def map_cmd(
                                  "'not observed' (mask value 2)."),
     workers: int = typer.Option(1, help="Dask workers for many scenes (1: map in this process)."),
     scheduler: Optional[str] = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
-    worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads", help="LocalCluster workers as processes or threads."),
+    worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads",
+                                          help="LocalCluster workers as processes or threads."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo scenes whose outputs are complete."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Mask threshold overriding the model's own "
                                               "(chosen on validation at the end of training)."),
-    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: 8 flips and rotations per tile (8x slower)."),
+    tta: bool = typer.Option(False, "--tta",
+                             help="Test-time augmentation: 8 flips and rotations per tile (8x slower)."),
 ) -> None:
     """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json.
 

@@ -50,7 +50,8 @@ def check_pixels(path: Path, width: int, height: int) -> None:
     """Raise :class:`InputError` before decoding an image larger than :data:`MAX_IMAGE_PIXELS`."""
     if width * height > MAX_IMAGE_PIXELS:
         raise InputError(
-            f"{path}: {width}x{height} = {width * height / 1e6:.0f} M pixels is over the {MAX_IMAGE_PIXELS / 1e6:.0f} M "
+            f"{path}: {width}x{height} = {width * height / 1e6:.0f} M pixels is over the "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} M "
             "pixel limit of one image; map it as a scene with `glofwatch map`, or cut it into crops"
         )
 
@@ -107,9 +108,10 @@ def _read_pil_image(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            check_pixels(path, *im.size)  # from the header: a decompression bomb is never decoded
-            im.load()
+        with Image.open(path) as opened:
+            check_pixels(path, *opened.size)  # from the header: a decompression bomb is never decoded
+            opened.load()
+            im: Image.Image = opened
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -124,6 +126,8 @@ def _read_pil_image(path: Path) -> np.ndarray:
             elif mode == "PA":
                 im = im.convert("RGBA")
             arr = np.asarray(im)
+    except InputError:
+        raise  # too many pixels: the message says so, the file is not corrupt
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _corrupt(path, exc) from None
 
@@ -224,9 +228,10 @@ def _read_pil_mask(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            check_pixels(path, *im.size)  # from the header: a decompression bomb is never decoded
-            im.load()
+        with Image.open(path) as opened:
+            check_pixels(path, *opened.size)  # from the header: a decompression bomb is never decoded
+            opened.load()
+            im: Image.Image = opened
             if im.mode == "1":
                 return np.asarray(im).astype(np.uint8)
             if im.mode in ("LA", "PA"):
@@ -235,7 +240,9 @@ def _read_pil_mask(path: Path) -> np.ndarray:
                 im = im.convert("RGB")
             # "P" (palette) masks: the palette indices are the class values.
             return np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except InputError:
+        raise  # too many pixels: the message says so, the file is not corrupt
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _corrupt(path, exc) from None
 
 

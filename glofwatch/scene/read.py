@@ -311,7 +311,8 @@ def _read_file(path: Path, band_order: tuple[str, ...] | list[str] | None) -> Sc
         else:
             names = _names_from_file(path, ds)
         if len(set(names)) != len(names):
-            raise InputError(f"{path}: band names repeat ({', '.join(names)}); fix the band descriptions or pass --bands")
+            raise InputError(f"{path}: band names repeat ({', '.join(names)}); "
+                             "fix the band descriptions or pass --bands")
         grid = GeoGrid.from_profile(ds.profile)
         tags = ds.tags()
         scales, offsets = ds.scales, ds.offsets
@@ -335,7 +336,7 @@ def _names_from_file(path: Path, ds) -> tuple[str, ...]:  # noqa: ANN001 - raste
     if any(d for d in descs):
         if all(parsed):
             return tuple(parsed)  # type: ignore[arg-type]
-        bad = [d for d, p in zip(descs, parsed) if not p]
+        bad = [d for d, p in zip(descs, parsed, strict=True) if not p]
         raise InputError(
             f"{path}: band descriptions {list(descs)} do not all name Sentinel-2 bands (e.g. {bad[0]!r}); "
             "set them to B02/B03/B04/B08 (and SCL) or pass --bands B02,B03,B04,B08 in file order"

@@ -103,7 +103,8 @@ def usable_checkpoint(last: Path, cfg: TrainConfig) -> Path:
     return chosen
 
 
-def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume: bool) -> tuple[TrainConfig, Path, Path | None]:
+def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None,
+                resume: bool) -> tuple[TrainConfig, Path, Path | None]:
     """Check the run folder and return (config, data root, checkpoint to resume from)."""
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     if resume:
@@ -113,7 +114,8 @@ def prepare_run(run_dir: Path, cfg: TrainConfig, data_root: Path | None, resume:
         data_root = data_root or Path(run_info.get("data_root", ""))
         return cfg, data_root, usable_checkpoint(ckpt, cfg)
     if ckpt.is_file():
-        raise InputError(f"{run_dir}: already holds a run; continue it with `glofwatch train --resume {run_dir}` or choose another --out")
+        raise InputError(f"{run_dir}: already holds a run; continue it with `glofwatch train --resume {run_dir}` "
+                         "or choose another --out")
     if data_root is None:
         raise ConfigError("no data given; pass --data ROOT (make a synthetic set with `glofwatch data synth`)")
     return cfg, data_root, None
@@ -245,7 +247,7 @@ def train(
         plan=plan,
     )
     dm.setup("fit")
-    if plan is None:
+    if plan is None and dm.plan is not None:
         write_plan(run_dir, dm.plan)
     has_val = dm.val_set is not None
     task = SegmentationTask(cfg.to_dict(), init_weights=ckpt_path is None)
@@ -267,7 +269,7 @@ def train(
         devices=_devices(cfg.devices) if accelerator == "gpu" or cfg.devices != "auto" else 1,
         num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
-        precision=_precision(cfg, accelerator),
+        precision=_precision(cfg, accelerator),  # type: ignore[arg-type]  # one of Lightning's precision names
         max_epochs=cfg.max_epochs,
         max_steps=cfg.max_steps,
         max_time=dt.timedelta(seconds=cfg.time_budget_s) if cfg.time_budget_s else None,

@@ -146,7 +146,8 @@ def test_cli_scene_errors(tiny_run: Path, scenes: dict[str, Path], tmp_path: Pat
     runner = CliRunner()
     res = runner.invoke(app, ["map", str(scenes["empty"]), "--model", str(tiny_run), "--out", str(tmp_path),
                               "--no-progress"])
-    assert res.exit_code == 2 and "error: " in res.output and "empty.tif: every pixel is nodata (nodata=0.0)" in res.output
+    assert res.exit_code == 2 and "error: " in res.output
+    assert "empty.tif: every pixel is nodata (nodata=0.0)" in res.output
     two = write_scene(tmp_path / "two.tif", np.full((2, 64, 64), 700, np.uint16), bands=("B02", "B03"))
     res = runner.invoke(app, ["map", str(two), "--model", str(tiny_run), "--out", str(tmp_path), "--no-progress"])
     assert res.exit_code == 2

@@ -158,7 +158,9 @@ def test_non_rgb_images_are_rendered_and_no_validation_is_refused(tmp_path: Path
         m[5:15, 5:15] = 255
         Image.fromarray(m).save(root / "masks" / f"s{i}.png")
     data = prepare_yolo_dataset(root, tmp_path / "cache", val_fraction=0.34, seed=0)
-    assert "test" not in data.splits
+    # a one-folder data set is split three ways, each crop on one side only (the test crop is held out)
+    assert sorted(n for names in data.splits.values() for n in names) == ["s0", "s1", "s2"]
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 1, "val": 1, "test": 1}
     png = data.root / "images" / "train" / f"{data.splits['train'][0]}.png"
     assert not png.is_symlink()
     with Image.open(png) as im:
