@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glofwatch.errors import ConfigError, InputError
+from glofwatch.models.quantize import INPUT_NAME, INT8_SCOPES, calibration_images, quantize_onnx
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,7 +60,6 @@ EXPORT_FORMAT = "glofwatch-export"
 EXPORT_VERSION = 1
 FORMATS = ("onnx", "openvino")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml"}
-INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 OPSET = 17
 METADATA_KEY = "glofwatch"
@@ -145,8 +145,17 @@ def read_export_metadata(path: str | Path) -> dict[str, Any]:
         text = props.get(METADATA_KEY)
     elif path.suffix.lower() == ".xml":
         ov = import_openvino()
-        model = ov.Core().read_model(str(path))
+        weights = path.with_suffix(".bin")
+        try:
+            model = ov.Core().read_model(str(path))
+        except Exception as exc:  # noqa: BLE001 - a damaged or half-written IR
+            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise InputError(f"{path}: cannot read the OpenVINO model ({first[:120]}); export it again") from None
         text = model.get_rt_info(OV_RT_PATH).astype(str) if model.has_rt_info(OV_RT_PATH) else None
+        recorded = json.loads(text).get("weights_sha256") if text else None
+        if recorded and weights.is_file() and _sha256(weights) != recorded:
+            raise InputError(f"{weights}: does not belong to {path.name} (an export was interrupted between the "
+                             "two files); export the model again")
     else:
         raise InputError(f"{path}: unknown model file type '{path.suffix}'; use .onnx or OpenVINO .xml")
     if not text:
@@ -195,111 +204,6 @@ def _set_onnx_metadata(path: Path, meta: dict[str, Any]) -> None:
     model.doc_string = (f"glofwatch {meta['model']}: normalised image (N,C,H,W) -> logits (N,1,H,W); "
                         f"see metadata '{METADATA_KEY}'")
     onnx.save(model, str(path))
-
-
-def calibration_images(root: str | Path, spec: Any, stride: int, n: int = 32, size: int = 320,
-                       split: str = "train") -> list[np.ndarray]:
-    """Normalised calibration inputs (1, C, h, w) float32 from ``n`` training crops of ``root``.
-
-    Crops are centre-cropped to at most ``size`` and to a multiple of ``stride``;
-    images are taken evenly spread over the split.
-    """
-    import numpy as np
-    import torch
-
-    from glofwatch.data.dataset import GlacialLakesDataset
-    from glofwatch.data.normalize import normalize
-
-    ds = GlacialLakesDataset(root, split)
-    if len(ds) == 0:
-        raise InputError(f"{root}: no {split} images to calibrate INT8 with; pass --data ROOT with training images")
-    idx = np.unique(np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int))
-    out = []
-    for i in idx:
-        image, _, valid = ds.load(int(i))
-        h, w = image.shape[:2]
-        th, tw = (min(size, s) // stride * stride for s in (h, w))
-        if th == 0 or tw == 0:
-            continue
-        r, c = (h - th) // 2, (w - tw) // 2
-        x = torch.from_numpy(np.ascontiguousarray(image[r : r + th, c : c + tw].transpose(2, 0, 1))).float()[None]
-        v = torch.from_numpy(np.ascontiguousarray(valid[r : r + th, c : c + tw]))[None]
-        out.append(normalize(torch.nan_to_num(x), spec, v).numpy())
-    if not out:
-        raise InputError(f"{root}: training images are smaller than the model stride {stride}; cannot calibrate INT8")
-    return out
-
-
-INT8_SCOPES = ("decoder", "all")
-
-
-def quantize_onnx(src: str | Path, dst: str | Path, inputs: list[np.ndarray], scope: str = "decoder") -> Path:
-    """Static INT8 quantisation of an fp32 ONNX graph (QDQ, per-channel symmetric weights, U8 activations).
-
-    Activation ranges are the min/max over the calibration inputs. The last
-    convolution (the logit head, whose sign is the lake decision) always stays fp32.
-
-    ``scope="decoder"`` (default) also keeps the pretrained encoder (graph nodes
-    under ``/encoder/``) in fp32 and quantises everything else: on the fast
-    U-Net EfficientNet-Lite0 trained on real crops this is lossless (IoU within
-    0.05 points) and covers 83 % of its FLOPs, whereas quantising the encoder
-    too lost 3 IoU points even with 7-bit weights (12 points with 8-bit).
-    Models without an ``/encoder/`` (the plain U-Nets) are quantised whole.
-    ``scope="all"`` quantises every layer but the first and last convolution,
-    with 7-bit weights (``reduce_range``) so that U8 x S8 products cannot
-    saturate on CPUs without VNNI; faster for encoder-heavy models such as
-    DeepLabV3+ ResNet50: check the accuracy with ``glofwatch evaluate``.
-
-    Args:
-        src: fp32 ONNX file.
-        dst: INT8 ONNX file to write.
-        inputs: calibration inputs, each (1, C, h, w) float32 already normalised.
-        scope: ``"decoder"`` or ``"all"``.
-    """
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    if scope not in INT8_SCOPES:
-        from glofwatch.registry import close_matches_hint
-
-        raise ConfigError(f"unknown INT8 scope '{scope}'{close_matches_hint(scope, list(INT8_SCOPES))} "
-                          f"(known: {', '.join(INT8_SCOPES)})")
-
-    class _Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(inputs)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            x = next(self._it, None)
-            return None if x is None else {INPUT_NAME: x}
-
-    with _temp_dir() as tmp:
-        pre = tmp / "pre.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-            nodes = onnx.load(str(pre)).graph.node
-            convs = [n.name for n in nodes if n.op_type in ("Conv", "ConvTranspose")]
-            exclude = {convs[-1]} if convs else set()
-            encoder = [n.name for n in nodes if "/encoder/" in n.name]
-            if scope == "all" or not encoder:
-                exclude |= {convs[0]} if convs else set()
-            else:
-                exclude |= set(encoder)
-            quantize_static(
-                str(pre), str(dst), _Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=scope == "all",
-                calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=sorted(exclude),
-                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-            )
-    return Path(dst)
 
 
 def _default_out(run: Path, fmt: str, int8: bool) -> Path:
@@ -378,8 +282,13 @@ def export_model(
                 shutil.copyfile(onnx_path, tmp_out)
         else:
             ov_model = ov.convert_model(str(onnx_path))
+            ov.save_model(ov_model, str(tmp / "weights.xml"), compress_to_fp16=False)
+            # the .xml names the hash of its .bin: a pair torn by a kill between the two renames is refused
+            meta = {**meta, "weights_sha256": _sha256(tmp / "weights.bin")}
             ov_model.set_rt_info(json.dumps(meta), OV_RT_PATH)
             ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
+            if _sha256(tmp / "model.bin") != meta["weights_sha256"]:
+                raise ConfigError(f"{out}: OpenVINO wrote different weights twice; export again")
             out.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(out.with_suffix(".bin")) as tmp_bin:
                 shutil.copyfile(tmp / "model.bin", tmp_bin)
@@ -394,6 +303,16 @@ def _run_data_root(run: Path | None) -> Path:
     if run is None:
         raise ConfigError("INT8 calibration of an in-memory model needs data_root=ROOT")
     return run_data_root(run, purpose="INT8 calibration")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def file_size_mb(path: Path) -> float:

@@ -109,6 +109,23 @@ def test_openvino_export_parity(tiny_run: Path, tmp_path: Path, synth_root: Path
     assert np.array_equal(a.mask, b.mask)
 
 
+@needs_openvino
+@pytest.mark.fault
+def test_openvino_pair_torn_by_a_kill_is_refused(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
+    """A kill between the .bin and the .xml rename leaves a new .bin beside an old .xml: detected at load."""
+    import torch
+
+    out = export_model(tiny_run, "openvino", out=tmp_path / "a.xml")
+    other = load_bundle(tiny_run)
+    with torch.no_grad():
+        for p in other.net.parameters():
+            p.add_(0.5)  # another model of the same shape: only its weights differ
+    foreign = export_model(other, "openvino", out=tmp_path / "b.xml")
+    out.with_suffix(".bin").write_bytes(foreign.with_suffix(".bin").read_bytes())
+    with pytest.raises(InputError, match=r"a\.bin: does not belong to a\.xml \(an export was interrupted"):
+        build_backend("openvino", out)
+
+
 def _iou(predictor: Predictor, root: Path) -> float:
     inter = union = 0
     for image, truth, valid in _test_images(root):
