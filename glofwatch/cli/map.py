@@ -45,10 +45,18 @@ def map_cmd(
                                               "(chosen on validation at the end of training)."),
     tta: bool = typer.Option(False, "--tta",
                              help="Test-time augmentation: 8 flips and rotations per tile (8x slower)."),
+    dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF in metres, any CRS and resolution (SRTM, "
+                                       "Copernicus GLO-30): lake pixels on steep slopes or in cast shadow become not "
+                                       "lake."),
+    max_slope: float = typer.Option(10.0, "--max-slope", help="With --dem: steepest slope of a lake pixel in degrees "
+                                    "(glacial-lake inventories use about 10)."),
+    shadow: bool = typer.Option(True, "--shadow/--no-shadow", help="With --dem: drop lake pixels in cast shadow "
+                                "steeper than 5 degrees (needs the product's sun angles)."),
 ) -> None:
     """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json.
 
     mask.tif: 1 lake, 0 not lake, 2 not observed (SCL cloud, cloud shadow, thin cirrus), 255 nodata.
+    With --dem, lake pixels on slopes above --max-slope or in cast shadow are 0 (summary.json -> terrain).
     """
     from rich.console import Console
     from rich.progress import (
@@ -68,7 +76,8 @@ def map_cmd(
     options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,
                          backend=check_backend_name(backend), min_area_m2=min_area_m2, gain=gain, dn_offset=dn_offset,
                          bands=_bands(bands), scl=str(scl) if scl is not None else None, use_scl=use_scl,
-                         overwrite=overwrite, threshold=threshold, tta=tta)
+                         overwrite=overwrite, threshold=threshold, tta=tta,
+                         dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

@@ -14,6 +14,11 @@ the model file and the options, :mod:`glofwatch.mapping.resume`) is this run's
 is skipped on the next run (``overwrite=True`` redoes it), so an interrupted
 batch resumes where it stopped and a changed model or option redoes the scene.
 
+With a DEM (``MapOptions.dem``) lake pixels on slopes steeper than ``max_slope`` and,
+when the product has sun angles, in cast shadow become not lake
+(:mod:`glofwatch.mapping.terrain`); ``summary.json`` -> ``terrain`` says how many
+pixels and lakes each rule removed.
+
 ``summary.json`` also records the DN offset used and where it came from
 (``dn_offset``, ``dn_offset_from``, ``processing_baseline``), any note about a
 guessed offset (``notes``), where nodata came from, and with an SCL its class
@@ -36,6 +41,7 @@ from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
+from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
 from glofwatch.runtime import peak_rss_mb
 from glofwatch.scene.read import scene_name
 
@@ -66,6 +72,9 @@ class MapOptions:
         overwrite: redo scenes that are already complete.
         threshold: mask threshold overriding the model's own (None: the one chosen on validation).
         tta: test-time augmentation (8 flips and rotations per tile, 8x the network time).
+        dem: DEM GeoTIFF for the terrain rules (made absolute; None: no terrain rules).
+        max_slope: steepest slope of a lake pixel in degrees (with ``dem``).
+        shadow: the cast-shadow rule (with ``dem`` and a product that records its sun angles).
     """
 
     tile: int = 512
@@ -83,6 +92,13 @@ class MapOptions:
     overwrite: bool = False
     threshold: float | None = None
     tta: bool = False
+    dem: str | None = None
+    max_slope: float = DEFAULT_MAX_SLOPE_DEG
+    shadow: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dem is not None:
+            self.dem = str(Path(self.dem).expanduser().resolve())
 
 
 @dataclass
@@ -122,6 +138,7 @@ class SceneSummary:
     nodata_from: str = "file"
     not_observed_fraction: float | None = None
     scl: dict[str, Any] | None = None
+    terrain: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     resume: dict[str, Any] | None = None
 
@@ -169,6 +186,9 @@ def map_scene(
     scl: str | Path | None = None,
     use_scl: bool = True,
     resume: dict[str, Any] | None = None,
+    dem: str | Path | None = None,
+    max_slope: float = DEFAULT_MAX_SLOPE_DEG,
+    shadow: bool = True,
 ) -> SceneSummary:
     """Map one scene into ``out_dir``: probability, mask, lake polygons, summary (written last).
 
@@ -187,6 +207,9 @@ def map_scene(
         scl: Scene Classification Layer file (None: the scene's own, if any).
         use_scl: mark SCL cloud, shadow and cirrus "not observed" (mask value 2).
         resume: the run's resume record to store (see :func:`glofwatch.mapping.resume.resume_key`).
+        dem: DEM GeoTIFF for the slope and cast-shadow rules (:mod:`glofwatch.mapping.terrain`).
+        max_slope: steepest slope of a lake pixel, degrees.
+        shadow: apply the cast-shadow rule when the product records its sun angles.
 
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
@@ -208,9 +231,14 @@ def map_scene(
     pred = predict_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
+        dem=dem, max_slope=max_slope, shadow=shadow,
     )
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
+    terrain = pred.terrain.finish(out / "mask.tif", min_area_m2) if pred.terrain is not None else None
+    notes = [pred.offset.note] if pred.offset and pred.offset.note else []
+    if terrain is not None and terrain.get("note"):
+        notes.append(f"{scene.path}: {terrain['note']}")
     write_lakes(lakes, out / "lakes.gpkg")
     write_lakes(lakes, out / "lakes.geojson")
     seconds = time.perf_counter() - start
@@ -230,7 +258,7 @@ def map_scene(
         dn_offset_from=pred.offset.source if pred.offset else None,
         processing_baseline=scene.product.baseline, nodata_from=scene.nodata_from,
         not_observed_fraction=pred.not_observed_pixels / pred.valid_pixels if pred.scl and pred.valid_pixels else None,
-        scl=pred.scl, notes=[pred.offset.note] if pred.offset and pred.offset.note else [], resume=resume,
+        scl=pred.scl, terrain=terrain, notes=notes, resume=resume,
     )
     write_json_atomic(out / SUMMARY_FILE, {**summary.to_dict(), "stats": pred.stats})
     return summary
@@ -294,7 +322,8 @@ def run_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
             gain=options.gain, dn_offset=options.dn_offset, bands=options.bands, scl=options.scl,
-            use_scl=options.use_scl, resume=resume,
+            use_scl=options.use_scl, resume=resume, dem=options.dem, max_slope=options.max_slope,
+            shadow=options.shadow,
         )
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
         return SceneResult(str(scene_path), name, "failed", one_line(exc), user_error=isinstance(exc, GlofwatchError))

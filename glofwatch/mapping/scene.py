@@ -32,7 +32,9 @@ STAC ``raster:bands``, tags, the processing baseline, else the acquisition
 date) unless ``dn_offset`` is given. With a Scene Classification Layer, pixels
 it calls cloud shadow, cloud or thin cirrus get mask value
 :data:`~glofwatch.scene.scl.MASK_NOT_OBSERVED` (2, "not observed"); their
-probability is kept.
+probability is kept. With a DEM, lake pixels on slopes steeper than ``max_slope``
+or in cast shadow (:mod:`glofwatch.mapping.terrain`) become 0 in the mask, strip
+by strip; the probability is kept.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import numpy as np
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
+from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG, Sun, TerrainRules, TerrainTally
 from glofwatch.scene.products import OffsetChoice
 from glofwatch.scene.read import Scene
 from glofwatch.scene.scl import MASK_NOT_OBSERVED, SclTally, not_observed
@@ -195,6 +198,7 @@ class ScenePrediction:
         offset: the DN offset used and where it came from (None for 8-bit scenes).
         not_observed_pixels: valid pixels the SCL calls cloud, cloud shadow or cirrus (mask value 2).
         scl: the SCL shares and the water cross-check (:meth:`SclTally.summary`), None without an SCL.
+        terrain: what the DEM rules removed (:class:`~glofwatch.mapping.terrain.TerrainTally`), None without a DEM.
     """
 
     n_tiles: int
@@ -206,6 +210,7 @@ class ScenePrediction:
     offset: OffsetChoice | None = None
     not_observed_pixels: int = 0
     scl: dict | None = None
+    terrain: TerrainTally | None = None
 
 
 def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # noqa: ANN001, ANN201
@@ -243,6 +248,9 @@ def predict_scene(
     dn_offset: float | None = None,
     progress: Progress | None = None,
     use_scl: bool = True,
+    dem: str | Path | None = None,
+    max_slope: float = DEFAULT_MAX_SLOPE_DEG,
+    shadow: bool = True,
 ) -> ScenePrediction:
     """Map a scene to a probability GeoTIFF and a mask GeoTIFF, strip by strip.
 
@@ -260,6 +268,9 @@ def predict_scene(
             product's (see :meth:`Scene.dn_offset`).
         progress: called as ``progress(done_tiles, total_tiles)``.
         use_scl: mark the SCL's cloud, shadow and cirrus pixels "not observed" when the scene has an SCL.
+        dem: DEM GeoTIFF (metres, any CRS): lake pixels steeper than ``max_slope`` become not lake.
+        max_slope: steepest slope of a lake pixel in degrees (with ``dem``).
+        shadow: also drop lake pixels in cast shadow steeper than 5 degrees when the product has sun angles.
 
     Returns:
         A :class:`ScenePrediction`. Both files are written atomically, tiled and
@@ -296,6 +307,10 @@ def predict_scene(
 
     done = run = valid_px = lake_px = hidden_px = 0
     with contextlib.ExitStack() as stack:
+        terrain = None
+        if dem is not None:
+            terrain = stack.enter_context(TerrainRules(dem, grid, max_slope, Sun.of(scene.product), shadow,
+                                                       str(scene.path)))
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS="ALL_CPUS"))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))
@@ -332,8 +347,11 @@ def predict_scene(
             if tally is not None and scl is not None:
                 hidden = not_observed(scl) & ok
                 mask[hidden] = MASK_NOT_OBSERVED
-                tally.add(scl, ok, mask == 1)
                 hidden_px += int(np.count_nonzero(hidden))
+            if terrain is not None:
+                terrain.apply(r, mask)
+            if tally is not None and scl is not None:
+                tally.add(scl, ok, mask == 1)
             np.putmask(mask, ~ok, np.uint8(MASK_NODATA))
             valid_px += int(np.count_nonzero(ok))
             lake_px += int(np.count_nonzero(mask == 1))
@@ -344,7 +362,8 @@ def predict_scene(
         mask_ds.close()
     stats_list = stats[0].tolist() if stats is not None else None
     return ScenePrediction(total, run, valid_px, lake_px, conv.describe(), stats_list, offset, hidden_px,
-                           tally.summary() if tally is not None else None)
+                           tally.summary() if tally is not None else None,
+                           terrain.tally if terrain is not None else None)
 
 
 def whole_image_probability(scene: Scene, predictor, gain: float | None = None) -> np.ndarray:  # noqa: ANN001

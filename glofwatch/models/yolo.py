@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -83,14 +84,22 @@ def import_ultralytics() -> ModuleType:
     for key, value in ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_root() / "ultralytics"))
+    from PIL import Image
+
+    pil_open = Image.open
     try:
         import ultralytics
+        import ultralytics.utils.patches  # noqa: F401  (patches PIL.Image.open on import)
     except ModuleNotFoundError as exc:
         if exc.name != "ultralytics":
             raise
         raise ConfigError(
             "YOLOv8-Seg needs the ultralytics package; install it with `pip install ultralytics`"
         ) from None
+    finally:
+        # ultralytics replaces PIL.Image.open process-wide with a version that, on any file PIL cannot
+        # identify, tries to install and import pi-heif (a crash offline); glofwatch keeps PIL's own
+        Image.open = getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", pil_open)
     return ultralytics
 
 

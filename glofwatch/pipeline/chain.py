@@ -55,7 +55,8 @@ def run_warning_chain(
         scenes: date (``YYYY-MM-DD``) -> scene (GeoTIFF or folder of band files), two dates or more.
         model: run folder or model file (``.pt``, ``.onnx``, ``.xml``).
         out_dir: the served folder: ``maps/<date>/``, ``monitor/``, ``risk/``, ``alerts/``.
-        dem: DEM GeoTIFF for the terrain criteria (optional: those criteria are then unknown).
+        dem: DEM GeoTIFF for the terrain criteria and the mapping's slope and cast-shadow rules
+            (optional: those criteria are then unknown and the maps have no terrain rules).
         glaciers: glacier outlines (optional).
         settlements: settlement points for the exposure criterion (optional).
         min_level: lowest level that gets a CAP alert.
@@ -71,7 +72,8 @@ def run_warning_chain(
     from glofwatch.alerts.run import issue_alerts
     from glofwatch.changes.monitor import run_monitor
     from glofwatch.infer.backends import load_predictor
-    from glofwatch.mapping.batch import is_complete, map_scene
+    from glofwatch.mapping.batch import MapOptions, is_complete, map_scene
+    from glofwatch.mapping.resume import resume_key
     from glofwatch.risk.run import assess_risk
 
     say = say or (lambda _line: None)
@@ -86,16 +88,19 @@ def run_warning_chain(
             raise InputError(f"scene date '{text}' is not YYYY-MM-DD; name each date like 2023-10-04") from None
         if not Path(scene).exists():
             raise InputError(f"{scene}: scene not found for {text}; give a GeoTIFF or a folder of band files")
+    options = MapOptions(dem=str(dem) if dem is not None else None, backend=backend, device=device)
+    resume = resume_key(model, options)
     predictor = None
     maps: dict[str, Path] = {}
     for day in sorted(dates):
         folder = out / "maps" / day.isoformat()
         maps[day.isoformat()] = folder
-        if is_complete(folder):
+        if is_complete(folder, resume["hash"]):
             say(f"map {day}: complete, kept ({folder})")
             continue
         predictor = predictor or load_predictor(model, backend=backend, device=device)
-        summary = map_scene(dates[day], predictor, folder)
+        summary = map_scene(dates[day], predictor, folder, min_area_m2=options.min_area_m2, dem=options.dem,
+                            max_slope=options.max_slope, shadow=options.shadow, resume=resume)
         say(f"map {day}: {summary.n_lakes} lakes, {summary.lake_area_km2:.2f} km2 -> {folder}")
     monitor = out / "monitor"
     result = run_monitor([maps[d.isoformat()] / "lakes.gpkg" for d in sorted(dates)], monitor, dates=sorted(dates))

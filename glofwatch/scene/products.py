@@ -1,4 +1,4 @@
-"""What a Sentinel-2 L2A product says about its own pixels: processing baseline and BOA offset.
+"""What a Sentinel-2 L2A product says about its own pixels: processing baseline, BOA offset, sun angles.
 
 Since processing baseline 04.00 (every L2A product from 25 January 2022 on, and
 the reprocessed collection), surface reflectance is stored as
@@ -17,6 +17,11 @@ under ``BOA_ADD_OFFSET_VALUES_LIST``). Older products have no offset.
 3. the processing baseline the product records (>= 04.00: -1000, else 0);
 4. the acquisition date (on or after 2022-01-25: -1000), with a one-line note;
 5. 0, with a one-line note.
+
+The mean sun angles (for the cast-shadow rule of :mod:`glofwatch.mapping.terrain`) come from
+``Mean_Sun_Angle`` (``MTD_MSIL2A.xml``, else the granule's ``MTD_TL.xml`` where ESA keeps them),
+STAC ``view:sun_elevation`` / ``view:sun_azimuth`` (or ``s2:mean_solar_zenith`` / ``_azimuth``)
+or the GeoTIFF tags of :data:`SUN_TAGS`.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ class ProductInfo:
         date: acquisition date, or None.
         source: the metadata file or item, when there is one.
         extra: other facts worth recording (spacecraft, product id).
+        sun_zenith: mean sun zenith angle in degrees, or None.
+        sun_azimuth: mean sun azimuth in degrees clockwise from north, or None.
+        sun_from: where the sun angles came from, or None.
     """
 
     baseline: str | None = None
@@ -68,6 +76,9 @@ class ProductInfo:
     date: dt.date | None = None
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    sun_zenith: float | None = None
+    sun_azimuth: float | None = None
+    sun_from: str | None = None
 
     def merge(self, other: ProductInfo) -> ProductInfo:
         """This info with the gaps filled from ``other`` (this one wins where both know)."""
@@ -79,7 +90,11 @@ class ProductInfo:
             date=self.date or other.date,
             source=self.source or other.source,
             extra={**other.extra, **self.extra},
+            **(self._sun() if self.sun_zenith is not None else other._sun()),
         )
+
+    def _sun(self) -> dict[str, Any]:
+        return {"sun_zenith": self.sun_zenith, "sun_azimuth": self.sun_azimuth, "sun_from": self.sun_from}
 
 
 @dataclass(frozen=True)
@@ -206,7 +221,52 @@ def product_info_from_mtd(path: str | Path) -> ProductInfo:
             info.extra["product"] = text
     if offsets:
         info.offsets, info.offset_from = offsets, MTD_NAME
+    _sun_from_xml(root, info, path.name)
+    if info.sun_zenith is None:  # ESA products keep the angles in the granule's MTD_TL.xml
+        for tile in sorted(path.parent.glob("GRANULE/*/MTD_TL.xml"))[:1]:
+            try:
+                _sun_from_xml(ET.parse(tile).getroot(), info, "MTD_TL.xml")
+            except (OSError, ET.ParseError):
+                pass
     return info
+
+
+def _sun_from_xml(root, info: ProductInfo, where: str) -> None:  # noqa: ANN001 - an ElementTree element
+    """Fill ``info``'s sun angles from the first ``Mean_Sun_Angle`` (ZENITH_ANGLE, AZIMUTH_ANGLE) of ``root``."""
+    for el in root.iter():
+        if _local(el.tag) != "Mean_Sun_Angle":
+            continue
+        angles = {_local(c.tag): (c.text or "").strip() for c in el}
+        zenith, azimuth = _angle(angles.get("ZENITH_ANGLE")), _angle(angles.get("AZIMUTH_ANGLE"))
+        if zenith is not None and azimuth is not None:
+            info.sun_zenith, info.sun_azimuth, info.sun_from = zenith, azimuth, f"{where} Mean_Sun_Angle"
+        return
+
+
+def _angle(value: Any) -> float | None:
+    """A finite angle in degrees, or None."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+SUN_TAGS = (("SUN_ZENITH", "SUN_AZIMUTH", False), ("SUN_ELEVATION", "SUN_AZIMUTH", True),
+            ("view:sun_elevation", "view:sun_azimuth", True),
+            ("MEAN_SUN_ZENITH_ANGLE", "MEAN_SUN_AZIMUTH_ANGLE", False))
+"""GeoTIFF tag pairs holding the sun angles: (zenith or elevation tag, azimuth tag, is it an elevation)."""
+
+
+def sun_from_mapping(values: dict[str, Any], info: ProductInfo, where: str,
+                     pairs: tuple[tuple[str, str, bool], ...] = SUN_TAGS) -> None:
+    """Fill ``info``'s sun angles from the first pair of ``pairs`` found in ``values`` (tags, STAC properties)."""
+    for first, azimuth_key, is_elevation in pairs:
+        angle, azimuth = _angle(values.get(first)), _angle(values.get(azimuth_key))
+        if angle is not None and azimuth is not None:
+            info.sun_zenith = 90.0 - angle if is_elevation else angle
+            info.sun_azimuth, info.sun_from = azimuth, f"{where} {first}/{azimuth_key}"
+            return
 
 
 def find_mtd(path: str | Path) -> Path | None:
@@ -256,6 +316,7 @@ def product_info_from_tags(tags: dict[str, str], scales: tuple, offsets: tuple, 
     baseline = tags.get("PROCESSING_BASELINE") or tags.get("s2:processing_baseline")
     if baseline:
         info.baseline, info.baseline_from = baseline, f"{where} tag PROCESSING_BASELINE"
+    sun_from_mapping(tags, info, f"{where} tags")
     for key in ("DATATAKE_SENSING_START", "datetime", "TIFFTAG_DATETIME", "DATE", "date"):
         if tags.get(key):
             info.date = _date(tags[key])
@@ -280,6 +341,8 @@ def product_info_from_stac(item: dict[str, Any], assets: dict[str, str]) -> Prod
     baseline = props.get("s2:processing_baseline") or props.get("processing:version")
     if baseline:
         info.baseline, info.baseline_from = str(baseline), "STAC s2:processing_baseline"
+    sun_from_mapping(props, info, "STAC", (("view:sun_elevation", "view:sun_azimuth", True),
+                                           ("s2:mean_solar_zenith", "s2:mean_solar_azimuth", False)))
     if props.get("earthsearch:boa_offset_applied") is True:
         info.offsets = {b: 0.0 for b in assets}
         info.offset_from = "STAC earthsearch:boa_offset_applied"

@@ -121,7 +121,9 @@ def test_gradcam_on_smp_model_runs_end_to_end() -> None:
 
 def test_eigencam_for_yolo_backbone() -> None:
     require(importlib.util.find_spec("ultralytics") is not None, "ultralytics", "run `make install`")
-    import ultralytics
+    from glofwatch.models.yolo import import_ultralytics
+
+    ultralytics = import_ultralytics()  # offline, and PIL's own Image.open kept
     torch.manual_seed(0)
     net = ultralytics.YOLO("yolov8n-seg.yaml", verbose=False).model  # built from its config: no download
     heat = eigencam_for_yolo(net, make_discs(1, size=80, seed=2)[0][0])

@@ -8,6 +8,7 @@ writes, on one grid (default EPSG:32645, 10 m pixels, top-left 440000 E
 - ``scene.tif``: 4 bands uint16, B02 B03 B04 B08 L2A-style reflectance
   ``DN = reflectance * 10000``, nodata 0, band descriptions set, 256x256 tiles,
   deflate. A swath-edge wedge on the west side is nodata (all bands 0).
+  Tags ``SUN_ZENITH`` / ``SUN_AZIMUTH`` record the sun the scene was lit with.
   With ``bands_as_files`` the bands go to ``B02.tif`` ... ``B08.tif`` instead.
 - ``lakes_mask.tif``: uint8 truth, 1 = lake, 0 = not lake, 255 = nodata.
 - ``dem.tif``: float32 elevation in metres (about 3000 to 7000 m).
@@ -310,6 +311,12 @@ def _record(dst, baseline: str | None, date: str | dt.date | None, n_bands: int)
         dst.offsets = (baseline_offset(baseline) * 1e-4,) * n_bands + (0.0,) * extra
 
 
+def _sun_tags(land: Landscape) -> dict[str, str]:
+    """The sun the scene was lit with, as the tags :func:`glofwatch.scene.products.product_info_from_tags` reads."""
+    spec = land.spec
+    return {"SUN_ZENITH": f"{90.0 - spec.sun_elevation_deg:.6f}", "SUN_AZIMUTH": f"{spec.sun_azimuth_deg:.6f}"}
+
+
 def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path, date: str | dt.date | None = None,
                        baseline: str | None = None, scl: bool = False) -> None:
     import rasterio
@@ -321,6 +328,7 @@ def _write_reflectance(land: Landscape, grid: GeoGrid, path: Path, date: str | d
         for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
         _record(dst, baseline, date, len(BANDS))
+        dst.update_tags(**_sun_tags(land))
         for r0 in range(0, grid.height, BLOCK_ROWS):
             r1 = min(grid.height, r0 + BLOCK_ROWS)
             window = ((r0, r1), (0, grid.width))
@@ -345,6 +353,7 @@ def _write_band_files(land: Landscape, grid: GeoGrid, paths: dict[str, Path], ba
             dst = stack.enter_context(rasterio.open(tmp, "w", **profile))
             dst.set_band_description(1, name)
             _record(dst, baseline, None, 1)
+            dst.update_tags(**_sun_tags(land))
             dsts.append(dst)
         scl_dst = None
         if scl_path is not None:
