@@ -5,7 +5,7 @@ before it (import-linter contracts in ``pyproject.toml``)::
 
     base (errors, registry, geo, runtime, connectivity, study, io) -> scene -> data
     -> config -> models -> infer -> train | lakes -> mapping -> changes -> risk
-    -> alerts -> explain -> report -> webmap -> bench -> cli
+    -> alerts -> pipeline -> explain -> report -> webmap -> watch -> bench -> cli
 
 Everything a user runs is reachable from the ``glofwatch`` command line
 (:mod:`glofwatch.cli.app`).
