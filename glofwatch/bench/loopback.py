@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from glofwatch.errors import ConfigError
+from glofwatch.runtime import stop_process
 
 COLLECTION = "sentinel-2-l2a"
 ASSETS = (("blue", "B02"), ("green", "B03"), ("red", "B04"), ("nir", "B08"))
@@ -166,12 +167,7 @@ def serve_stac(*hrefs: str | Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, timeout_s=5)
 
 
 def write_cog(path: Path, array: np.ndarray, grid, block: int, description: str) -> Path:  # noqa: ANN001 - GeoGrid

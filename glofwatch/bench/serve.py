@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from glofwatch.io.atomic import write_json_atomic, write_text_atomic
+from glofwatch.runtime import stop_process
 
 DEFAULT_REQUESTS = 2000
 DEFAULT_CONNECTIONS = 8
@@ -252,12 +253,7 @@ def bench_serve(out: str | Path, folder: str | Path | None = None, requests: int
         result = asyncio.run(_load(base, urls, connections, max_seconds))
         rss_mb = psutil.Process(proc.pid).memory_info().rss / 2**20
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=15)
     rows = result["rows"]
     doc = {
         "bench": "serve",

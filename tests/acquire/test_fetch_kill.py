@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,8 @@ KILL_AFTER_FIRST = textwrap.dedent("""
     real = acquire.write_date_cog
     def write(*args, **kwargs):
         result = real(*args, **kwargs)
-        os.kill(os.getpid(), signal.SIGKILL)
+        if os.environ.get("KILL_AFTER_FIRST") == "1":
+            os.kill(os.getpid(), signal.SIGKILL)
         return result
     acquire.write_date_cog = write
     w, s, e, n = map(float, sys.argv[3:7])
@@ -30,18 +32,21 @@ KILL_AFTER_FIRST = textwrap.dedent("""
 """)
 
 
-def test_fetch_killed_after_a_date_resumes_to_the_same_files(loopback, tmp_path: Path) -> None:  # noqa: ANN001
-    from glofwatch.scene.acquire import fetch
+def run_fetch(loopback, out: Path, kill: bool) -> subprocess.CompletedProcess:  # noqa: ANN001
+    """Fetch in a child process (this process's GDAL HTTP cache stays cold for the other tests)."""
+    return subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST, loopback.api, str(out), *map(str, loopback.bbox)],
+                          capture_output=True, text=True, env={**os.environ, "KILL_AFTER_FIRST": "1" if kill else "0"})
 
-    ref = tmp_path / "ref"
-    fetch(loopback.bbox, "2023-10-01", "2023-10-31", ref, catalog=loopback.api, max_cloud=100, timeout_s=10)
-    out = tmp_path / "out"
-    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST, loopback.api, str(out),
-                             *map(str, loopback.bbox)], capture_output=True, text=True)
+
+def test_fetch_killed_after_a_date_resumes_to_the_same_files(loopback, tmp_path: Path) -> None:  # noqa: ANN001
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    assert run_fetch(loopback, ref, kill=False).returncode == 0
+    killed = run_fetch(loopback, out, kill=True)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     first = sorted(out.glob("*.tif"))
     assert len(first) == 1 and not (out / "items.json").exists()  # one date written, the run not finished
-    fetch(loopback.bbox, "2023-10-01", "2023-10-31", out, catalog=loopback.api, max_cloud=100, timeout_s=10)
+    resumed = run_fetch(loopback, out, kill=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     names = sorted(p.name for p in ref.glob("*.tif"))
     assert names == sorted(p.name for p in out.glob("*.tif")) and len(names) >= 2
     for name in names:
