@@ -83,22 +83,33 @@ class Sun:
         return 90.0 - self.zenith
 
 
+def _derivative(z: np.ndarray, axis: int, step: float) -> np.ndarray:
+    """dz/d(axis): central differences, one-sided where a neighbour is unknown (NaN) or off the array."""
+    diff = np.diff(z, axis=axis)
+    pad = np.full_like(np.take(z, [0], axis=axis), np.nan)
+    fwd = np.concatenate([diff, pad], axis=axis)  # z[i+1] - z[i]
+    bwd = np.concatenate([pad, diff], axis=axis)  # z[i] - z[i-1]
+    central = (fwd + bwd) / 2.0
+    return np.where(np.isfinite(central), central, np.where(np.isfinite(fwd), fwd, bwd)) / step
+
+
 def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
-    """Slope in degrees from central differences (one-sided at the array edges).
+    """Slope in degrees from central differences (one-sided at the edges and next to unknown cells).
 
     Args:
-        dem: (H, W) elevation in metres, NaN where unknown (slope NaN around it).
+        dem: (H, W) elevation in metres, NaN where unknown.
         dx_m: pixel width in metres.
         dy_m: pixel height in metres.
 
     Returns:
-        (H, W) float32 slope, 0 on flat ground.
+        (H, W) float32 slope, 0 on flat ground, NaN where the elevation or both neighbours are unknown.
     """
-    dem = np.asarray(dem, dtype=np.float64)
-    if min(dem.shape) < 2:
-        return np.zeros(dem.shape, np.float32)
-    d_row, d_col = np.gradient(dem, dy_m, dx_m)
-    return np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
+    z = np.asarray(dem, dtype=np.float64)
+    if min(z.shape) < 2:
+        return np.zeros(z.shape, np.float32)
+    with np.errstate(invalid="ignore"):
+        d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
+        return np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
 
 
 def shadow_steps(azimuth: float, dx_m: float, dy_m: float, reach_m: float,
@@ -155,10 +166,13 @@ def cast_shadow(dem: np.ndarray, dx_m: float, dy_m: float, azimuth: float, eleva
     centre = dem[halo : halo + h, halo : halo + w]
     with np.errstate(invalid="ignore"):
         for dr, dc, dist in shadow_steps(azimuth, dx_m, dy_m, reach, north_up):
-            r0, c0 = halo + dr, halo + dc
-            if r0 < 0 or c0 < 0 or r0 + h > dem.shape[0] or c0 + w > dem.shape[1]:
-                continue  # beyond the halo: outside the search bound
-            shadow |= dem[r0 : r0 + h, c0 : c0 + w] - centre > dist * tan_el
+            # pixels i of the centre whose point halo + i + d lies in the array (beyond it: no terrain known)
+            i0, i1 = max(0, -halo - dr), min(h, dem.shape[0] - halo - dr)
+            j0, j1 = max(0, -halo - dc), min(w, dem.shape[1] - halo - dc)
+            if i0 >= i1 or j0 >= j1:
+                continue
+            ahead = dem[halo + dr + i0 : halo + dr + i1, halo + dc + j0 : halo + dc + j1]
+            shadow[i0:i1, j0:j1] |= ahead - centre[i0:i1, j0:j1] > dist * tan_el
     return shadow
 
 
@@ -169,7 +183,7 @@ def pixel_size_m(grid: GeoGrid, row: float) -> tuple[float, float]:
     dx, dy = grid.pixel_size
     crs = CRS.from_user_input(grid.crs)
     if crs.is_geographic:
-        lat = (grid.transform * (grid.width / 2.0, row))[1]
+        lat = (grid.transform @ (grid.width / 2.0, row))[1]
         return dx * 111_320.0 * math.cos(math.radians(lat)), dy * 110_574.0
     unit = crs.linear_units_factor[1] if crs.is_projected else 1.0
     return dx * unit, dy * unit
@@ -290,7 +304,7 @@ class TerrainRules:
         self.halo = 1 + (math.ceil(SHADOW_MAX_DISTANCE_M / min(dx_m, dy_m)) if self.shadow else 0)
         h = self.halo
         self._vrt = WarpedVRT(
-            src, crs=grid.crs, transform=grid.transform * Affine.translation(-h, -h),
+            src, crs=grid.crs, transform=grid.transform @ Affine.translation(-h, -h),
             width=grid.width + 2 * h, height=grid.height + 2 * h, resampling=Resampling.bilinear,
             src_nodata=src.nodata, nodata=np.nan, dtype="float32",
         )

@@ -24,20 +24,24 @@ def test_chain_writes_every_stage_and_resumes_without_remapping(tiny_run: Path, 
     dates = sorted(p.name for p in series.iterdir() if (p / "scene.tif").is_file())
     scenes = {d: series / d / "scene.tif" for d in dates}
     lines: list[str] = []
-    run = run_warning_chain(scenes, tiny_run, tmp_path, dem=series / dates[0] / "dem.tif", backend="torch",
-                            device="cpu", say=lines.append)
+    dem = series / dates[0] / "dem.tif"
+    run = run_warning_chain(scenes, tiny_run, tmp_path, dem=dem, backend="torch", device="cpu", say=lines.append)
     assert list(run.maps) == dates
     for d in dates:
         summary = json.loads((tmp_path / "maps" / d / "summary.json").read_text())
         assert summary["status"] == "done" and summary["date"] == d
+        assert summary["terrain"]["dem"] == str(dem.resolve())  # the maps use the DEM too
     monitor = json.loads((tmp_path / "monitor" / "monitor.json").read_text())
     assert monitor["dates"] == dates
     assert (tmp_path / "risk" / "risk.gpkg").is_file() and (tmp_path / "alerts" / "alerts.json").is_file()
     assert [line.split(":")[0] for line in lines] == [f"map {d}" for d in dates] + ["monitor", "risk", "alerts"]
 
     again: list[str] = []
-    run_warning_chain(scenes, tiny_run, tmp_path, backend="torch", device="cpu", say=again.append)
+    run_warning_chain(scenes, tiny_run, tmp_path, dem=dem, backend="torch", device="cpu", say=again.append)
     assert all("complete, kept" in line for line in again[:2])  # finished maps are not redone
+    changed: list[str] = []
+    run_warning_chain(scenes, tiny_run, tmp_path, backend="torch", device="cpu", say=changed.append)
+    assert not any("complete, kept" in line for line in changed[:2])  # maps without the DEM are other maps
 
 
 def test_chain_refuses_one_date_bad_dates_and_missing_scenes(tiny_run: Path, series: Path, tmp_path: Path) -> None:

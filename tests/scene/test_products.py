@@ -153,3 +153,26 @@ def test_folder_scl_file_and_with_scl(tmp_path: Path) -> None:
     plain = write_synthetic_scene(tmp_path / "plain", size=64, seed=5)
     other = read_scene(plain.scene).with_scl(files.scl)
     np.testing.assert_array_equal(other.read_scl(0, 0, 64, 64), scene.read_scl(0, 0, 64, 64))
+
+
+def test_sun_angles_from_mtd_granule_stac_and_tags(tmp_path: Path) -> None:
+    from glofwatch.scene.products import product_info_from_mtd, product_info_from_stac, product_info_from_tags
+
+    sun = ("<Tile_Angles><Mean_Sun_Angle><ZENITH_ANGLE unit='deg'>35.25</ZENITH_ANGLE>"
+           "<AZIMUTH_ANGLE unit='deg'>151.5</AZIMUTH_ANGLE></Mean_Sun_Angle></Tile_Angles>")
+    (tmp_path / "MTD_MSIL2A.xml").write_text(f"<root><PROCESSING_BASELINE>05.09</PROCESSING_BASELINE>{sun}</root>")
+    info = product_info_from_mtd(tmp_path / "MTD_MSIL2A.xml")
+    assert (info.sun_zenith, info.sun_azimuth, info.sun_from) == (35.25, 151.5, "MTD_MSIL2A.xml Mean_Sun_Angle")
+    safe = tmp_path / "P.SAFE"
+    (safe / "GRANULE" / "L2A_T45").mkdir(parents=True)
+    (safe / "MTD_MSIL2A.xml").write_text("<root><PROCESSING_BASELINE>05.09</PROCESSING_BASELINE></root>")
+    tile = f"<n1:Level-2A_Tile_ID xmlns:n1='x'>{sun}</n1:Level-2A_Tile_ID>"
+    (safe / "GRANULE" / "L2A_T45" / "MTD_TL.xml").write_text(tile)
+    granule = product_info_from_mtd(safe / "MTD_MSIL2A.xml")
+    assert (granule.sun_zenith, granule.sun_from) == (35.25, "MTD_TL.xml Mean_Sun_Angle")
+    item = {"properties": {"view:sun_elevation": 50.0, "view:sun_azimuth": 140.0}, "assets": {}}
+    stac = product_info_from_stac(item, {})
+    assert (stac.sun_zenith, stac.sun_azimuth) == (40.0, 140.0)
+    tags = product_info_from_tags({"SUN_ZENITH": "30", "SUN_AZIMUTH": "120"}, (), (), ())
+    assert (tags.sun_zenith, tags.sun_azimuth) == (30.0, 120.0)
+    assert ProductInfo().merge(tags).sun_zenith == 30.0 and product_info_from_tags({}, (), (), ()).sun_zenith is None
