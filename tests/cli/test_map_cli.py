@@ -9,12 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
+from stand_ins import RedBelowTen
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
-from glofwatch.data.normalize import InputSpec
 from glofwatch.mapping.batch import OUTPUT_FILES, is_complete, map_scene
 
 UTM = "EPSG:32645"
@@ -34,18 +33,6 @@ def write_scene(path: Path, data: np.ndarray, crs: str | None = UTM, bands=("B02
     return path
 
 
-class DarkWaterPredictor:
-    """Per-pixel stand-in model: lake where the red reflectance is below 0.1 (DN 1000)."""
-
-    spec = InputSpec(bands=("B04", "B03", "B02"), source="reflectance", scaling="fixed", fixed_max=10000.0,
-                     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    stride = 1
-    threshold = 0.5
-
-    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(200.0 * (0.1 - x[:, 0] / 10000.0)) * valid
-
-
 def squares_scene(path: Path) -> Path:
     data = np.full((4, 300, 300), 3000, np.uint16)
     data[:, 50:70, 40:60] = 400  # 20 x 20 px = 0.04 km2
@@ -58,7 +45,7 @@ def squares_scene(path: Path) -> Path:
 def test_map_scene_finds_known_lakes_and_keeps_nodata(tmp_path: Path) -> None:
     scene = squares_scene(tmp_path / "squares.tif")
     ticks: list[tuple[int, int]] = []
-    summary = map_scene(scene, DarkWaterPredictor(), tmp_path / "out", tile=128, overlap=32, batch_size=2,
+    summary = map_scene(scene, RedBelowTen(), tmp_path / "out", tile=128, overlap=32, batch_size=2,
                         progress=lambda d, t: ticks.append((d, t)))
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, "summary.json"])

@@ -9,10 +9,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
+from stand_ins import RedBelowTen
 
-from glofwatch.data.normalize import InputSpec
 from glofwatch.mapping.batch import MapOptions, is_complete, map_scene
 from glofwatch.mapping.resume import file_sha256, resume_key
 
@@ -20,18 +19,6 @@ UTM = "EPSG:32645"
 TRANSFORM = Affine(10, 0, 500000, 0, -10, 3100000)  # on the central meridian of UTM 45N: scale 0.9996
 K0 = 0.9996
 N = 120
-
-
-class RedBelowTen:
-    """Per-pixel stand-in model on reflectance: lake where red reflectance (DN + offset) / 10000 < 0.1."""
-
-    spec = InputSpec(bands=("B04", "B03", "B02"), source="reflectance", scaling="fixed", fixed_max=10000.0,
-                     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    stride = 1
-    threshold = 0.5
-
-    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(200.0 * (0.1 - x[:, 0] / 10000.0)) * valid
 
 
 def l2a_scene(path: Path, tags: bool = True) -> Path:
