@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from stand_ins import RedBelowTen
+from stand_ins import RedBelowTen, write_geotiff
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
@@ -22,15 +22,7 @@ K0 = 0.9996
 
 
 def write_scene(path: Path, data: np.ndarray, crs: str | None = UTM, bands=("B02", "B03", "B04", "B08")) -> Path:
-    c, h, w = data.shape
-    prof = dict(driver="GTiff", height=h, width=w, count=c, dtype=data.dtype.name, transform=TRANSFORM, nodata=0)
-    if crs:
-        prof["crs"] = crs
-    with rasterio.open(path, "w", **prof) as ds:
-        ds.write(data)
-        for i, b in enumerate(bands):
-            ds.set_band_description(i + 1, b)
-    return path
+    return write_geotiff(path, data, TRANSFORM, crs, nodata=0, bands=bands)
 
 
 def squares_scene(path: Path) -> Path:

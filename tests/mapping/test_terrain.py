@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
 from rasterio.warp import transform_bounds
+from stand_ins import RedBelowTen, write_geotiff
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
-from glofwatch.data.normalize import InputSpec
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 from glofwatch.mapping.batch import map_scene
@@ -27,34 +26,6 @@ H, W = 60, 80
 GRID = GeoGrid(UTM, TRANSFORM, H, W)
 
 
-def write_tif(path: Path, data: np.ndarray, transform: Affine = TRANSFORM, crs: str | None = UTM,
-              nodata: float | None = None, tags: dict | None = None, bands: tuple[str, ...] = ()) -> Path:
-    data = data[None] if data.ndim == 2 else data
-    prof = dict(driver="GTiff", height=data.shape[1], width=data.shape[2], count=data.shape[0],
-                dtype=data.dtype.name, transform=transform, nodata=nodata)
-    if crs:
-        prof["crs"] = crs
-    with rasterio.open(path, "w", **prof) as ds:
-        ds.write(data)
-        for i, b in enumerate(bands):
-            ds.set_band_description(i + 1, b)
-        if tags:
-            ds.update_tags(**tags)
-    return path
-
-
-class DarkWater:
-    """Stand-in model: lake where the red reflectance is below 0.1 (DN 1000)."""
-
-    spec = InputSpec(bands=("B04", "B03", "B02"), source="reflectance", scaling="fixed", fixed_max=10000.0,
-                     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    stride = 1
-    threshold = 0.5
-
-    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(200.0 * (0.1 - x[:, 0] / 10000.0)) * valid
-
-
 def valley(tmp_path: Path, tags: dict | None = None) -> tuple[Path, Path]:
     """A flat valley floor (cols < 40, 3000 m) and a wall rising 10 m per 10 m pixel (45 deg) east of it,
     with a 10 x 10 px dark 'lake' on each: the floor one is kept, the wall one removed."""
@@ -64,8 +35,8 @@ def valley(tmp_path: Path, tags: dict | None = None) -> tuple[Path, Path]:
     scene = np.full((4, H, W), 3000, np.uint16)
     scene[:, 20:30, 10:20] = 400  # on the floor, 1000 m2 = the minimum area
     scene[:, 20:30, 55:65] = 400  # on the wall
-    return (write_tif(tmp_path / "scene.tif", scene, nodata=0, tags=tags, bands=("B02", "B03", "B04", "B08")),
-            write_tif(tmp_path / "dem.tif", dem))
+    return (write_geotiff(tmp_path / "scene.tif", scene, nodata=0, tags=tags, bands=("B02", "B03", "B04", "B08")),
+            write_geotiff(tmp_path / "dem.tif", dem))
 
 
 def test_slope_of_planes_with_known_gradient() -> None:
@@ -83,7 +54,7 @@ def test_dem_in_another_crs_and_resolution_is_resampled_onto_the_scene_grid(tmp_
     t30 = Affine(30, 0, 499000, 0, -30, 3101000)
     x = 499000 + 30 * (np.arange(80) + 0.5)
     dem30 = np.tile(2000 + 0.3 * (x - 499000), (80, 1)).astype(np.float32)
-    with TerrainRules(write_tif(tmp_path / "utm30.tif", dem30, t30), GRID) as rules:
+    with TerrainRules(write_geotiff(tmp_path / "utm30.tif", dem30, t30), GRID) as rules:
         got = rules.read(0, H)[rules.halo : rules.halo + H, rules.halo : rules.halo + W]
     xs = 500000 + 10 * (np.arange(W) + 0.5)
     assert np.allclose(got, np.tile(2000 + 0.3 * (xs - 499000), (H, 1)), atol=1e-2)
@@ -96,7 +67,7 @@ def test_dem_in_another_crs_and_resolution_is_resampled_onto_the_scene_grid(tmp_
     rows = int((top - bottom) / step) + 20
     lat = (top + 10 * step) - step * (np.arange(rows) + 0.5)
     dem = np.tile((1000 + (lat - bottom) * 110_800 * 0.2)[:, None], (1, int((right - left) / step) + 20))
-    with TerrainRules(write_tif(tmp_path / "geo.tif", dem.astype(np.float32), tgeo, "EPSG:4326"), GRID) as rules:
+    with TerrainRules(write_geotiff(tmp_path / "geo.tif", dem.astype(np.float32), tgeo, "EPSG:4326"), GRID) as rules:
         got = rules.read(0, H)[rules.halo : rules.halo + H, rules.halo : rules.halo + W]
     assert np.isfinite(got).all()
     assert abs(float(np.median(slope_deg(got, 10, 10))) - math.degrees(math.atan(0.2))) < 0.3
@@ -104,7 +75,7 @@ def test_dem_in_another_crs_and_resolution_is_resampled_onto_the_scene_grid(tmp_
 
 def test_flat_floor_lake_is_kept_and_wall_lake_removed_with_counts(tmp_path: Path) -> None:
     scene, dem = valley(tmp_path)
-    summary = map_scene(scene, DarkWater(), tmp_path / "out", tile=64, overlap=8, dem=dem)
+    summary = map_scene(scene, RedBelowTen(), tmp_path / "out", tile=64, overlap=8, dem=dem)
     with rasterio.open(tmp_path / "out" / "mask.tif") as ds:
         mask = ds.read(1)
     assert mask[20:30, 10:20].all() and not mask[20:30, 55:65].any()
@@ -134,7 +105,7 @@ def test_shadow_rule_drops_sloping_shadowed_lake_pixels_and_keeps_flat_ones(tmp_
     dem = np.full((H, W), 3000.0, np.float32)
     dem[:, 60:62] = 3500.0  # a ridge east of everything
     dem[:, 30:40] += 1.2 * np.arange(10)  # a 7 deg ramp (1.2 m per 10 m) west of it, in its shadow
-    path = write_tif(tmp_path / "dem.tif", dem)
+    path = write_geotiff(tmp_path / "dem.tif", dem)
     mask = np.zeros((H, W), np.uint8)
     mask[10:20, 5:15] = 1  # flat, in shadow: kept
     mask[10:20, 32:38] = 1  # 7 deg, in shadow: removed
@@ -149,7 +120,7 @@ def test_shadow_rule_drops_sloping_shadowed_lake_pixels_and_keeps_flat_ones(tmp_
 
 def test_sun_angles_from_tags_reach_the_summary(tmp_path: Path) -> None:
     scene, dem = valley(tmp_path, tags={"SUN_ZENITH": "40.5", "SUN_AZIMUTH": "150.25"})
-    map_scene(scene, DarkWater(), tmp_path / "out", tile=64, overlap=8, dem=dem)
+    map_scene(scene, RedBelowTen(), tmp_path / "out", tile=64, overlap=8, dem=dem)
     t = json.loads((tmp_path / "out" / "summary.json").read_text())["terrain"]
     assert (t["sun_zenith"], t["sun_azimuth"], t["shadow"]) == (40.5, 150.25, True)
 
@@ -158,10 +129,10 @@ def test_bad_dems_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="DEM not found; give an SRTM") as e:
         TerrainRules(tmp_path / "missing.tif", GRID)
     assert "missing.tif" in str(e.value) and "\n" not in str(e.value)
-    nocrs = write_tif(tmp_path / "nocrs.tif", np.zeros((H, W), np.float32), crs=None)
+    nocrs = write_geotiff(tmp_path / "nocrs.tif", np.zeros((H, W), np.float32), crs=None)
     with pytest.raises(InputError, match="nocrs.tif: the DEM has no CRS; set it"):
         TerrainRules(nocrs, GRID)
-    far = write_tif(tmp_path / "far.tif", np.zeros((H, W), np.float32), Affine(10, 0, 700000, 0, -10, 3500000))
+    far = write_geotiff(tmp_path / "far.tif", np.zeros((H, W), np.float32), Affine(10, 0, 700000, 0, -10, 3500000))
     with pytest.raises(InputError, match="far.tif: the DEM does not overlap the scene .*give a DEM that covers it"):
         TerrainRules(far, GRID)
     with pytest.raises(InputError, match="the scene has no CRS"):
@@ -180,7 +151,7 @@ def test_cli_maps_with_a_dem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     model.write_bytes(b"stand-in")
     monkeypatch.setattr(backends, "resolve_model", lambda m: None)
     monkeypatch.setattr(resume, "model_files", lambda m: [model])
-    monkeypatch.setattr(batch, "cached_predictor", lambda *a, **k: DarkWater())
+    monkeypatch.setattr(batch, "cached_predictor", lambda *a, **k: RedBelowTen())
     runner = CliRunner()
     base = ["map", str(scene), "--model", str(model), "--out", str(tmp_path / "maps"), "--tile", "64",
             "--overlap", "8", "--no-progress"]
