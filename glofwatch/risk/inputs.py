@@ -78,24 +78,30 @@ def read_glaciers(path: str | Path, crs: Any, min_km2: float = 0.0) -> gpd.GeoDa
     Raises:
         InputError: missing file, no CRS, or no polygons.
     """
-    import geopandas as gpd
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: glacier outlines not found; check the path given to --glaciers")
-    try:
-        glaciers = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several error types for unreadable files
-        raise InputError(f"{path}: cannot read glacier outlines ({str(exc).splitlines()[0]})") from None
-    if glaciers.crs is None:
-        raise InputError(f"{path}: glacier outlines have no CRS; set one (RGI files are EPSG:4326)")
-    glaciers = glaciers[glaciers.geometry.notna() & ~glaciers.geometry.is_empty]
+    glaciers = _read_features(path, "glacier outlines", "have no CRS; set one (RGI files are EPSG:4326)")
     polygonal = glaciers.geom_type.isin(["Polygon", "MultiPolygon"])
     if len(glaciers) and not polygonal.all():
         raise InputError(f"{path}: glacier outlines must be polygons, found {glaciers.geom_type[~polygonal].iloc[0]}")
     glaciers = glaciers.to_crs(crs)
     glaciers["geometry"] = glaciers.geometry.make_valid()
     return glaciers[glaciers.geometry.area >= min_km2 * 1e6].reset_index(drop=True)
+
+
+def _read_features(path: Path, what: str, no_crs: str) -> gpd.GeoDataFrame:
+    """A vector file's non-empty features; one-line :class:`InputError` when unreadable or without CRS."""
+    import geopandas as gpd
+
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several error types for unreadable files
+        raise InputError(f"{path}: cannot read {what} ({str(exc).splitlines()[0]})") from None
+    if frame.crs is None:
+        raise InputError(f"{path}: {what} {no_crs}")
+    return frame[frame.geometry.notna() & ~frame.geometry.is_empty].copy()
 
 
 def read_settlements(path: str | Path, crs: Any) -> gpd.GeoDataFrame:
@@ -125,13 +131,7 @@ def read_settlements(path: str | Path, crs: Any) -> gpd.GeoDataFrame:
                              f"found {', '.join(table.columns)}")
         points = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table[lon], table[lat]), crs="EPSG:4326")
     else:
-        try:
-            points = gpd.read_file(path, engine="pyogrio")
-        except Exception as exc:  # pyogrio raises several error types for unreadable files
-            raise InputError(f"{path}: cannot read settlements ({str(exc).splitlines()[0]})") from None
-        if points.crs is None:
-            raise InputError(f"{path}: settlements have no CRS; set one, e.g. EPSG:4326")
-        points = points[points.geometry.notna() & ~points.geometry.is_empty].copy()
+        points = _read_features(path, "settlements", "have no CRS; set one, e.g. EPSG:4326")
         points["geometry"] = points.geometry.representative_point()
     points = points.to_crs(crs).reset_index(drop=True)
     name = next((c for c in points.columns if c.lower() in ("name", "settlement", "place")), None)
