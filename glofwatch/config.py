@@ -68,6 +68,8 @@ class TrainConfig:
         device: auto, cpu or cuda.
         precision: auto (bf16-mixed on CUDA, 32 on CPU), 32, 16-mixed or bf16-mixed.
         channels_last: use channels-last memory format (helps convolutions on CUDA).
+        compile: wrap the network with ``torch.compile`` (the first steps of training and of
+            validation are slower while it compiles; ``glofwatch bench train`` shows whether it pays off).
         devices: devices per node passed to Lightning ("auto", a count, or a list).
         num_nodes: machines for multi-node training.
         strategy: Lightning strategy (auto, ddp, ddp_spawn, ...).
@@ -103,6 +105,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool = False
+    compile: bool = False
     devices: str = "auto"
     num_nodes: int = 1
     strategy: str = "auto"

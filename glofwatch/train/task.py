@@ -4,6 +4,9 @@ One step function serves training, validation and testing. The network sees
 ``normalize(image)`` with the run's :class:`~glofwatch.data.normalize.InputSpec`,
 so normalisation is part of the model. Validation scores come from one
 confusion matrix accumulated over the whole split (dataset-level, "micro").
+With ``compile: true`` the network runs through ``torch.compile``; the compiled
+wrapper is kept outside the module tree, so checkpoints and ``model.pt`` hold
+the plain network's weights under their usual names.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class SegmentationTask(L.LightningModule):
         self.net = build_model(self.cfg.model, weights=weights, in_channels=self.spec.in_channels)
         if self.cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        # not a submodule (no "_orig_mod." keys in the state dict); built at the first forward, on its device
+        object.__setattr__(self, "_compiled_net", None)
         self.loss_fn = build_loss(self.cfg.loss, **self.cfg.loss_params)
         # confusion counts and mean loss per stage; torchmetrics sums them over DDP processes
         stages = ("fit", "val", "test")
@@ -78,7 +83,19 @@ class SegmentationTask(L.LightningModule):
         x = normalize(image, self.spec, valid)
         if self.cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return self.network()(x)
+
+    def network(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The network as called in :meth:`forward`: ``torch.compile(self.net)`` when the config asks for it."""
+        if not self.cfg.compile:
+            return self.net
+        if self._compiled_net is None:
+            object.__setattr__(self, "_compiled_net", torch.compile(self.net))
+        return cast(Callable[[torch.Tensor], torch.Tensor], self._compiled_net)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a compiled wrapper does not pickle (DDP spawn, deepcopy); it is rebuilt at the next forward
+        return {**super().__getstate__(), "_compiled_net": None}
 
     def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         logits = self(batch["image"], batch["valid"])

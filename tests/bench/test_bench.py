@@ -108,11 +108,15 @@ def test_bench_train_tiny(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "train.json").read_text())
     assert doc["kind"] == "train" and doc["errors"] == []
-    assert [(r["device"], r["channels_last"]) for r in doc["results"]] == [("cpu", False), ("cpu", True)]
+    # CPU defaults: fp32 only, no torch.compile, both memory formats
+    assert [(r["device"], r["precision"], r["compile"], r["channels_last"]) for r in doc["results"]] == [
+        ("cpu", "32", False, False), ("cpu", "32", False, True)]
     for r in doc["results"]:
         assert r["model"] == "tiny-unet" and r["batch"] == 2 and r["size"] == 64
         assert r["s_per_step"] > 0 and r["images_per_s"] == pytest.approx(2 / r["s_per_step"])
-    assert "| preset | model | device | channels-last | s/step | images/s |" in (out / "train.md").read_text()
+        assert r["forward_s"] > 0 and r["compile_s"] is None and r["peak_mb"] > 10
+    assert ("| preset | model | device | precision | channels-last | compile | s/step | images/s | val s/batch | "
+            "peak MB | compile s |") in (out / "train.md").read_text()
 
 
 def test_bench_train_unknown_preset(tmp_path: Path) -> None:
