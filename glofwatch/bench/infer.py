@@ -223,7 +223,7 @@ def bench_infer(
     min_time_s: float = 3.0,
     threads: int | None = None,
     isolate: bool = True,
-    matmul_n: int = 2048,
+    matmul_n: int = 0,
     progress: Callable[[str], None] | None = None,
     interleave: bool = False,
     int8_scope: str = "decoder",
@@ -240,7 +240,8 @@ def bench_infer(
         threads: CPU threads for every backend (default: torch's default).
         isolate: one fresh process per backend (honest peak RSS); False runs in this
             process (faster; ``peak_rss_mb`` is then this process's peak so far).
-        matmul_n: side of the square matrices for the ``torch.mm`` peak.
+        matmul_n: side of the square matrices for the ``torch.mm`` peak (0: the best of several sides,
+            :data:`glofwatch.bench.peak.ROBUST_SIZES`).
         progress: called with one line per step.
         interleave: time all backends of a model round-robin in this process
             (:func:`measure_interleaved`; honest ratios on a busy machine, one shared peak RSS).
@@ -254,7 +255,7 @@ def bench_infer(
     import torch
 
     from glofwatch.bench import machine_info, run_worker, write_report
-    from glofwatch.bench.peak import count_gflops, matmul_peak_gflops
+    from glofwatch.bench.peak import ROBUST_SIZES, count_gflops, matmul_peak_gflops
     from glofwatch.models.bundle import save_bundle
     from glofwatch.models.registry import get_spec
 
@@ -263,8 +264,8 @@ def bench_infer(
     if not models:
         raise ConfigError("no models to benchmark; pass --models NAME[,NAME...]")
     threads = threads or torch.get_num_threads()
-    say(f"matrix-multiply peak ({matmul_n}x{matmul_n} fp32, {threads} threads)")
-    peak = matmul_peak_gflops(matmul_n, threads=threads)
+    say(f"matrix-multiply peak ({matmul_n or 'best of several'} sides, fp32, {threads} threads)")
+    peak = matmul_peak_gflops(matmul_n or ROBUST_SIZES, threads=threads)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="glofwatch-bench-") as work:

@@ -30,7 +30,7 @@ def infer_cmd(
     min_time: float = typer.Option(3.0, help="Keep timing until this many seconds (within max-iters)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for every backend (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="One fresh process per backend (own peak RSS)."),
-    matmul_n: int = typer.Option(2048, help="Matrix side for the torch.mm peak."),
+    matmul_n: int = typer.Option(0, help="Matrix side for the torch.mm peak (0: the best of 1024-4096)."),
     int8_scope: str = typer.Option("decoder", help="Layers quantised for the -int8 backends: decoder or all."),
     interleave: bool = typer.Option(False, "--interleave",
                                     help="Time backends round-robin in one process (fair ratios on a busy machine)."),
@@ -49,26 +49,33 @@ def infer_cmd(
 @bench_app.command("train")
 def train_cmd(
     presets: list[str] = typer.Option(["fast", "dlv3p-r50-bce"], "--presets", "-p",
-                                      help="Preset or model names; comma-separated or repeated."),
+                                      help="Preset or model names, or 'study' (the six study rows); "
+                                           "comma-separated or repeated."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for train.json and train.md."),
     batch: int = typer.Option(8, help="Images per step."),
     size: int = typer.Option(320, help="Square crop side in pixels."),
-    steps: int = typer.Option(3, help="Timed steps."),
-    warmup: int = typer.Option(1, help="Untimed steps."),
-    devices: list[str] = typer.Option([], "--devices", help="cpu and/or cuda (default: cpu, plus cuda when present)."),
+    steps: int = typer.Option(3, help="Timed steps (and timed validation batches)."),
+    warmup: int = typer.Option(1, help="Untimed steps (at least 1 when compiled: they absorb compilation)."),
+    devices: list[str] = typer.Option([], "--device", "--devices",
+                                      help="cpu, cuda or auto (CUDA when visible, else CPU; the default); "
+                                           "comma-separated or repeated."),
+    precision: str = typer.Option("auto", help="both, bf16 (torch.autocast) or 32; auto: 32 on CPU, both on CUDA."),
+    compile: str = typer.Option("auto", "--compile",
+                                help="torch.compile of the network: both, on or off; auto: off on CPU, both on CUDA."),
     channels_last: str = typer.Option("both", help="both, on or off."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
+    epochs: int = typer.Option(50, help="Epochs of the projected protocol (the study: 50)."),
+    train_crops: int = typer.Option(1000, help="Training crops per epoch of the projected protocol."),
+    val_crops: int = typer.Option(200, help="Validation crops per epoch of the projected protocol (0: none)."),
 ) -> None:
-    """Seconds per training step per preset, with and without channels-last, on CPU and CUDA."""
+    """Seconds per training step per preset x device x precision x compile x channels-last, and the projected
+    minutes of the study protocol (goal: the six study rows in < 15 min on one H100-class GPU)."""
     from glofwatch.bench.infer import parse_list
     from glofwatch.bench.train import bench_train, train_markdown
-    from glofwatch.errors import ConfigError
 
-    formats = {"both": (False, True), "on": (True,), "off": (False,)}
-    if channels_last not in formats:
-        raise ConfigError(f"--channels-last {channels_last!r} is unknown; use both, on or off")
     doc = bench_train(parse_list(presets), out, batch=batch, size=size, steps=steps, warmup=warmup,
-                      devices=parse_list(devices) or None, channels_last=formats[channels_last], threads=threads,
+                      devices=parse_list(devices) or None, channels_last=channels_last, precision=precision,
+                      compile=compile, threads=threads, epochs=epochs, train_crops=train_crops, val_crops=val_crops,
                       progress=_say)
     typer.echo(train_markdown(doc))
     typer.echo(f"\nwrote {out / 'train.json'} and {out / 'train.md'}")
@@ -83,25 +90,81 @@ def scene_cmd(
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     tile: int = typer.Option(512, help="Tile side in pixels."),
-    overlap: int = typer.Option(64, help="Tile overlap in pixels."),
+    overlap: int = typer.Option(32, help="Tile overlap in pixels."),
     batch_size: int = typer.Option(4, help="Tiles per forward pass."),
     cache: Optional[Path] = typer.Option(None,
                                          help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
+    screen: str = typer.Option("both", help="both: map without screening in fp32 (the reference) and with screening "
+                               "at --precision (the fast path), and score both; on; off."),
+    precision: str = typer.Option("auto", help="Precision of the fast path: auto, fp32, int8 or bf16."),
+    dem: Optional[Path] = typer.Option(None, help="DEM for the terrain rules and the screen (default: the "
+                                       "synthetic scene's own)."),
+    truth: Optional[Path] = typer.Option(None, help="Truth lake mask on the scene grid (default: the synthetic "
+                                         "scene's own)."),
+    cloud_cover: float = typer.Option(0.15, help="Cloud share of the synthetic scene."),
+    matmul_n: int = typer.Option(0, help="Matrix side for the matmul peak (0: the best of 1024-4096)."),
     seed: int = typer.Option(0, help="Synthetic scene seed."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
-    keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/map."),
+    keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps (OUT/map-reference, OUT/map-fast)."),
     scene: Optional[Path] = typer.Option(None,
                                          help="Time this scene (GeoTIFF or band folder) instead of a synthetic one."),
 ) -> None:
-    """Wall time and peak memory to map a whole synthetic scene (targets: < 90 s, < 4 GB)."""
+    """Wall time, peak memory, network floor and lake recall of mapping a whole tile (targets: < 30 s, < 2 GB)."""
     from glofwatch.bench.scene import bench_scene, scene_markdown
 
     doc = bench_scene(model, out, size=size, backend=backend, device=device, tile=tile, overlap=overlap,
                       batch_size=batch_size, cache=cache, seed=seed, threads=threads, isolate=isolate,
-                      keep_outputs=keep_outputs, scene=scene, progress=_say)
+                      keep_outputs=keep_outputs, scene=scene, progress=_say, screen=screen, precision=precision,
+                      dem=dem, truth=truth, cloud_cover=cloud_cover, matmul_n=matmul_n)
     typer.echo(scene_markdown(doc))
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
+
+
+@bench_app.command("region")
+def region_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for region.json and region.md."),
+    tiles: int = typer.Option(20, help="Tiles in the region (links to one synthetic scene)."),
+    size: int = typer.Option(10980, help="Tile side in pixels (a Sentinel-2 tile: 10980)."),
+    workers: str = typer.Option("1,2", help="Worker counts to measure, comma-separated."),
+    project_workers: str = typer.Option("4,8,16,32,64", "--project-workers",
+                                        help="Worker counts to project the region onto, comma-separated."),
+    project_tiles: int = typer.Option(350, "--project-tiles", help="Tiles of the projected region."),
+    model: str = typer.Option("unet-efflite0-slim", "--model", "-m",
+                              help="Run folder, model file, or model name (random weights)."),
+    backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    tile: int = typer.Option(512, help="Tile side in pixels of the network's windows."),
+    overlap: int = typer.Option(64, help="Window overlap in pixels."),
+    batch_size: int = typer.Option(4, help="Windows per forward pass."),
+    cache: Optional[Path] = typer.Option(None,
+                                         help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
+    seed: int = typer.Option(0, help="Synthetic scene seed."),
+    threads: Optional[int] = typer.Option(None, help="Inference threads per worker, the same for every worker count "
+                                          "(default: the cores / the largest worker count)."),
+    worker_memory: Optional[str] = typer.Option(None, "--worker-memory",
+                                                help="Memory limit per worker, e.g. 3GB (default: memory / workers)."),
+    worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads",
+                                          help="Workers as processes or threads."),
+    keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/maps-<n>w."),
+) -> None:
+    """Tiles per hour of `glofwatch map` over a region on 1 and 2 Dask workers, scaling efficiency, 350-tile times."""
+    from glofwatch.bench.region import bench_region, region_markdown
+    from glofwatch.errors import ConfigError
+
+    def counts(text: str, option: str) -> list[int]:
+        try:
+            return [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise ConfigError(f"{option} {text!r}: give whole numbers separated by commas, e.g. {option} 1,2") from None
+
+    doc = bench_region(model, out, tiles=tiles, size=size, workers=counts(workers, "--workers"),
+                       project_workers=counts(project_workers, "--project-workers"), project_tiles=project_tiles,
+                       backend=backend, device=device, tile=tile, overlap=overlap, batch_size=batch_size, cache=cache,
+                       seed=seed, threads=threads, worker_memory=worker_memory, processes=worker_processes,
+                       keep_outputs=keep_outputs, progress=_say)
+    typer.echo(region_markdown(doc))
+    typer.echo(f"\nwrote {out / 'region.json'} and {out / 'region.md'}")
 
 
 @bench_app.command("realism")

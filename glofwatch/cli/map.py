@@ -15,12 +15,15 @@ def _bands(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 
 def map_cmd(
-    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs/COGs or folders of band files "
-                                        "(B02.tif, B03.tif, ...)."),
+    scenes: list[Path] = typer.Argument(..., help="Scene GeoTIFFs/COGs, folders of band files (B02.tif, ...), "
+                                        ".SAFE products or STAC items; or a region: a folder of scenes, a .txt list "
+                                        "of scene paths (one a line, relative to the list, # comments) or a "
+                                        "`glofwatch fetch` output folder."),
     model: Path = typer.Option(..., "--model", "-m", help="Run folder or model file (model.pt / .ckpt)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; each scene gets OUT/<scene name>/."),
     tile: int = typer.Option(512, help="Tile side in pixels."),
-    overlap: int = typer.Option(64, help="Overlap between tiles in pixels (blended)."),
+    overlap: int = typer.Option(32, help="Overlap between tiles in pixels (blended; 32 px of 512 maps like 64 px, "
+                                "with 15 % fewer network pixels)."),
     batch_size: int = typer.Option(4, help="Tiles per forward pass."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
@@ -37,6 +40,10 @@ def map_cmd(
                                  "'not observed' (mask value 2)."),
     workers: int = typer.Option(1, help="Dask workers for many scenes (1: map in this process)."),
     scheduler: Optional[str] = typer.Option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786."),
+    worker_memory: Optional[str] = typer.Option(
+        None, "--worker-memory", help="Memory limit of each local Dask worker, e.g. 3GB (one 10980 px tile needs "
+        "about 2 GB); a worker over 95 % of it is restarted and its tile fails. Default: the machine's memory / "
+        "--workers. Given, even --workers 1 runs on Dask so the bound holds; 'none': no limit."),
     worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads",
                                           help="LocalCluster workers as processes or threads."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo scenes whose outputs are complete."),
@@ -52,11 +59,21 @@ def map_cmd(
                                     "(glacial-lake inventories use about 10)."),
     shadow: bool = typer.Option(True, "--shadow/--no-shadow", help="With --dem: drop lake pixels in cast shadow "
                                 "steeper than 5 degrees (needs the product's sun angles)."),
+    precision: str = typer.Option("auto", help="CPU graph precision: auto (the fastest of fp32, INT8 and bf16 whose "
+                                  "validation IoU is within 0.5 points of fp32; chosen once per model), fp32, int8, "
+                                  "bf16."),
+    screen: bool = typer.Option(True, "--screen/--no-screen", help="Skip tiles that cannot hold a lake: no data, all "
+                                "SCL cloud, all steeper than --max-slope (with --dem), no pixel with NDWI above "
+                                "--screen-ndwi (summary.json -> screen)."),
+    screen_ndwi: float = typer.Option(0.0, "--screen-ndwi", help="NDWI (B03, B08) a pixel must exceed to keep its "
+                                      "tile; McFeeters' water threshold is 0."),
+    screen_min_pixels: int = typer.Option(1, "--screen-min-pixels", help="Lake-candidate pixels a tile needs to run."),
 ) -> None:
     """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json.
 
     mask.tif: 1 lake, 0 not lake, 2 not observed (SCL cloud, cloud shadow, thin cirrus), 255 nodata.
     With --dem, lake pixels on slopes above --max-slope or in cast shadow are 0 (summary.json -> terrain).
+    A region (folder, list or fetch output) runs one Dask task per scene; complete scenes are skipped.
     """
     from rich.console import Console
     from rich.progress import (
@@ -71,14 +88,25 @@ def map_cmd(
 
     from glofwatch.infer.backends import check_backend_name
     from glofwatch.mapping.batch import MapOptions, SceneResult, map_scenes
+    from glofwatch.mapping.region import expand_region, parse_worker_memory
 
     console = Console(stderr=True)
+    region = expand_region(scenes)
+    for line in [*region.sources, *region.notes]:
+        console.print(Text(line), soft_wrap=True)
+    scenes = region.scenes
+    if worker_memory is not None and scheduler is None:  # with --scheduler, map_scenes says why it cannot be
+        _, note = parse_worker_memory(worker_memory, workers)
+        if note:
+            console.print(Text(f"note: {note}"), soft_wrap=True)
     options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device,
                          backend=check_backend_name(backend), min_area_m2=min_area_m2, gain=gain, dn_offset=dn_offset,
                          bands=_bands(bands), scl=str(scl) if scl is not None else None, use_scl=use_scl,
                          overwrite=overwrite, threshold=threshold, tta=tta,
-                         dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow)
-    per_tile = len(scenes) == 1 and workers == 1 and scheduler is None
+                         dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow,
+                         precision=precision, screen=screen, screen_ndwi=screen_ndwi,
+                         screen_min_pixels=screen_min_pixels)
+    per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)
     failed: list[SceneResult] = []
@@ -105,7 +133,8 @@ def map_cmd(
                 bar.advance(task)
 
         results = map_scenes(scenes, model, out, options, workers=workers, scheduler=scheduler,
-                             processes=worker_processes, on_result=on_result, tile_progress=on_tiles)
+                             processes=worker_processes, on_result=on_result, tile_progress=on_tiles,
+                             worker_memory=worker_memory)
     _print_results(results, out)
     if failed:
         console.print(f"[red]{len(failed)} of {len(results)} scene(s) failed[/]")

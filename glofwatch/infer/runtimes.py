@@ -179,6 +179,16 @@ class OpenVINOBackend(Backend):
         self._local = threading.local()
         super().__init__(bundle, "cpu", source)
 
+    def use_precision(self, precision: str) -> None:
+        """Run the graph's float layers in ``precision`` ("f32" or "bf16"; bf16 needs native CPU support)."""
+        hint = {"fp32": "f32", "f32": "f32", "bf16": "bf16"}.get(precision)
+        if hint is None:
+            raise ConfigError(f"OpenVINO precision '{precision}' is unknown; use fp32 or bf16")
+        with self._lock:
+            self.config["INFERENCE_PRECISION_HINT"] = hint
+            self._compiled.clear()
+        self.name = "openvino" if hint == "f32" else f"openvino-{precision}"
+
     def _request(self, shape: tuple[int, ...]) -> Any:
         with self._lock:
             compiled = self._compiled.get(shape)

@@ -39,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
+from glofwatch.infer.precision import check_precision
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
+from glofwatch.mapping.screen import DEFAULT_NDWI_MIN, Screen
 from glofwatch.mapping.single import OUTPUT_FILES, SUMMARY_FILE, is_complete, map_scene
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
 from glofwatch.scene.read import scene_name
@@ -72,10 +74,15 @@ class MapOptions:
         dem: DEM GeoTIFF for the terrain rules (made absolute; None: no terrain rules).
         max_slope: steepest slope of a lake pixel in degrees (with ``dem``).
         shadow: the cast-shadow rule (with ``dem`` and a product that records its sun angles).
+        precision: CPU graph precision, auto (the fastest within 0.5 validation IoU points of fp32,
+            :mod:`glofwatch.infer.precision`), fp32, int8 or bf16.
+        screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).
+        screen_ndwi: NDWI threshold of the spectral screen (None: no spectral rule).
+        screen_min_pixels: lake-candidate pixels a tile needs to run.
     """
 
     tile: int = 512
-    overlap: int = 64
+    overlap: int = 32
     batch_size: int = 4
     device: str = "auto"
     backend: str = "auto"
@@ -92,10 +99,22 @@ class MapOptions:
     dem: str | None = None
     max_slope: float = DEFAULT_MAX_SLOPE_DEG
     shadow: bool = True
+    precision: str = "auto"
+    screen: bool = True
+    screen_ndwi: float | None = DEFAULT_NDWI_MIN
+    screen_min_pixels: int = 1
 
     def __post_init__(self) -> None:
         if self.dem is not None:
             self.dem = str(Path(self.dem).expanduser().resolve())
+        self.window_screen()  # bad screen settings fail here, before any scene
+        check_precision(self.precision)
+
+    def window_screen(self) -> Screen:
+        """The :class:`~glofwatch.mapping.screen.Screen` of these options."""
+        if not self.screen:
+            return Screen.off()
+        return Screen(ndwi_min=self.screen_ndwi, min_pixels=self.screen_min_pixels)
 
 
 @dataclass
@@ -122,20 +141,27 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
-_PREDICTORS: dict[tuple[str, str, str, int, int, float | None, bool], Any] = {}
+_PREDICTORS: dict[tuple[str, str, str, int, int, float | None, bool, str], Any] = {}
 _PREDICTORS_LOCK = threading.Lock()
 
 
 def cached_predictor(model: str | Path, device: str = "auto", backend: str = "auto", tile: int = 512,
-                     overlap: int = 64, threshold: float | None = None, tta: bool = False):  # noqa: ANN201
-    """One predictor per model file, device, backend, tiling, threshold and TTA in this process (workers reuse it)."""
-    from glofwatch.infer.backends import load_predictor
+                     overlap: int = 32, threshold: float | None = None, tta: bool = False,
+                     precision: str = "fp32", threads: int | None = None):  # noqa: ANN201
+    """One predictor per model file, device, backend, precision, tiling, threshold and TTA in this process.
 
-    key = (str(Path(model).resolve()), device, backend, tile, overlap, threshold, tta)
+    Workers reuse it. ``precision`` follows :func:`glofwatch.infer.precision.mapping_backend`;
+    its note, if any, is the predictor's ``precision_note``.
+    """
+    from glofwatch.infer.precision import mapping_backend
+
+    key = (str(Path(model).resolve()), device, backend, tile, overlap, threshold, tta, precision)
     with _PREDICTORS_LOCK:
         if key not in _PREDICTORS:
-            _PREDICTORS[key] = load_predictor(model, backend=backend, device=device, max_tile=tile, overlap=overlap,
-                                              threshold=threshold, tta=tta)
+            built, note = mapping_backend(model, precision, backend, device, threads)
+            predictor = built.predictor(max_tile=tile, overlap=overlap, threshold=threshold, tta=tta)
+            predictor.precision_note = note  # type: ignore[attr-defined]
+            _PREDICTORS[key] = predictor
         return _PREDICTORS[key]
 
 
@@ -167,13 +193,13 @@ def run_scene(
 
             torch.set_num_threads(options.threads)
         predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
-                                     options.threshold, options.tta)
+                                     options.threshold, options.tta, options.precision, options.threads)
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
             gain=options.gain, dn_offset=options.dn_offset, bands=options.bands, scl=options.scl,
             use_scl=options.use_scl, resume=resume, dem=options.dem, max_slope=options.max_slope,
-            shadow=options.shadow,
+            shadow=options.shadow, screen=options.window_screen(),
         )
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
         return SceneResult(str(scene_path), name, "failed", one_line(exc), user_error=isinstance(exc, GlofwatchError))
@@ -201,8 +227,9 @@ def map_scenes(
     processes: bool = True,
     on_result: Callable[[SceneResult], None] | None = None,
     tile_progress: Callable[[int, int], None] | None = None,
+    worker_memory: str | int | None = None,
 ) -> list[SceneResult]:
-    """Map many scenes; in this process when ``workers == 1`` and no scheduler, else on Dask.
+    """Map many scenes; in this process when ``workers == 1``, no scheduler and no ``worker_memory``, else on Dask.
 
     Args:
         scenes: scene files or folders (output names must differ).
@@ -214,6 +241,11 @@ def map_scenes(
         processes: LocalCluster workers are processes (True) or threads of this process.
         on_result: called with each :class:`SceneResult` as it arrives (for progress bars).
         tile_progress: per-tile progress for in-process runs.
+        worker_memory: memory limit of each LocalCluster worker (``3GB``, bytes, ``auto``: the machine's
+            memory / ``workers``, ``none``: no limit; see :func:`glofwatch.mapping.region.parse_worker_memory`).
+            A worker over 95 % of it is restarted by its nanny and its scene fails (retried once). Given,
+            even one worker runs on a LocalCluster, so the bound holds; None: ``auto`` when on Dask.
+            Not with ``scheduler`` (the cluster's workers have their own limit).
 
     Returns:
         One :class:`SceneResult` per scene, in the order given.
@@ -221,6 +253,10 @@ def map_scenes(
     options = options or MapOptions()
     if workers < 1:
         raise ConfigError(f"--workers {workers} must be at least 1")
+    if worker_memory is not None and scheduler is not None:
+        raise ConfigError(f"--worker-memory {worker_memory} sets the memory of the workers this run starts, but "
+                          f"--scheduler {scheduler} has its own; set it where those workers start (`dask worker "
+                          "--memory-limit 3GB`, SLURMCluster(memory=...)) and leave --worker-memory out")
     if options.scl is not None and len(scenes) > 1:
         raise ConfigError(f"--scl {options.scl} is one scene's classification layer but {len(scenes)} scenes are "
                           "given; map that scene alone, or leave --scl out (each scene's own SCL is used)")
@@ -240,14 +276,14 @@ def map_scenes(
                 on_result(results[i])
         else:
             todo.append(i)
-    if todo and workers == 1 and scheduler is None:
+    if todo and workers == 1 and scheduler is None and worker_memory is None:
         for i in todo:
             results[i] = run_scene(scenes[i], model, out_root, options, tile_progress, resume)
             if on_result:
                 on_result(results[i])
     elif todo:
         _run_dask([(i, scenes[i]) for i in todo], model, out_root, options, workers, scheduler, processes,
-                  results, on_result, resume)
+                  results, on_result, resume, worker_memory)
     return [results[i] for i in range(len(scenes))]
 
 
@@ -262,18 +298,30 @@ def _run_dask(
     results: dict[int, SceneResult],
     on_result: Callable[[SceneResult], None] | None,
     resume: dict[str, Any] | None = None,
+    worker_memory: str | int | None = None,
 ) -> None:
     import logging
     import os
 
-    from distributed import Client, LocalCluster, as_completed
+    import dask
+    from distributed import Client, KilledWorker, LocalCluster, as_completed
+
+    from glofwatch.mapping.region import parse_worker_memory
 
     cluster = None
+    memory_limit: int | None = None
     if scheduler is None:
         threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
         options = MapOptions(**{**asdict(options), "threads": threads})
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        memory_limit, _ = parse_worker_memory(worker_memory, workers)
+        # A scene's memory is the worker's own (no Dask-managed data to spill): no spilling, no pausing (a worker
+        # whose freed memory the allocator keeps would stay paused), a restart over 95 % of the limit, one retry.
+        with dask.config.set({"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+                              "distributed.worker.memory.pause": False,
+                              "distributed.worker.memory.terminate": 0.95,
+                              "distributed.scheduler.allowed-failures": 1}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                   dashboard_address=None, silence_logs=logging.ERROR, memory_limit=memory_limit)
     try:
         client = Client(cluster if cluster is not None else scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except OSError as exc:
@@ -293,6 +341,11 @@ def _run_dask(
             try:
                 res = fut.result()
                 res.scene = str(s)
+            except KilledWorker:
+                limit = f"its {memory_limit / 2**30:.1f} GiB --worker-memory" if memory_limit else "its memory"
+                res = SceneResult(str(s), scene_name(s), "failed",
+                                  f"the worker mapping it died twice (over {limit}, or killed); give each worker more "
+                                  "memory (--worker-memory) or run fewer workers (--workers), then run again")
             except Exception as exc:  # noqa: BLE001 - e.g. a worker died; the scene failed, the batch goes on
                 res = SceneResult(str(s), scene_name(s), "failed", one_line(exc))
             results[i] = res

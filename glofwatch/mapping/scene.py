@@ -40,7 +40,9 @@ by strip; the probability is kept.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ import numpy as np
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
+from glofwatch.mapping.screen import Screen, ScreenTally, ndwi, plan_strip
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG, Sun, TerrainRules, TerrainTally
 from glofwatch.scene.products import OffsetChoice
 from glofwatch.scene.read import Scene
@@ -199,6 +202,7 @@ class ScenePrediction:
         not_observed_pixels: valid pixels the SCL calls cloud, cloud shadow or cirrus (mask value 2).
         scl: the SCL shares and the water cross-check (:meth:`SclTally.summary`), None without an SCL.
         terrain: what the DEM rules removed (:class:`~glofwatch.mapping.terrain.TerrainTally`), None without a DEM.
+        screen: what the window screen skipped (:class:`~glofwatch.mapping.screen.ScreenTally`).
     """
 
     n_tiles: int
@@ -211,19 +215,37 @@ class ScenePrediction:
     not_observed_pixels: int = 0
     scl: dict | None = None
     terrain: TerrainTally | None = None
+    screen: ScreenTally | None = None
+
+
+PAD_MIN_TILES = 8
+"""Scenes with at least this many tiles per batch pad short batches (see :func:`predict_scene`)."""
+
+SAMPLE_MIN_PX = 2048 * 2048
+"""Scenes of more pixels take their statistics from a block sample (:meth:`Scene.sample`), smaller ones from a
+decimated read of the whole scene."""
 
 
 def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # noqa: ANN001, ANN201
-    """Scene-wide percentile stats (1, C, 2) from a decimated read, or None for fixed scaling.
+    """Scene-wide percentile stats (1, C, 2), or None for fixed scaling.
+
+    Small scenes are read decimated to ``max_side``; large ones (over :data:`SAMPLE_MIN_PX`)
+    through one 256 px window in 16 (:meth:`Scene.sample`), so a Sentinel-2 tile is not
+    decompressed twice (the decimated read touches every block of the file).
 
     Raises:
-        InputError: when the decimated scene has no valid pixel (all nodata).
+        InputError: when the sample has no valid pixel (all nodata).
     """
     import torch
 
     from glofwatch.data.normalize import percentile_stats
 
-    data = scene.overview(max_side, conv.read_bands)
+    h, w = scene.shape
+    if h * w > SAMPLE_MIN_PX:
+        windows = scene.sample(conv.read_bands)
+        data = windows.transpose(1, 0, 2, 3).reshape(windows.shape[1], -1, windows.shape[3])
+    else:
+        data = scene.overview(max_side, conv.read_bands)
     valid = scene.valid_mask(data)
     if not valid.any():
         raise InputError(
@@ -236,13 +258,33 @@ def scene_stats(scene: Scene, conv: SceneInput, spec, max_side: int = 1024):  # 
     return percentile_stats(x, spec, torch.from_numpy(valid)[None])
 
 
+@dataclass
+class _Prepared:
+    """One strip read and converted, with the columns the screen lets through."""
+
+    row: int
+    x: np.ndarray
+    valid: np.ndarray
+    scl: np.ndarray | None
+    todo: list[int]
+    skipped: list[str]
+
+
+def _water_bands(scene: Scene, conv: SceneInput) -> tuple[int, int] | None:
+    """Indices of (green B03, NIR B08) in the bands read, or None when the scene read lacks one of them."""
+    bands = list(conv.read_bands)
+    if "B03" in bands and "B08" in bands:
+        return bands.index("B03"), bands.index("B08")
+    return None
+
+
 def predict_scene(
     scene: Scene,
     predictor,  # noqa: ANN001 - glofwatch.infer.predict.Predictor
     probability_path: str | Path,
     mask_path: str | Path,
     tile: int = 512,
-    overlap: int = 64,
+    overlap: int = 32,
     batch_size: int = 4,
     gain: float | None = None,
     dn_offset: float | None = None,
@@ -251,8 +293,13 @@ def predict_scene(
     dem: str | Path | None = None,
     max_slope: float = DEFAULT_MAX_SLOPE_DEG,
     shadow: bool = True,
+    screen: Screen | None = None,
 ) -> ScenePrediction:
     """Map a scene to a probability GeoTIFF and a mask GeoTIFF, strip by strip.
+
+    Reading and converting the next strip and writing the last one run in background
+    threads while the network works on the current one (GDAL and NumPy release the GIL),
+    so the cores do not wait on I/O.
 
     Args:
         scene: the opened scene.
@@ -271,6 +318,8 @@ def predict_scene(
         dem: DEM GeoTIFF (metres, any CRS): lake pixels steeper than ``max_slope`` become not lake.
         max_slope: steepest slope of a lake pixel in degrees (with ``dem``).
         shadow: also drop lake pixels in cast shadow steeper than 5 degrees when the product has sun angles.
+        screen: window screening (:mod:`glofwatch.mapping.screen`); None: :class:`Screen` defaults,
+            ``Screen.off()``: every tile with a valid pixel runs.
 
     Returns:
         A :class:`ScenePrediction`. Both files are written atomically, tiled and
@@ -282,6 +331,7 @@ def predict_scene(
 
     from glofwatch.io.atomic import atomic_path
 
+    screen = screen if screen is not None else Screen()
     stride = int(getattr(predictor, "stride", 1) or 1)
     tile = max(stride, tile // stride * stride)
     if overlap < 0 or overlap >= tile:
@@ -291,21 +341,63 @@ def predict_scene(
     spec = predictor.spec
     offset = scene.dn_offset(spec.bands, dn_offset) if scene.kind == "dn" else None
     conv = SceneInput.plan(scene, spec, gain, offset.offset if offset is not None else 0.0)
-    tally = SclTally(str(scene.scl.path)) if use_scl and scene.scl is not None else None
+    with_scl = use_scl and scene.scl is not None
+    tally = SclTally(str(scene.scl.path)) if with_scl and scene.scl is not None else None
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         stats = scene_stats(scene, conv, spec)
     threshold = float(predictor.threshold)
+    water_idx = _water_bands(scene, conv) if screen.enabled and screen.ndwi_min is not None else None
 
     height, width = scene.shape
     tiler = StripTiler(height, width, tile, overlap)
     th, tw, cols, total = tiler.tile_h, tiler.tile_w, tiler.cols, tiler.n_tiles
+    # On a large scene every batch gets the same shape (the last of a strip padded with empty tiles):
+    # runtimes that compile per shape (OpenVINO) keep one graph and its memory instead of batch_size.
+    pad_batches = batch_size > 1 and total >= PAD_MIN_TILES * batch_size
+    screened = ScreenTally(screen.describe(), tiles=total, spectral=water_idx is not None, scene_px=height * width)
     grid = scene.grid
     # fast lossless deflate (level 1), compressed by all cores: a third of the time of level 6
     fast = {"zlevel": 1, "num_threads": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}
     prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
+    counts = {"done": 0, "run": 0, "padded": 0, "valid": 0, "lake": 0, "hidden": 0}
 
-    done = run = valid_px = lake_px = hidden_px = 0
+    def prepare(r: int) -> _Prepared:
+        data, scl = scene.read_with_scl(r, 0, th, width, conv.read_bands) if with_scl else (
+            scene.read_window(r, 0, th, width, conv.read_bands), None)
+        valid = scene.valid_mask(data)
+        observed = ~not_observed(scl) if scl is not None else None
+        flat = terrain.flat(r, th) if terrain is not None and screen.enabled else None
+        water = None
+        if water_idx is not None:
+            water = ndwi(data[water_idx[0]], data[water_idx[1]]) > np.float32(screen.ndwi_min)
+        todo, skipped = plan_strip(screen, cols, tw, valid, observed, flat, water)
+        x = conv.convert(data, valid)
+        return _Prepared(r, x, valid, scl, todo, skipped)
+
+    def write(r: int, final: int, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray,
+              scl: np.ndarray | None) -> None:
+        ok = valid[:final]
+        prob[ok & ~covered] = 0.0  # screened windows: not lake
+        prob[~ok] = np.nan
+        lake = prob > threshold  # NaN (nodata) compares False
+        mask = lake.view(np.uint8)
+        scl = scl[:final] if scl is not None else (scene.read_scl(r, 0, final, width) if tally is not None else None)
+        if tally is not None and scl is not None:
+            hidden = not_observed(scl) & ok
+            mask[hidden] = MASK_NOT_OBSERVED
+            counts["hidden"] += int(np.count_nonzero(hidden))
+        if terrain is not None:
+            terrain.apply(r, mask)
+        if tally is not None and scl is not None:
+            tally.add(scl, ok, mask == 1)
+        np.putmask(mask, ~ok, np.uint8(MASK_NODATA))
+        counts["valid"] += int(np.count_nonzero(ok))
+        counts["lake"] += int(np.count_nonzero(mask == 1))
+        win = Window(0, r, width, final)
+        prob_ds.write(prob, 1, window=win)
+        mask_ds.write(mask, 1, window=win)
+
     with contextlib.ExitStack() as stack:
         terrain = None
         if dem is not None:
@@ -316,54 +408,75 @@ def predict_scene(
         mask_tmp = stack.enter_context(atomic_path(mask_path))
         prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
         mask_ds = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
-        for strip in tiler.strips():
-            r = strip.row
-            data = scene.read_window(r, 0, th, width, conv.read_bands)
-            valid = scene.valid_mask(data)
-            x = conv.convert(data, valid)
-            del data
-            todo = [c for c in cols if valid[:, c : c + tw].any()]
-            done += len(cols) - len(todo)
+        # one reader and one writer thread: each strip is read while the one before is predicted
+        # and written while the one after is predicted (the terrain cache is used by both in order)
+        reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-read"))
+        writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-write"))
+        terrain_lock = threading.Lock()
+        if terrain is not None:
+            terrain = _Locked(terrain, terrain_lock)  # type: ignore[assignment]
+        pending: Future | None = None
+        ahead = reader.submit(prepare, tiler.rows[0])
+        for i, strip in enumerate(tiler.strips()):
+            prep = ahead.result()
+            if i + 1 < len(tiler.rows):
+                ahead = reader.submit(prepare, tiler.rows[i + 1])
+            for reason in prep.skipped:
+                screened.skipped[reason] += 1
+            x, valid, todo = prep.x, prep.valid, prep.todo
+            counts["done"] += len(cols) - len(todo)
             for b in range(0, len(todo), batch_size):
                 chunk = todo[b : b + batch_size]
-                xb = torch.from_numpy(np.stack([x[:, :, c : c + tw] for c in chunk]))
-                vb = torch.from_numpy(np.stack([valid[:, c : c + tw] for c in chunk]))
-                probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()
+                xs = [x[:, :, c : c + tw] for c in chunk]
+                vs = [valid[:, c : c + tw] for c in chunk]
+                if pad_batches and len(chunk) < batch_size:  # one input shape: one compiled graph, bounded memory
+                    counts["padded"] += batch_size - len(chunk)
+                    xs += [np.zeros_like(xs[0])] * (batch_size - len(chunk))
+                    vs += [np.zeros_like(vs[0])] * (batch_size - len(chunk))
+                xb = torch.from_numpy(np.stack(xs))
+                vb = torch.from_numpy(np.stack(vs))
+                probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
                 for c, p in zip(chunk, probs, strict=True):
                     strip.add(c, p)
-                run += len(chunk)
-                done += len(chunk)
+                counts["run"] += len(chunk)
+                counts["done"] += len(chunk)
                 if progress is not None:
-                    progress(done, total)
+                    progress(counts["done"], total)
             if progress is not None and not todo:
-                progress(done, total)
+                progress(counts["done"], total)
             final = strip.final_rows
             prob, covered = strip.finish()
-            ok = valid[:final] & covered
-            prob[~ok] = np.nan
-            lake = prob > threshold  # NaN (nodata) compares False
-            mask = lake.view(np.uint8)
-            scl = scene.read_scl(r, 0, final, width) if tally is not None else None
-            if tally is not None and scl is not None:
-                hidden = not_observed(scl) & ok
-                mask[hidden] = MASK_NOT_OBSERVED
-                hidden_px += int(np.count_nonzero(hidden))
-            if terrain is not None:
-                terrain.apply(r, mask)
-            if tally is not None and scl is not None:
-                tally.add(scl, ok, mask == 1)
-            np.putmask(mask, ~ok, np.uint8(MASK_NODATA))
-            valid_px += int(np.count_nonzero(ok))
-            lake_px += int(np.count_nonzero(mask == 1))
-            win = Window(0, r, width, final)
-            prob_ds.write(prob, 1, window=win)
-            mask_ds.write(mask, 1, window=win)
+            if pending is not None:
+                pending.result()  # writes stay in order, and an error surfaces here
+            pending = writer.submit(write, prep.row, final, prob, covered, valid, prep.scl)
+            del prep, x
+        if pending is not None:
+            pending.result()
         prob_ds.close()
         mask_ds.close()
+    screened.run = counts["run"]
+    screened.padded = counts["padded"]
+    screened.processed_px = (counts["run"] + counts["padded"]) * th * tw
     stats_list = stats[0].tolist() if stats is not None else None
-    return ScenePrediction(total, run, valid_px, lake_px, conv.describe(), stats_list, offset, hidden_px,
-                           tally.summary() if tally is not None else None,
-                           terrain.tally if terrain is not None else None)
+    rules = terrain.rules if isinstance(terrain, _Locked) else terrain
+    return ScenePrediction(total, counts["run"], counts["valid"], counts["lake"], conv.describe(), stats_list, offset,
+                           counts["hidden"], tally.summary() if tally is not None else None,
+                           rules.tally if rules is not None else None, screened)
+
+
+class _Locked:
+    """A :class:`TerrainRules` whose strip cache the reader and the writer thread take turns on."""
+
+    def __init__(self, rules: TerrainRules, lock: threading.Lock) -> None:
+        self.rules, self.lock = rules, lock
+
+    def flat(self, row: int, height: int) -> np.ndarray:
+        with self.lock:
+            return self.rules.flat(row, height)
+
+    def apply(self, row: int, mask: np.ndarray) -> tuple[int, int]:
+        with self.lock:
+            return self.rules.apply(row, mask)
 
 
 def whole_image_probability(scene: Scene, predictor, gain: float | None = None) -> np.ndarray:  # noqa: ANN001

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
+from glofwatch.mapping.screen import Screen
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
 from glofwatch.runtime import peak_rss_mb
 
@@ -57,6 +58,7 @@ class SceneSummary:
     not_observed_fraction: float | None = None
     scl: dict[str, Any] | None = None
     terrain: dict[str, Any] | None = None
+    screen: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     resume: dict[str, Any] | None = None
 
@@ -78,7 +80,7 @@ def map_scene(
     predictor,  # noqa: ANN001 - glofwatch.infer.predict.Predictor
     out_dir: str | Path,
     tile: int = 512,
-    overlap: int = 64,
+    overlap: int = 32,
     batch_size: int = 4,
     progress: Callable[[int, int], None] | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
@@ -91,6 +93,7 @@ def map_scene(
     dem: str | Path | None = None,
     max_slope: float = DEFAULT_MAX_SLOPE_DEG,
     shadow: bool = True,
+    screen: Screen | None = None,
 ) -> SceneSummary:
     """Map one scene into ``out_dir``: probability, mask, lake polygons, summary (written last).
 
@@ -112,6 +115,7 @@ def map_scene(
         dem: DEM GeoTIFF for the slope and cast-shadow rules (:mod:`glofwatch.mapping.terrain`).
         max_slope: steepest slope of a lake pixel, degrees.
         shadow: apply the cast-shadow rule when the product records its sun angles.
+        screen: window screening (:mod:`glofwatch.mapping.screen`; None: its defaults).
 
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
@@ -133,12 +137,14 @@ def map_scene(
     pred = predict_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
-        dem=dem, max_slope=max_slope, shadow=shadow,
+        dem=dem, max_slope=max_slope, shadow=shadow, screen=screen,
     )
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
     terrain = pred.terrain.finish(out / "mask.tif", min_area_m2) if pred.terrain is not None else None
     notes = [pred.offset.note] if pred.offset and pred.offset.note else []
+    if getattr(predictor, "precision_note", None):
+        notes.append(str(predictor.precision_note))
     if terrain is not None and terrain.get("note"):
         notes.append(f"{scene.path}: {terrain['note']}")
     write_lakes(lakes, out / "lakes.gpkg")
@@ -160,7 +166,8 @@ def map_scene(
         dn_offset_from=pred.offset.source if pred.offset else None,
         processing_baseline=scene.product.baseline, nodata_from=scene.nodata_from,
         not_observed_fraction=pred.not_observed_pixels / pred.valid_pixels if pred.scl and pred.valid_pixels else None,
-        scl=pred.scl, terrain=terrain, notes=notes, resume=resume,
+        scl=pred.scl, terrain=terrain, screen=pred.screen.to_dict() if pred.screen else None,
+        notes=notes, resume=resume,
     )
     write_json_atomic(out / SUMMARY_FILE, {**summary.to_dict(), "stats": pred.stats})
     return summary

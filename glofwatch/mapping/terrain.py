@@ -53,6 +53,16 @@ MIN_SUN_ELEVATION_DEG = 1.0
 
 _NEAR_STEPS_PX = 16
 _FAR_STEPS = 40
+STRIPS_KEPT = 3
+SHADOW_BLOCK_PX = 1024
+"""Columns of a strip the cast-shadow march handles at once (only blocks holding candidate pixels)."""
+
+
+def _blocks_with(flags: np.ndarray, block: int) -> list[int]:
+    """Start columns of the ``block``-wide column blocks of (h, W) ``flags`` that hold a True pixel."""
+    cols = np.flatnonzero(flags.any(axis=0))
+    return sorted({int(c) // block * block for c in cols})
+"""Strips whose DEM and slope :class:`TerrainRules` keeps (the screen computes them a strip ahead of the mask)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,16 @@ class Sun:
 
 def _derivative(z: np.ndarray, axis: int, step: float) -> np.ndarray:
     """dz/d(axis): central differences, one-sided where a neighbour is unknown (NaN) or off the array."""
+    if np.isfinite(z).all():  # the common case, in a third of the time: no unknown neighbour to step around
+        out = np.empty_like(z)
+        zz = np.moveaxis(z, axis, 0)
+        oo = np.moveaxis(out, axis, 0)
+        np.subtract(zz[2:], zz[:-2], out=oo[1:-1])
+        oo[1:-1] *= 0.5
+        oo[0] = zz[1] - zz[0]
+        oo[-1] = zz[-1] - zz[-2]
+        out /= step
+        return out
     diff = np.diff(z, axis=axis)
     pad = np.full_like(np.take(z, [0], axis=axis), np.nan)
     fwd = np.concatenate([diff, pad], axis=axis)  # z[i+1] - z[i]
@@ -104,7 +124,7 @@ def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     Returns:
         (H, W) float32 slope, 0 on flat ground, NaN where the elevation or both neighbours are unknown.
     """
-    z = np.asarray(dem, dtype=np.float64)
+    z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 2:
         return np.zeros(z.shape, np.float32)
     with np.errstate(invalid="ignore"):
@@ -303,11 +323,15 @@ class TerrainRules:
         dx_m, dy_m = pixel_size_m(grid, grid.height / 2.0)
         self.halo = 1 + (math.ceil(SHADOW_MAX_DISTANCE_M / min(dx_m, dy_m)) if self.shadow else 0)
         h = self.halo
-        self._vrt = WarpedVRT(
+        # a DEM on the scene's own grid is read as it is (a plain windowed read, no warping)
+        self._same_grid = (src.crs == rasterio.crs.CRS.from_user_input(grid.crs) and src.transform == grid.transform
+                           and (src.height, src.width) == (grid.height, grid.width))
+        self._vrt = None if self._same_grid else WarpedVRT(
             src, crs=grid.crs, transform=grid.transform @ Affine.translation(-h, -h),
             width=grid.width + 2 * h, height=grid.height + 2 * h, resampling=Resampling.bilinear,
             src_nodata=src.nodata, nodata=np.nan, dtype="float32",
         )
+        self._strips: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # the last few (row, height)
         self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width)
 
     def __enter__(self) -> TerrainRules:
@@ -318,15 +342,60 @@ class TerrainRules:
 
     def close(self) -> None:
         """Close the DEM."""
-        self._vrt.close()
+        if self._vrt is not None:
+            self._vrt.close()
         self._src.close()
 
-    def read(self, row: int, height: int) -> np.ndarray:
-        """DEM on the scene grid for rows ``row .. row + height`` with :attr:`halo` around (NaN: no data)."""
+    def read(self, row: int, height: int, halo: int | None = None, col: int = 0, width: int | None = None
+             ) -> np.ndarray:
+        """DEM on the scene grid for a window with ``halo`` (default :attr:`halo`) around it (NaN: no data).
+
+        The window is rows ``row .. row + height`` and columns ``col .. col + width`` (default: all).
+        """
         from rasterio.windows import Window
 
-        h = self.halo
-        return self._vrt.read(1, window=Window(0, row, self.grid.width + 2 * h, height + 2 * h))
+        h = self.halo if halo is None else min(halo, self.halo)
+        width = self.grid.width - col if width is None else width
+        if self._vrt is not None:  # the VRT has :attr:`halo` around the scene
+            d = self.halo - h
+            return self._vrt.read(1, window=Window(col + d, row + d, width + 2 * h, height + 2 * h))
+        r0, c0 = row - h, col - h
+        r1, c1 = row + height + h, col + width + h
+        out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+        rr0, cc0 = max(r0, 0), max(c0, 0)
+        rr1, cc1 = min(r1, self.grid.height), min(c1, self.grid.width)
+        if rr0 < rr1 and cc0 < cc1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
+            part = self._src.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0), masked=True, out_dtype="float32")
+            out[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = np.ma.filled(part, np.nan)
+        return out
+
+    def strip(self, row: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """(DEM with a 1 px halo, slope) for rows ``row .. row + height``; kept for :meth:`apply` on those rows."""
+        cached = self._cached(row, height)
+        if cached is not None:
+            return cached
+        start = time.perf_counter()
+        dem = self.read(row, height, halo=1)
+        dx_m, dy_m = pixel_size_m(self.grid, row + height / 2.0)
+        slope = slope_deg(dem, dx_m, dy_m)[1:-1, 1:-1]
+        self._strips[(row, height)] = (dem, slope)
+        while len(self._strips) > STRIPS_KEPT:
+            self._strips.pop(next(iter(self._strips)))
+        self.tally.seconds += time.perf_counter() - start
+        return dem, slope
+
+    def _cached(self, row: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(DEM with halo, slope) of rows ``row .. row + height`` cut from a kept strip, or None."""
+        for (r0, n0), (dem, slope) in self._strips.items():
+            if r0 <= row and row + height <= r0 + n0:
+                return dem[row - r0 : row - r0 + height + 2], slope[row - r0 : row - r0 + height]
+        return None
+
+    def flat(self, row: int, height: int) -> np.ndarray:
+        """(height, W) bool: pixels a lake may cover by the slope rule (slope <= max_slope, or unknown)."""
+        _, slope = self.strip(row, height)
+        with np.errstate(invalid="ignore"):
+            return ~(slope > self.max_slope)
 
     def apply(self, row: int, mask: np.ndarray) -> tuple[int, int]:
         """Turn lake pixels (1) of a mask strip starting at scene row ``row`` into 0 by the rules, in place.
@@ -337,12 +406,10 @@ class TerrainRules:
         lake = mask == 1
         if not lake.any():
             return 0, 0
-        start = time.perf_counter()
         n = mask.shape[0]
-        dem = self.read(row, n)
+        _, slope = self.strip(row, n)  # the strip's own when the screen computed it already
+        start = time.perf_counter()
         dx_m, dy_m = pixel_size_m(self.grid, row + n / 2.0)
-        h = self.halo
-        slope = slope_deg(dem[h - 1 : h + n + 1, h - 1 : h + self.grid.width + 1], dx_m, dy_m)[1:-1, 1:-1]
         known = np.isfinite(slope)
         self.tally.dem_missing_px += int(np.count_nonzero(lake & ~known))
         with np.errstate(invalid="ignore"):
@@ -351,11 +418,14 @@ class TerrainRules:
             dark = np.zeros_like(steep)
             if self.shadow and self.sun is not None:
                 candidates = lake & ~steep & (slope > SHADOW_MIN_SLOPE_DEG)
-                if candidates.any():
-                    shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, h,
+                # the horizon march needs the DEM far around: only for the column blocks with candidates
+                for c0 in _blocks_with(candidates, SHADOW_BLOCK_PX):
+                    c1 = min(c0 + SHADOW_BLOCK_PX, self.grid.width)
+                    dem = self.read(row, n, col=int(c0), width=int(c1 - c0))
+                    shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, self.halo,
                                         north_up=self.north_up)
-                    dark = candidates & shade
-                    mask[dark] = 0
+                    dark[:, c0:c1] = candidates[:, c0:c1] & shade
+                mask[dark] = 0
         offset = row * self.grid.width
         self.tally.slope_idx.append(np.flatnonzero(steep) + offset)
         self.tally.shadow_idx.append(np.flatnonzero(dark) + offset)

@@ -207,6 +207,27 @@ class Scene:
                 out[i] = data[k]
         return out
 
+    def read_with_scl(
+        self, row: int, col: int, height: int, width: int, bands: tuple[str, ...] | list[str]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(bands (C, h, w), SCL classes (h, w) uint8 or None) of one window.
+
+        When the SCL is a band of the one file holding ``bands`` (as in a stacked GeoTIFF),
+        both come from one read, so the file's blocks are decompressed once.
+        """
+        import rasterio
+        from rasterio.windows import Window
+
+        bands = tuple(bands)
+        self.require_bands(bands)
+        paths = {self.sources[b].path for b in bands}
+        if self.scl is None or paths != {self.scl.path}:
+            return self.read_window(row, col, height, width, bands), self.read_scl(row, col, height, width)
+        with rasterio.open(self.scl.path) as ds:
+            data = ds.read([*(self.sources[b].index for b in bands), self.scl.index],
+                           window=Window(col, row, width, height))
+        return data[:-1], data[-1].astype(np.uint8, copy=False)
+
     def valid_mask(self, data: np.ndarray) -> np.ndarray:
         """(h, w) bool: True where no band of ``data`` (C, h, w) is nodata or NaN."""
         invalid = np.zeros(data.shape[1:], dtype=bool)
@@ -216,6 +237,34 @@ class Scene:
         if data.dtype.kind == "f":
             invalid |= np.any(np.isnan(data), axis=0)
         return ~invalid
+
+    def sample(self, bands: tuple[str, ...] | list[str], side: int = 256, every: int = 4) -> np.ndarray:
+        """Windows of ``side`` px on a lattice taking one window in ``every`` along each axis: (N, C, side, side).
+
+        One window in ``every**2`` (6 % by default), spread evenly over the scene: what
+        scene-wide statistics need, without decompressing the whole scene a second time.
+        """
+        import rasterio
+        from rasterio.windows import Window
+
+        h, w = self.shape
+        side = min(side, h, w)
+        rows = list(range(0, h - side + 1, side))[every // 2 :: every] or [0]
+        cols = list(range(0, w - side + 1, side))[every // 2 :: every] or [0]
+        bands = tuple(bands)
+        self.require_bands(bands)
+        out = np.empty((len(rows) * len(cols), len(bands), side, side), dtype=self.dtype)
+        by_file: dict[str | Path, list[tuple[int, int]]] = {}
+        for i, b in enumerate(bands):
+            by_file.setdefault(self.sources[b].path, []).append((i, self.sources[b].index))
+        for path, pairs in by_file.items():
+            with rasterio.open(path) as ds:
+                k = 0
+                for r in rows:
+                    for c in cols:
+                        out[k, [i for i, _ in pairs]] = ds.read([j for _, j in pairs], window=Window(c, r, side, side))
+                        k += 1
+        return out
 
     def overview(self, max_side: int = 1024, bands: tuple[str, ...] | list[str] | None = None) -> np.ndarray:
         """The whole scene decimated so its longer side is at most ``max_side`` (C, h, w)."""

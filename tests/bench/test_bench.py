@@ -32,9 +32,14 @@ def test_count_gflops_by_hand() -> None:
 
 def test_matmul_peak_and_rss() -> None:
     peak = matmul_peak_gflops(n=64, repeats=2, threads=1)
-    assert set(peak) == {"gflops", "n", "repeats", "threads", "best_s"}
+    assert set(peak) == {"gflops", "n", "per_size", "repeats", "threads", "best_s", "dtype"}
     assert peak["gflops"] == pytest.approx(2 * 64**3 / peak["best_s"] / 1e9)
     assert peak["threads"] == 1
+    # several sides: the peak is the best of them, and each side is kept
+    several = matmul_peak_gflops(n=(32, 64, 96), repeats=2, threads=1)
+    assert set(several["per_size"]) == {32, 64, 96}
+    assert several["gflops"] == max(several["per_size"].values()) == several["per_size"][several["n"]]
+    assert several["gflops"] == pytest.approx(2 * several["n"] ** 3 / several["best_s"] / 1e9)
     assert peak_rss_mb() > 10
 
 
@@ -129,17 +134,34 @@ def test_bench_scene_tiny(tmp_path: Path) -> None:
     out = tmp_path / "scene"
     res = runner.invoke(app, ["bench", "scene", "--model", "tiny-unet", "--size", "256", "--tile", "128",
                               "--overlap", "16", "--backend", "onnxruntime", "--threads", "1", "--in-process",
-                              "--cache", str(tmp_path / "scenes"), "--out", str(out)])
+                              "--matmul-n", "128", "--cache", str(tmp_path / "scenes"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "scene.json").read_text())
     assert doc["kind"] == "scene" and doc["backend_used"] == "onnxruntime"
     assert doc["settings"]["size"] == 256 and doc["summary"]["height"] == 256 == doc["summary"]["width"]
-    assert doc["summary"]["n_tiles"] == 9  # 128 px tiles with 16 px overlap over 256 px: 3 x 3
-    assert doc["meets_targets"] == {"wall_s": True, "peak_rss_mb": True}
-    assert doc["map_s"] > 0 and doc["peak_rss_mb"] > 0
-    assert (tmp_path / "scenes" / "scene-256-s0" / "scene.tif").is_file()  # cached for the next run
-    assert not (out / "map").exists()  # maps are deleted unless --keep-outputs
-    assert "meets targets" in (out / "scene.md").read_text()
+    ref, fast = doc["runs"]["reference"], doc["runs"]["fast"]
+    assert ref["summary"]["n_tiles"] == fast["summary"]["n_tiles"] == 9  # 128 px tiles, 16 px overlap: 3 x 3
+    assert not ref["screen"] and fast["screen"] and ref["precision"] == "fp32"
+    # the reference runs every tile with data; the screen can only run fewer
+    assert fast["summary"]["n_tiles_run"] <= ref["summary"]["n_tiles_run"]
+    assert sum(fast["summary"]["screen"]["tiles_skipped"].values()) == 9 - fast["summary"]["n_tiles_run"]
+    # the floor: processed pixels x GFLOP per pixel / the matmul peak
+    fl = fast["floor"]
+    assert fl["processed_px"] == fast["summary"]["screen"]["processed_px"]
+    assert fl["floor_s"] == pytest.approx(fl["processed_px"] * fl["gflop_per_px"] / doc["matmul_peak"]["fp32"]["gflops"])
+    # both runs scored against the scene's truth, and the cost is their difference
+    for r in (ref, fast):
+        assert 0 <= r["accuracy"]["pixel_iou"] <= 1
+    cost = doc["fast_path_cost"]
+    assert cost["pixel_iou_points"] == pytest.approx(100 * (ref["accuracy"]["pixel_iou"] - fast["accuracy"]["pixel_iou"]))
+    assert cost["speedup"] == pytest.approx(ref["map_s"] / fast["map_s"])
+    assert set(doc["meets_targets"]) == {"wall_s", "peak_rss_mb", "recall_points"}
+    assert doc["map_s"] == fast["map_s"] > 0 and doc["peak_rss_mb"] > 0
+    scene_dir = tmp_path / "scenes" / "scene-256-s0-c15"
+    assert all((scene_dir / f).is_file() for f in ("scene.tif", "dem.tif", "lakes_mask.tif"))  # cached
+    assert not list(out.glob("map-*"))  # maps are deleted unless --keep-outputs
+    text = (out / "scene.md").read_text()
+    assert "Meets targets" in text and "network floor s" in text
 
 
 def test_large_scenes_are_a_mosaic_of_one_drawn_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,13 +171,20 @@ def test_large_scenes_are_a_mosaic_of_one_drawn_scene(tmp_path: Path, monkeypatc
     import glofwatch.bench.scene as scene_mod
 
     monkeypatch.setattr(scene_mod, "MAX_DRAW", 128)
-    big = scene_mod.cached_scene(tmp_path, 200, seed=3)
-    base = tmp_path / "scene-128-s3" / "scene.tif"
-    with rasterio.open(base) as b, rasterio.open(big) as m:
-        assert (m.height, m.width, m.count) == (200, 200, 4)
-        assert m.crs == b.crs and m.transform == b.transform and m.nodata == b.nodata
-        assert m.descriptions == b.descriptions == ("B02", "B03", "B04", "B08")
-        src, out = b.read(), m.read()
-    rows, cols = np.arange(200) % 128, np.arange(200) % 128
-    assert np.array_equal(out, src[:, rows][:, :, cols])
-    assert scene_mod.cached_scene(tmp_path, 200, seed=3) == big  # cached: not made again
+    big = scene_mod.cached_scene(tmp_path, 300, seed=3, cloud_cover=0.2)
+    base = tmp_path / "scene-128-s3-c20"
+    assert big == tmp_path / "scene-300-s3-c20" / "scene.tif"
+    # mirrored back and forth: rows 0..127, then 127..0, then 0..43
+    idx = np.concatenate([np.arange(128), np.arange(127, -1, -1), np.arange(44)])
+    assert scene_mod.mirrored(300, 128).tolist() == idx.tolist()
+    for name in ("scene.tif", "dem.tif", "lakes_mask.tif"):
+        with rasterio.open(base / name) as b, rasterio.open(big.parent / name) as m:
+            assert (m.height, m.width, m.count) == (300, 300, b.count)
+            assert m.crs == b.crs and m.transform == b.transform and m.nodata == b.nodata
+            assert m.descriptions == b.descriptions and m.tags() == b.tags()
+            src, out = b.read(), m.read()
+        assert np.array_equal(out, src[:, idx][:, :, idx])
+    with rasterio.open(big) as m:
+        assert m.descriptions == ("B02", "B03", "B04", "B08", "SCL")  # cloud: the SCL travels along
+        assert "SUN_AZIMUTH" in m.tags()  # and the sun, for the cast-shadow rule
+    assert scene_mod.cached_scene(tmp_path, 300, seed=3, cloud_cover=0.2) == big  # cached: not made again

@@ -1,0 +1,288 @@
+"""``glofwatch bench region``: tiles per hour of a regional run on 1, 2, ... Dask workers, and what 350 tiles take.
+
+The region is ``tiles`` inputs made from one cached synthetic scene
+(:func:`glofwatch.bench.scene.cached_scene`): ``tile-000.tif``, ``tile-001.tif``, ...
+are hard links to its ``scene.tif`` (symbolic links where hard links cannot be
+made, copies where neither can), so they are distinct scenes with their own
+output folders but one file on disk. The operating system caches that one
+file after the first read, so reading is cheaper than over a real region of
+distinct files: the numbers are an upper bound on throughput where the disk
+is slow.
+
+Each worker count runs exactly what ``glofwatch map TILES_DIR --workers N``
+runs (:func:`glofwatch.mapping.region.expand_region`, then
+:func:`glofwatch.mapping.batch.map_scenes`: one Dask task per tile on a fresh
+``LocalCluster`` of N single-threaded worker processes, each with ``threads``
+inference threads and a ``worker_memory`` limit) into a fresh output folder.
+One worker runs on Dask too, so the runs differ only in the number of workers.
+Wall time counts starting the cluster, loading the model in every worker,
+mapping and writing every output; before the first run the model is exported
+and ``--backend auto`` chooses its runtime once (cached), so no run pays for that.
+
+Numbers, for ``n`` workers, the smallest worker count measured ``b`` (1 by default),
+``T_n`` the wall time and ``t`` the tile count:
+
+* tiles per hour ``3600 t / T_n``; per worker, divided by ``n``;
+* speed-up ``T_b / T_n`` and scaling efficiency ``(b T_b) / (n T_n)``
+  (``T_1 / (2 T_2)`` for 1 and 2 workers; 1 means perfect scaling);
+* for ``project_tiles`` (350) tiles on each measured ``n``: ``350 T_n / t`` (``ceil(350 / n)`` rounds of
+  ``n T_n / t`` each at the most);
+* on each of ``project_workers`` N: one tile per worker takes
+  ``b T_b / (t e)`` where ``e`` is the efficiency measured at the largest ``n``,
+  so 350 tiles take ``350 b T_b / (t e N)`` when they spread evenly, and
+  ``ceil(350 / N)`` rounds of one tile per worker at the most. This assumes the
+  efficiency measured at ``n`` workers holds at N, which is optimistic when the
+  workers share a disk or a network link; on one machine with fewer cores than
+  workers it cannot hold at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+PROJECT_TILES = 350
+"""Tiles projected: about the Sentinel-2 tiles of the Hindu Kush-Himalaya glacier area."""
+PROJECT_WORKERS = (4, 8, 16, 32, 64)
+
+
+def make_tiles(scene: Path, folder: Path, n: int) -> str:
+    """``n`` distinct names for ``scene`` in ``folder`` (``tile-000.tif`` ...); returns how they were made.
+
+    Hard links, else symbolic links, else copies (``"hard link"``, ``"symbolic link"``, ``"copy"``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    method = "hard link"
+    width = max(3, len(str(n - 1)))
+    for i in range(n):
+        dst = folder / f"tile-{i:0{width}d}{scene.suffix}"
+        if dst.exists() or dst.is_symlink():
+            dst.unlink()
+        if method == "hard link":
+            try:
+                os.link(scene, dst)
+                continue
+            except OSError:
+                method = "symbolic link"
+        if method == "symbolic link":
+            try:
+                dst.symlink_to(scene.resolve())
+                continue
+            except OSError:
+                method = "copy"
+        shutil.copyfile(scene, dst)
+    return method
+
+
+def scaling(runs: list[dict[str, Any]], tiles: int) -> None:
+    """Add tiles per hour, speed-up and efficiency to each run (``workers``, ``wall_s``), against the smallest."""
+    base = min(runs, key=lambda r: r["workers"])
+    for r in runs:
+        r["tiles_per_hour"] = 3600.0 * tiles / r["wall_s"]
+        r["tiles_per_hour_per_worker"] = r["tiles_per_hour"] / r["workers"]
+        r["speedup"] = base["wall_s"] / r["wall_s"]
+        r["efficiency"] = (base["workers"] * base["wall_s"]) / (r["workers"] * r["wall_s"])
+
+
+def projection(runs: list[dict[str, Any]], tiles: int, project_tiles: int = PROJECT_TILES,
+               project_workers: Sequence[int] = PROJECT_WORKERS) -> dict[str, Any]:
+    """Projected wall time of ``project_tiles`` tiles on each measured and each of ``project_workers`` workers."""
+    base = min(runs, key=lambda r: r["workers"])
+    top = max(runs, key=lambda r: r["workers"])
+    eff = top["efficiency"] if top["workers"] > base["workers"] else 1.0
+    per_worker_tile_s = base["workers"] * base["wall_s"] / tiles  # one tile on one worker at the base count
+    tile_s = per_worker_tile_s / eff
+    rows = [{"workers": r["workers"], "measured": True, "projected_s": project_tiles * r["wall_s"] / tiles,
+             "rounds": math.ceil(project_tiles / r["workers"]),
+             "rounds_s": math.ceil(project_tiles / r["workers"]) * r["workers"] * r["wall_s"] / tiles} for r in runs]
+    measured = {r["workers"] for r in runs}
+    for n in project_workers:
+        if n in measured:
+            continue
+        rounds = math.ceil(project_tiles / n)
+        rows.append({"workers": n, "measured": False, "projected_s": project_tiles * tile_s / n, "rounds": rounds,
+                     "rounds_s": rounds * tile_s})
+    for row in rows:
+        row["projected_h"] = row["projected_s"] / 3600.0
+    return {"tiles": project_tiles, "base_workers": base["workers"], "efficiency_workers": top["workers"],
+            "efficiency": eff, "per_worker_tile_s": per_worker_tile_s,
+            "per_worker_tiles_per_hour": 3600.0 / per_worker_tile_s, "tile_s_at_efficiency": tile_s,
+            "rows": sorted(rows, key=lambda r: r["workers"])}
+
+
+def _warm_backend(model_file: Path, backend: str, device: str, threads: int) -> tuple[str, float]:
+    """Export the model and let ``auto`` choose once (both cached), with the workers' thread count."""
+    import torch
+
+    from glofwatch.infer.backends import build_backend
+
+    before = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        torch.set_num_threads(threads)
+        name = build_backend(backend, model_file, device=device).name
+    finally:
+        torch.set_num_threads(before)
+    return name, time.perf_counter() - t0
+
+
+def bench_region(
+    model: str,
+    out_dir: str | Path | None,
+    tiles: int = 20,
+    size: int = 10980,
+    workers: Sequence[int] = (1, 2),
+    project_workers: Sequence[int] = PROJECT_WORKERS,
+    project_tiles: int = PROJECT_TILES,
+    backend: str = "auto",
+    device: str = "cpu",
+    tile: int = 512,
+    overlap: int = 64,
+    batch_size: int = 4,
+    cache: str | Path | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    worker_memory: str | None = None,
+    processes: bool = True,
+    keep_outputs: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Map ``tiles`` tiles with each worker count and write ``region.json`` and ``region.md`` (see module doc).
+
+    Args:
+        model: registry name (random weights) or run folder / model file.
+        out_dir: report folder (None: write nothing).
+        tiles: tiles in the region.
+        size: tile side in pixels (a Sentinel-2 tile is 10980).
+        workers: worker counts to measure, e.g. (1, 2).
+        project_workers: worker counts to project ``project_tiles`` tiles onto.
+        project_tiles: tiles of the projected region.
+        backend, device, tile, overlap, batch_size: as ``glofwatch map``.
+        cache: folder for the synthetic scene (default ``<cache_dir()>/bench``).
+        seed: scene seed.
+        threads: inference threads per worker, the same for every worker count (default: the cores / the
+            largest worker count, so the largest run does not oversubscribe the machine).
+        worker_memory: memory limit per worker (``3GB``; default: the machine's memory / workers).
+        processes: workers are processes (True) or threads of this process.
+        keep_outputs: keep the maps under ``out_dir/maps-<n>w`` (default: each tile's outputs are deleted
+            as soon as it is done, so the disk holds only the tiles in flight).
+        progress: called with one line per step.
+
+    Raises:
+        ConfigError: a bad count or list.
+        GlofwatchError: a tile failed (the first reason).
+    """
+    from glofwatch.bench import machine_info, write_report
+    from glofwatch.bench.infer import bench_bundle
+    from glofwatch.bench.scene import cached_scene
+    from glofwatch.errors import ConfigError, GlofwatchError
+    from glofwatch.infer.backends import cache_dir, check_backend_name
+    from glofwatch.mapping.batch import MapOptions, SceneResult, map_scenes
+    from glofwatch.mapping.region import expand_region, parse_worker_memory
+    from glofwatch.models.bundle import save_bundle
+
+    say = progress or (lambda msg: None)
+    check_backend_name(backend)
+    counts = sorted(set(int(n) for n in workers))
+    if tiles < 1:
+        raise ConfigError(f"--tiles {tiles} must be at least 1")
+    if not counts or counts[0] < 1:
+        raise ConfigError(f"--workers {','.join(map(str, workers))}: give worker counts of at least 1, e.g. 1,2")
+    if any(int(n) < 1 for n in project_workers) or project_tiles < 1:
+        raise ConfigError("--project-workers and --project-tiles must be at least 1, e.g. --project-workers 8,32")
+    for n in counts:
+        parse_worker_memory(worker_memory, n)  # a bad size is one error before anything runs
+    threads = threads or max(1, (os.cpu_count() or 1) // counts[-1])
+    cache = Path(cache) if cache is not None else cache_dir() / "bench"
+    say(f"synthetic scene {size}x{size} (cached in {cache})")
+    t0 = time.perf_counter()
+    scene = cached_scene(cache, size, seed)
+    scene_s = time.perf_counter() - t0
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="glofwatch-bench-region-") as work:
+        if Path(model).exists():
+            model_file, kind = Path(model), "trained"
+        else:
+            bundle, kind = bench_bundle(model)
+            model_file = save_bundle(Path(work) / "model.pt", bundle.net, bundle.config, bundle.metrics, bundle.meta)
+        method = make_tiles(scene, Path(work) / "tiles", tiles)
+        region = expand_region([Path(work) / "tiles"])
+        assert len(region.scenes) == tiles, region
+        backend_used, warm_s = _warm_backend(model_file, backend, device, threads)
+        say(f"{tiles} tiles ({method}s to {scene}), backend {backend_used}, {threads} thread(s) per worker")
+        options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device, backend=backend,
+                             threads=threads)
+        for n in counts:
+            maps = Path(out_dir) / f"maps-{n}w" if (keep_outputs and out_dir is not None) else Path(work) / f"m{n}"
+            shutil.rmtree(maps, ignore_errors=True)
+            tile_s: list[float] = []
+
+            def done(res: SceneResult, maps: Path = maps, tile_s: list[float] = tile_s) -> None:
+                if res.summary:
+                    tile_s.append(float(res.summary["seconds"]))
+                if not keep_outputs and res.status == "done":
+                    shutil.rmtree(maps / res.name, ignore_errors=True)
+
+            say(f"mapping {tiles} tiles on {n} worker(s)")
+            t1 = time.perf_counter()
+            results = map_scenes(region.scenes, model_file, maps, options, workers=n, processes=processes,
+                                 on_result=done, worker_memory=worker_memory or "auto")
+            wall_s = time.perf_counter() - t1
+            failed = [r for r in results if r.status != "done"]
+            if failed:
+                raise GlofwatchError(f"bench region: {len(failed)} of {tiles} tile(s) not mapped on {n} worker(s) "
+                                     f"({failed[0].name}: {failed[0].status} {failed[0].message})")
+            memory, _ = parse_worker_memory(worker_memory, n)
+            runs.append({"workers": n, "wall_s": wall_s, "tiles": tiles, "worker_memory_bytes": memory,
+                         "tile_map_s_mean": sum(tile_s) / len(tile_s), "tile_map_s_sum": sum(tile_s)})
+            say(f"{n} worker(s): {wall_s:.1f} s")
+    scaling(runs, tiles)
+    doc = {
+        "kind": "region",
+        "machine": machine_info(),
+        "settings": {"model": model, "model_kind": kind, "size": size, "tiles": tiles, "workers": counts,
+                     "threads_per_worker": threads, "backend": backend, "device": device, "tile": tile,
+                     "overlap": overlap, "batch_size": batch_size, "worker_memory": worker_memory or "auto",
+                     "processes": processes, "seed": seed, "scene": str(scene), "inputs": method,
+                     "project_tiles": project_tiles, "project_workers": [int(n) for n in project_workers]},
+        "backend_used": backend_used,
+        "scene_prepare_s": scene_s,
+        "warmup_s": warm_s,
+        "runs": runs,
+        "efficiency": runs[-1]["efficiency"],
+        "projection": projection(runs, tiles, project_tiles, project_workers),
+    }
+    if out_dir is not None:
+        write_report(out_dir, "region", doc, region_markdown(doc))
+    return doc
+
+
+def region_markdown(doc: dict[str, Any]) -> str:
+    """The Markdown report: one row per worker count measured, then the projection."""
+    from glofwatch.bench import markdown_table
+
+    s, m, p = doc["settings"], doc["machine"], doc["projection"]
+    head = (f"Region of {s['tiles']} synthetic {s['size']}x{s['size']} px tiles ({s['inputs']}s to one scene file, "
+            f"so reads come from the page cache after the first), model {s['model']} ({s['model_kind']}), backend "
+            f"{doc['backend_used']}, tile {s['tile']}, overlap {s['overlap']}, batch {s['batch_size']}; Dask "
+            f"LocalCluster, {s['threads_per_worker']} thread(s) per worker, worker memory {s['worker_memory']}, on "
+            f"{m['cpu']} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). Wall time includes starting "
+            "the workers and loading the model in each.\n")
+    rows = [[r["workers"], r["wall_s"], r["tiles_per_hour"], r["tiles_per_hour_per_worker"], r["speedup"],
+             r["efficiency"], r["tile_map_s_mean"]] for r in doc["runs"]]
+    runs = markdown_table(["workers", "wall s", "tiles/h", "tiles/h per worker", "speed-up", "efficiency",
+                           "mean s per tile"], rows)
+    proj_rows = [[r["workers"], "measured" if r["measured"] else "projected", r["projected_s"], r["projected_h"],
+                  r["rounds"], r["rounds_s"]] for r in p["rows"]]
+    proj = markdown_table(["workers", "from", f"{p['tiles']} tiles s", "h", "rounds", "whole rounds s"], proj_rows)
+    basis = (f"\nProjected: {p['tiles']} tiles at {p['per_worker_tiles_per_hour']:.3g} tiles/h per worker (measured "
+             f"on {p['base_workers']}) times the efficiency {p['efficiency']:.3g} (measured on "
+             f"{p['efficiency_workers']}); 'whole rounds' counts ceil({p['tiles']} / N) rounds of one tile per "
+             "worker. On a cluster each worker needs its own cores and about 2 GB.\n")
+    return head + "\n" + runs + "\n" + basis + "\n" + proj

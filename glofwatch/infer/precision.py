@@ -1,0 +1,204 @@
+"""Mapping precision on CPU: the fastest graph whose validation IoU stays within 0.5 points of fp32.
+
+Candidates, all run by OpenVINO:
+
+* ``fp32``: the exported graph, f32 throughout (the reference).
+* ``int8``: post-training static INT8 (:func:`glofwatch.models.quantize.quantize_onnx`, the
+  decoder quantised, calibrated on training crops), the rest f32.
+* ``bf16``: the fp32 graph run in bfloat16, only on CPUs with native bf16 (AVX512-BF16 or AMX).
+
+:func:`choose_precision` scores each on the run's validation crops (micro IoU, the same
+crops and threshold for all) and times each on the same probe batch, round-robin. The
+choice is the fastest candidate whose IoU is at least the fp32 IoU minus
+:data:`IOU_TOLERANCE`; if none is, fp32, and the record says why. The record
+(``RUN/export/precision.json``) is keyed by the model file, so it is made once per
+trained model and redone when the model changes. ``glofwatch map --precision auto``
+(the default) uses it on CPU; a run without validation crops maps in fp32 with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from glofwatch.errors import ConfigError, GlofwatchError, InputError
+from glofwatch.infer.runtimes import Backend
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "int8", "bf16")
+IOU_TOLERANCE = 0.005
+"""Largest validation IoU loss (0.5 points) a faster graph may cost and still be the default."""
+CHOICE_FILE = "precision.json"
+PROBE_SHAPE = (4, 512, 512)
+PROBE_RUNS = 3
+
+
+def check_precision(name: str) -> str:
+    """``name`` when it is one of :data:`PRECISIONS`, else a :class:`ConfigError` with the close matches."""
+    if name not in PRECISIONS:
+        from glofwatch.registry import close_matches_hint
+
+        raise ConfigError(f"unknown precision '{name}'{close_matches_hint(name, list(PRECISIONS))} "
+                          f"(known: {', '.join(PRECISIONS)})")
+    return name
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _model_key(model_file: Path) -> dict[str, Any]:
+    st = model_file.stat()
+    return {"model_file": str(model_file.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def build_candidate(name: str, run: Path, threads: int | None = None, data_root: Path | None = None) -> Backend:
+    """The OpenVINO backend of precision ``name`` for the run folder ``run`` (INT8 is exported once, cached)."""
+    from glofwatch.infer.backends import build_backend
+    from glofwatch.models.export import export_model
+
+    check_precision(name)
+    if name in ("fp32", "auto"):
+        return build_backend("openvino", run, device="cpu", threads=threads)
+    if name == "bf16":
+        backend = build_backend("openvino", run, device="cpu", threads=threads)
+        backend.use_precision("bf16")  # type: ignore[attr-defined]
+        return backend
+    model_file = run / "model.pt"
+    int8 = run / "export" / "model-int8.onnx"
+    if not int8.is_file() or int8.stat().st_mtime_ns < model_file.stat().st_mtime_ns:
+        try:
+            export_model(run, "onnx", out=int8, int8=True, data_root=data_root)
+        except InputError as exc:
+            raise InputError(f"{run}: cannot calibrate INT8 ({exc}); map with --precision fp32") from None
+    backend = build_backend("openvino", int8, device="cpu", threads=threads)
+    backend.name = "openvino-int8"
+    return backend
+
+
+def _val_iou(backend: Backend, run: Path, root: Path) -> float:
+    import tempfile
+
+    from glofwatch.infer.evaluate import evaluate
+
+    with tempfile.TemporaryDirectory(prefix="glofwatch-precision-") as tmp:
+        summary = evaluate(backend.predictor(), root, "val", tmp, save_masks=False, run=run)
+    return float(summary["micro"]["iou"])
+
+
+def _time_per_px(backends: dict[str, Backend]) -> dict[str, float]:
+    """Nanoseconds per pixel of each backend on one probe batch, best of :data:`PROBE_RUNS`, round-robin."""
+    import torch
+
+    first = next(iter(backends.values()))
+    n, h, w = PROBE_SHAPE
+    z = torch.randn(n, first.spec.in_channels, h, w, generator=torch.Generator().manual_seed(0))
+    for b in backends.values():
+        b.run(z)  # compile for this shape
+    best = dict.fromkeys(backends, float("inf"))
+    for _ in range(PROBE_RUNS):
+        for name, b in backends.items():
+            t0 = time.perf_counter()
+            b.run(z)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return {k: v / (n * h * w) * 1e9 for k, v in best.items()}
+
+
+def choose_precision(run: str | Path, data: str | Path | None = None, threads: int | None = None,
+                     refresh: bool = False) -> dict[str, Any]:
+    """Score and time the candidates for ``run`` and record the choice (see the module docstring).
+
+    Args:
+        run: run folder (with ``model.pt`` and the run's data root, or ``data``).
+        data: the data set holding the run's validation crops (default: the run's own).
+        threads: CPU threads for the runtimes.
+        refresh: redo the choice even when a record for this model file exists.
+
+    Returns:
+        The record: ``chosen``, ``reason``, per candidate ``iou`` and ``ns_per_px``, the tolerance.
+
+    Raises:
+        GlofwatchError: no validation crops (say where to find them), or OpenVINO missing.
+    """
+    from glofwatch.io.atomic import write_json_atomic
+    from glofwatch.io.files import read_json
+    from glofwatch.models.bundle import run_data_root
+
+    run = Path(run)
+    model_file = run / "model.pt"
+    if not model_file.is_file():
+        raise ConfigError(f"{run}: no model.pt; --precision auto needs a run folder (or pass --precision fp32)")
+    record_path = run / "export" / CHOICE_FILE
+    key = _model_key(model_file)
+    if not refresh and record_path.is_file():
+        try:
+            old = read_json(record_path)
+        except GlofwatchError:
+            old = {}
+        if all(old.get(k) == v for k, v in key.items()):
+            return old
+    root = run_data_root(run, data, purpose="choosing the mapping precision")
+    names = ["fp32", "int8"] + (["bf16"] if cpu_has_bf16() else [])
+    backends = {name: build_candidate(name, run, threads, root) for name in names}
+    ious = {name: _val_iou(b, run, root) for name, b in backends.items()}
+    speed = _time_per_px(backends)
+    floor = ious["fp32"] - IOU_TOLERANCE
+    ok = [n for n in names if ious[n] >= floor]
+    chosen = min(ok, key=lambda n: speed[n])
+    lost = {n: round(100 * (ious["fp32"] - ious[n]), 3) for n in names}
+    if chosen == "fp32":
+        reason = ("fp32: " + "; ".join(f"{n} loses {lost[n]:.2f} IoU points on validation (more than "
+                                         f"{100 * IOU_TOLERANCE:.1f})" if ious[n] < floor else
+                                         f"{n} is not faster here ({speed[n]:.0f} vs {speed['fp32']:.0f} ns/px)"
+                                         for n in names if n != "fp32"))
+    else:
+        reason = (f"{chosen}: {speed['fp32'] / speed[chosen]:.2f}x the fp32 speed, validation IoU "
+                  f"{100 * ious[chosen]:.2f} vs {100 * ious['fp32']:.2f} (tolerance {100 * IOU_TOLERANCE:.1f} points)")
+    record = {**key, "data_root": str(root), "tolerance_iou": IOU_TOLERANCE, "chosen": chosen, "reason": reason,
+              "candidates": {n: {"val_iou": ious[n], "iou_points_lost": lost[n], "ns_per_px": round(speed[n], 1)}
+                             for n in names},
+              "bf16_native": cpu_has_bf16(), "probe": list(PROBE_SHAPE)}
+    write_json_atomic(record_path, record)
+    log.info("mapping precision for %s: %s", run, reason)
+    return record
+
+
+def mapping_backend(model: str | Path, precision: str = "auto", backend: str = "auto", device: str = "auto",
+                    threads: int | None = None) -> tuple[Backend, str | None]:
+    """The backend ``glofwatch map`` runs, and a note about the precision (None when nothing to say).
+
+    ``precision`` other than fp32 applies to CPU mapping of a run folder with OpenVINO
+    (``backend`` auto or openvino); ``auto`` follows :func:`choose_precision`, falling back to
+    fp32 with a note when the choice cannot be made (no validation crops, no OpenVINO).
+    """
+    from glofwatch.infer.backends import build_backend
+    from glofwatch.runtime import resolve_device
+
+    check_precision(precision)
+    run = Path(model)
+    cpu = resolve_device(device) == "cpu"
+    if precision == "fp32" or not cpu or backend not in ("auto", "openvino") or not (run / "model.pt").is_file():
+        if precision in ("int8", "bf16"):
+            raise ConfigError(f"--precision {precision} needs a run folder mapped on CPU with OpenVINO "
+                              f"(got {model}, --device {device}, --backend {backend}); use --precision fp32 or auto")
+        return build_backend(backend, model, device=device, threads=threads), None
+    if precision != "auto":
+        return build_candidate(precision, run, threads), f"precision {precision} (asked for)"
+    try:
+        record = choose_precision(run, threads=threads)
+    except GlofwatchError as exc:
+        note = f"mapped in fp32: the INT8/bf16 check could not run ({exc})"
+        return build_backend(backend, model, device=device, threads=threads), note
+    return build_candidate(record["chosen"], run, threads), f"precision {record['reason']}"
+
+
+__all__ = ["CHOICE_FILE", "IOU_TOLERANCE", "PRECISIONS", "build_candidate", "check_precision", "choose_precision",
+           "cpu_has_bf16", "mapping_backend"]

@@ -1,0 +1,167 @@
+"""Window screening, the strip pipeline's helpers, sampled statistics and the mapping precision choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from glofwatch.errors import ConfigError
+from glofwatch.mapping.scene import predict_scene
+from glofwatch.mapping.screen import Screen, ndwi, plan_strip, tile_counts
+from glofwatch.scene.read import read_scene
+
+
+def test_ndwi_and_tile_counts_by_hand() -> None:
+    assert ndwi(np.array([300, 100, 0]), np.array([100, 300, 0])).tolist() == [0.5, -0.5, 0.0]
+    flags = np.zeros((2, 10), dtype=bool)
+    flags[0, [0, 3, 4, 9]] = True
+    flags[1, 4] = True
+    # windows [0, 4), [3, 7), [6, 10): 2, 3 and 1 flagged pixels
+    assert tile_counts(flags, [0, 3, 6], 4).tolist() == [2, 3, 1]
+
+
+def test_plan_strip_puts_each_skipped_tile_down_to_the_first_rule_that_empties_it() -> None:
+    h, w, tw = 4, 16, 4
+    cols = [0, 4, 8, 12]
+    valid = np.ones((h, w), dtype=bool)
+    valid[:, 0:4] = False  # tile 0: no data
+    observed = np.ones((h, w), dtype=bool)
+    observed[:, 4:8] = False  # tile 1: all cloud
+    flat = np.ones((h, w), dtype=bool)
+    flat[:, 8:12] = False  # tile 2: all steep
+    water = np.zeros((h, w), dtype=bool)
+    water[0, 13] = True  # tile 3: one watery pixel
+    run, skipped = plan_strip(Screen(), cols, tw, valid, observed, flat, water)
+    assert run == [12] and skipped == ["nodata", "cloud", "terrain"]
+    # two candidates needed: tile 3 goes too, for the spectral rule
+    run, skipped = plan_strip(Screen(min_pixels=2), cols, tw, valid, observed, flat, water)
+    assert run == [] and skipped == ["nodata", "cloud", "terrain", "spectral"]
+    # screening off: only the tile without data is skipped
+    run, skipped = plan_strip(Screen.off(), cols, tw, valid, observed, flat, water)
+    assert run == [4, 8, 12] and skipped == ["nodata"]
+    # a layer that is not there (no SCL, no DEM, no NIR) is no rule
+    run, _ = plan_strip(Screen(), cols, tw, valid, None, None, None)
+    assert run == [4, 8, 12]
+
+
+def test_screen_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="--screen-ndwi 1.5 must be in"):
+        Screen(ndwi_min=1.5)
+    with pytest.raises(ConfigError, match="--screen-min-pixels 0"):
+        Screen(min_pixels=0)
+    assert Screen.off().describe() == "off"
+
+
+@pytest.fixture(scope="module")
+def cloudy_scene(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    from glofwatch.scene.synth import write_synthetic_scene
+
+    return write_synthetic_scene(tmp_path_factory.mktemp("cloudy"), size=256, seed=5, cloud_cover=0.3, scl=True)
+
+
+def _read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        return ds.read(1)
+
+
+def test_lossless_rules_leave_the_mask_as_it_was(tiny_run: Path, cloudy_scene, tmp_path: Path) -> None:  # noqa: ANN001
+    """Nodata, SCL cloud and DEM slope only skip tiles whose pixels can never be lake in the mask."""
+    from glofwatch.infer.predict import Predictor
+
+    predictor = Predictor.from_path(tiny_run, device="cpu")
+    scene = read_scene(cloudy_scene.scene)
+    kw = {"tile": 64, "overlap": 16, "batch_size": 2, "dem": cloudy_scene.dem}
+    off = predict_scene(scene, predictor, tmp_path / "p0.tif", tmp_path / "m0.tif", screen=Screen.off(), **kw)
+    on = predict_scene(scene, predictor, tmp_path / "p1.tif", tmp_path / "m1.tif", screen=Screen(ndwi_min=None),
+                       **kw)
+    assert on.screen is not None and off.screen is not None
+    skipped = on.screen.skipped
+    assert skipped["spectral"] == 0 and on.n_tiles_run == on.n_tiles - sum(skipped.values())
+    assert skipped["cloud"] + skipped["terrain"] > 0  # the scene has both to skip
+    assert on.n_tiles_run < off.n_tiles_run
+    np.testing.assert_array_equal(_read(tmp_path / "m1.tif"), _read(tmp_path / "m0.tif"))
+    assert on.lake_pixels == off.lake_pixels
+    p1, p0 = _read(tmp_path / "p1.tif"), _read(tmp_path / "p0.tif")
+    np.testing.assert_array_equal(np.isnan(p1), np.isnan(p0))  # nodata stays NaN, skipped pixels are 0
+    assert on.screen.processed_px == (on.n_tiles_run + on.screen.padded) * 64 * 64
+    assert on.screen.to_dict()["processed_over_scene"] == pytest.approx(on.screen.processed_px / 256**2, abs=1e-4)
+
+
+def test_padded_batches_give_the_same_probabilities(tiny_run: Path, cloudy_scene, tmp_path: Path,  # noqa: ANN001
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import glofwatch.mapping.scene as scene_mod
+    from glofwatch.infer.predict import Predictor
+
+    monkeypatch.setattr(scene_mod, "PAD_MIN_TILES", 1)  # pad on this small scene too
+    predictor = Predictor.from_path(tiny_run, device="cpu")
+    scene = read_scene(cloudy_scene.scene)
+    one = predict_scene(scene, predictor, tmp_path / "p1.tif", tmp_path / "m1.tif", tile=64, overlap=0, batch_size=1,
+                        screen=Screen.off())
+    three = predict_scene(scene, predictor, tmp_path / "p3.tif", tmp_path / "m3.tif", tile=64, overlap=0,
+                          batch_size=3, screen=Screen.off())
+    # 4 strips of 4 tiles: batches 3 + 1, the 1 padded with 2 empty tiles
+    assert one.screen is not None and three.screen is not None
+    assert one.screen.padded == 0 and three.screen.padded == 4 * 2
+    np.testing.assert_allclose(_read(tmp_path / "p3.tif"), _read(tmp_path / "p1.tif"), atol=1e-5)
+
+
+def test_sample_and_read_with_scl_match_plain_reads(cloudy_scene) -> None:  # noqa: ANN001
+    scene = read_scene(cloudy_scene.scene)
+    windows = scene.sample(("B03", "B08"), side=32, every=4)
+    # 8 windows of 32 px per side, one in 4 from the third: starts 64 and 192 on each axis
+    assert windows.shape == (4, 2, 32, 32)
+    np.testing.assert_array_equal(windows[1], scene.read_window(64, 192, 32, 32, ("B03", "B08")))
+    data, scl = scene.read_with_scl(10, 20, 30, 40, ("B08", "B04"))
+    np.testing.assert_array_equal(data, scene.read_window(10, 20, 30, 40, ("B08", "B04")))
+    np.testing.assert_array_equal(scl, scene.read_scl(10, 20, 30, 40))
+
+
+def test_dem_on_the_scene_grid_is_read_without_warping(cloudy_scene) -> None:  # noqa: ANN001
+    from affine import Affine
+    from rasterio.vrt import WarpedVRT
+
+    from glofwatch.mapping.terrain import Sun, TerrainRules
+
+    scene = read_scene(cloudy_scene.scene)
+    with TerrainRules(cloudy_scene.dem, scene.grid, 10.0, Sun.of(scene.product)) as rules:
+        assert rules._vrt is None  # same grid: plain reads
+        h = rules.halo
+        assert h > 100  # the cast-shadow march looks kilometres towards the sun
+        plain = rules.read(100, 20)
+        with rasterio.open(cloudy_scene.dem) as src, WarpedVRT(
+            src, crs=src.crs, transform=src.transform @ Affine.translation(-h, -h), width=src.width + 2 * h,
+            height=src.height + 2 * h, nodata=np.nan, dtype="float32",
+        ) as vrt:
+            from rasterio.windows import Window
+
+            warped = vrt.read(1, window=Window(0, 100, src.width + 2 * h, 20 + 2 * h))
+        np.testing.assert_array_equal(np.isnan(plain), np.isnan(warped))
+        np.testing.assert_allclose(plain[~np.isnan(plain)], warped[~np.isnan(warped)])
+        # the 1 px halo of the slope rule is the middle of the full one
+        np.testing.assert_array_equal(rules.read(100, 20, halo=1), plain[h - 1 : h + 21, h - 1 : h + 257])
+
+
+def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> None:
+    from glofwatch.infer.precision import CHOICE_FILE, IOU_TOLERANCE, choose_precision, mapping_backend
+
+    record = choose_precision(tiny_run, threads=1)
+    cands = record["candidates"]
+    assert {"fp32", "int8"} <= set(cands)
+    ok = [n for n, c in cands.items() if c["val_iou"] >= cands["fp32"]["val_iou"] - IOU_TOLERANCE]
+    assert record["chosen"] == min(ok, key=lambda n: cands[n]["ns_per_px"])
+    for n, c in cands.items():
+        assert c["iou_points_lost"] == pytest.approx(100 * (cands["fp32"]["val_iou"] - c["val_iou"]), abs=1e-3)
+    path = tiny_run / "export" / CHOICE_FILE
+    assert json.loads(path.read_text())["chosen"] == record["chosen"]
+    stamp = path.stat().st_mtime_ns
+    assert choose_precision(tiny_run)["chosen"] == record["chosen"] and path.stat().st_mtime_ns == stamp  # kept
+    backend, note = mapping_backend(tiny_run, "auto", device="cpu", threads=1)
+    assert note is not None and note.startswith(f"precision {record['chosen']}")
+    with pytest.raises(ConfigError, match="--precision int8 needs a run folder mapped on CPU with OpenVINO"):
+        mapping_backend(tiny_run / "model.pt", "int8", device="cpu")
+    with pytest.raises(ConfigError, match="unknown precision 'int9'"):
+        mapping_backend(tiny_run, "int9")
