@@ -26,12 +26,38 @@ def label_lakes(mask: np.ndarray) -> tuple[np.ndarray, int]:
         mask: (H, W) array, lake where > 0 (or True).
 
     Returns:
-        ``(labels, n)``: (H, W) int32 lake numbers 1..n (0 elsewhere) and the count.
+        ``(labels, n)``: (H, W) lake numbers 1..n (0 elsewhere) and the count; uint16 when
+        fewer than 65535 patches (half the memory of int32 on a whole Sentinel-2 tile), else int32.
 
     Example:
         >>> m = np.array([[1, 0], [0, 1]])
         >>> label_lakes(m)[1]  # diagonal neighbours are two lakes
         2
     """
-    labels, n = ndimage.label(np.asarray(mask) > 0, structure=FOUR)
+    mask = np.asarray(mask)
+    lake = mask if mask.dtype == bool else mask > 0
+    try:
+        labels, n = ndimage.label(lake, structure=FOUR, output=np.uint16)
+    except RuntimeError:  # more patches than uint16 numbers
+        labels, n = ndimage.label(lake, structure=FOUR, output=np.int32)
     return labels, int(n)
+
+
+SIZE_BAND_PX = 1 << 22
+
+
+def lake_sizes(labels: np.ndarray, n: int) -> np.ndarray:
+    """Pixels per label 0..n of :func:`label_lakes` output, counted in bands.
+
+    ``np.bincount`` converts its input to 64-bit integers, 8 bytes per pixel (1 GB for a
+    whole Sentinel-2 tile); bands of :data:`SIZE_BAND_PX` pixels keep that to 32 MB.
+
+    Example:
+        >>> lake_sizes(np.array([[0, 1], [1, 2]], np.uint16), 2).tolist()
+        [1, 2, 1]
+    """
+    flat = labels.reshape(-1)
+    sizes = np.zeros(n + 1, dtype=np.int64)
+    for i in range(0, flat.size, SIZE_BAND_PX):
+        sizes += np.bincount(flat[i : i + SIZE_BAND_PX], minlength=n + 1)
+    return sizes

@@ -35,6 +35,43 @@ def torch_device(device: str) -> Any:
     return torch.device(resolve_device(device))
 
 
+def _libc():  # noqa: ANN202 - ctypes library or None
+    import ctypes
+    import ctypes.util
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc mallopt parameter
+
+
+def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas at ``n`` for threads started from now on (Linux; False elsewhere).
+
+    Each thread that allocates gets its own arena by default, and freed strip buffers stay
+    in them: with a reader and a writer thread a whole-tile mapping held about 100 MB more
+    at its peak than with two arenas.
+    """
+    libc = _libc()
+    return bool(libc is not None and libc.mallopt(_M_ARENA_MAX, int(n)))
+
+
+def release_memory() -> bool:
+    """Hand freed heap memory back to the system (glibc ``malloc_trim``; False where unavailable).
+
+    Between the stages of a mapping (network, then polygons) this keeps the next stage from
+    starting on top of the last one's freed but still resident buffers (0.7 GB on a whole tile).
+    """
+    libc = _libc()
+    return bool(libc is not None and libc.malloc_trim(0))
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB.
 

@@ -177,7 +177,7 @@ def bench_scene(
     device: str = "cpu",
     tile: int = 512,
     overlap: int = 32,
-    batch_size: int = 4,
+    batch_size: int = 0,
     cache: str | Path | None = None,
     seed: int = 0,
     threads: int | None = None,

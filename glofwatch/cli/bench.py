@@ -91,7 +91,7 @@ def scene_cmd(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     tile: int = typer.Option(512, help="Tile side in pixels."),
     overlap: int = typer.Option(32, help="Tile overlap in pixels."),
-    batch_size: int = typer.Option(4, help="Tiles per forward pass."),
+    batch_size: int = typer.Option(0, help="Tiles per forward pass (0: 1 on CPU, 8 on a GPU)."),
     cache: Optional[Path] = typer.Option(None,
                                          help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
     screen: str = typer.Option("both", help="both: map without screening in fp32 (the reference) and with screening "
@@ -136,7 +136,7 @@ def region_cmd(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     tile: int = typer.Option(512, help="Tile side in pixels of the network's windows."),
     overlap: int = typer.Option(64, help="Window overlap in pixels."),
-    batch_size: int = typer.Option(4, help="Windows per forward pass."),
+    batch_size: int = typer.Option(0, help="Windows per forward pass (0: 1 on CPU, 8 on a GPU)."),
     cache: Optional[Path] = typer.Option(None,
                                          help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
     seed: int = typer.Option(0, help="Synthetic scene seed."),

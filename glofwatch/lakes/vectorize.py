@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glofwatch.connectivity import LAKE_CONNECTIVITY, label_lakes
+from glofwatch.connectivity import LAKE_CONNECTIVITY, label_lakes, lake_sizes
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 
@@ -108,7 +108,7 @@ def vectorize_mask(
     labels, n = label_lakes(mask == 1)
     if n == 0:
         return empty_lakes(grid.crs)
-    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    counts = lake_sizes(labels, n)
     px_area = grid.pixel_area_m2()
     min_px = 1 if not np.isfinite(px_area) else max(1, int(np.floor(0.95 * min_area_m2 / px_area)))
     keep = np.flatnonzero(counts >= min_px)

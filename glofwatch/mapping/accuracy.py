@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.connectivity import label_lakes
+from glofwatch.connectivity import label_lakes, lake_sizes
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 from glofwatch.infer.metrics import Counts, scores
@@ -61,7 +61,7 @@ def _bin_of(area_km2: np.ndarray) -> np.ndarray:
 def _components(mask: np.ndarray, min_px: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Labels with patches below ``min_px`` removed, their sizes (index = label), and the number removed."""
     labels, n = label_lakes(mask)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes = lake_sizes(labels, n)
     small = sizes < min_px
     small[0] = False
     if small.any():

@@ -58,7 +58,7 @@ class MapOptions:
     Attributes:
         tile: tile side in pixels.
         overlap: overlap of neighbouring tiles in pixels.
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass (0: 1 on CPU, 8 on a GPU).
         device: auto, cpu or cuda.
         backend: auto, torch, onnxruntime or openvino (auto: the fastest available).
         min_area_m2: smallest lake kept in the polygons.
@@ -83,7 +83,7 @@ class MapOptions:
 
     tile: int = 512
     overlap: int = 32
-    batch_size: int = 4
+    batch_size: int = 0
     device: str = "auto"
     backend: str = "auto"
     min_area_m2: float = DEFAULT_MIN_AREA_M2

@@ -14,7 +14,7 @@ from typing import Any
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
 from glofwatch.mapping.screen import Screen
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
-from glofwatch.runtime import peak_rss_mb
+from glofwatch.runtime import peak_rss_mb, release_memory
 
 OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
 SUMMARY_FILE = "summary.json"
@@ -81,7 +81,7 @@ def map_scene(
     out_dir: str | Path,
     tile: int = 512,
     overlap: int = 32,
-    batch_size: int = 4,
+    batch_size: int = 0,
     progress: Callable[[int, int], None] | None = None,
     min_area_m2: float = DEFAULT_MIN_AREA_M2,
     gain: float | None = None,
@@ -103,7 +103,7 @@ def map_scene(
         out_dir: folder for this scene's outputs (created).
         tile: tile side in pixels.
         overlap: tile overlap in pixels.
-        batch_size: tiles per forward pass.
+        batch_size: tiles per forward pass (0: automatic, see :func:`~glofwatch.mapping.scene.predict_scene`).
         progress: called as ``progress(done_tiles, total_tiles)``.
         min_area_m2: smallest lake kept in the polygons.
         gain: 8-bit rendering gain (None: the training crops' default).
@@ -139,8 +139,10 @@ def map_scene(
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
         dem=dem, max_slope=max_slope, shadow=shadow, screen=screen,
     )
+    release_memory()  # the strips' freed buffers, before the polygons need the whole mask
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
+    release_memory()
     terrain = pred.terrain.finish(out / "mask.tif", min_area_m2) if pred.terrain is not None else None
     notes = [pred.offset.note] if pred.offset and pred.offset.note else []
     if getattr(predictor, "precision_note", None):
@@ -157,7 +159,7 @@ def map_scene(
         crs=scene.grid.crs, pixel_size_m=float(scene.grid.pixel_size[0]), date=scene.date,
         model=str(bundle.config.model) if bundle is not None else "",
         backend=str(getattr(predictor, "backend", "custom")), input=pred.input,
-        threshold=float(predictor.threshold), tile=tile, overlap=overlap, batch_size=batch_size,
+        threshold=float(predictor.threshold), tile=tile, overlap=overlap, batch_size=pred.batch_size,
         n_tiles=pred.n_tiles, n_tiles_run=pred.n_tiles_run, valid_fraction=pred.valid_pixels / (h * w),
         lake_pixels=pred.lake_pixels, n_lakes=len(lakes), lake_area_km2=float(lakes["area_km2"].sum()),
         min_area_m2=min_area_m2, seconds=round(seconds, 3), megapixels_per_s=round(h * w / 1e6 / seconds, 4),

@@ -242,13 +242,13 @@ class TerrainTally:
         shadow_idx = np.concatenate(self.shadow_idx) if self.shadow_idx else np.zeros(0, np.int64)
         by = {"slope": 0, "shadow": 0}
         if mask is not None and (slope_idx.size or shadow_idx.size):
-            from glofwatch.connectivity import label_lakes
+            from glofwatch.connectivity import label_lakes, lake_sizes
 
             before = mask == 1
             before.flat[slope_idx] = True
             before.flat[shadow_idx] = True
             labels, n = label_lakes(before)
-            size = np.bincount(labels.ravel(), minlength=n + 1)
+            size = lake_sizes(labels, n)
             left = np.bincount(labels[mask == 1], minlength=n + 1)
             n_slope = np.bincount(labels.flat[slope_idx], minlength=n + 1)
             n_shadow = np.bincount(labels.flat[shadow_idx], minlength=n + 1)

@@ -194,8 +194,8 @@ def test_bad_tiling_options(tmp_path: Path) -> None:
     pred = PixelPredictor(InputSpec())
     with pytest.raises(ConfigError, match=r"--overlap 64 must be at least 0 and smaller than --tile 64"):
         predict_scene(scene, pred, tmp_path / "p.tif", tmp_path / "m.tif", tile=64, overlap=64)
-    with pytest.raises(ConfigError, match=r"--batch-size 0 must be at least 1"):
-        predict_scene(scene, pred, tmp_path / "p.tif", tmp_path / "m.tif", tile=32, overlap=8, batch_size=0)
+    with pytest.raises(ConfigError, match=r"--batch-size -1 must be at least 1 \(or 0: automatic\)"):
+        predict_scene(scene, pred, tmp_path / "p.tif", tmp_path / "m.tif", tile=32, overlap=8, batch_size=-1)
 
 
 @pytest.fixture(scope="module")

@@ -165,3 +165,23 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
         mapping_backend(tiny_run / "model.pt", "int8", device="cpu")
     with pytest.raises(ConfigError, match="unknown precision 'int9'"):
         mapping_backend(tiny_run, "int9")
+
+
+def test_automatic_batch_is_one_tile_on_cpu(tiny_run: Path, cloudy_scene, tmp_path: Path) -> None:  # noqa: ANN001
+    from glofwatch.infer.predict import Predictor
+
+    predictor = Predictor.from_path(tiny_run, device="cpu")
+    res = predict_scene(read_scene(cloudy_scene.scene), predictor, tmp_path / "p.tif", tmp_path / "m.tif", tile=64,
+                        overlap=16)
+    assert res.batch_size == 1
+    assert res.screen is not None and res.screen.padded == 0
+
+
+def test_lake_sizes_count_like_bincount_in_bands(monkeypatch: pytest.MonkeyPatch) -> None:
+    import glofwatch.connectivity as conn
+
+    rng = np.random.default_rng(0)
+    labels, n = conn.label_lakes(rng.random((50, 70)) > 0.6)
+    assert labels.dtype == np.uint16
+    monkeypatch.setattr(conn, "SIZE_BAND_PX", 333)  # bands that cut rows
+    np.testing.assert_array_equal(conn.lake_sizes(labels, n), np.bincount(labels.ravel(), minlength=n + 1))
