@@ -366,8 +366,10 @@ def predict_scene(
     pad_batches = batch_size > 1 and total >= PAD_MIN_TILES * batch_size
     screened = ScreenTally(screen.describe(), tiles=total, spectral=water_idx is not None, scene_px=height * width)
     grid = scene.grid
-    # fast lossless deflate (level 1), compressed by all cores: a third of the time of level 6
-    fast = {"zlevel": 1, "num_threads": "ALL_CPUS", "BIGTIFF": "IF_SAFER"}
+    # fast lossless deflate (level 1): a third of the time of level 6
+    # as many compression threads as the network has: Dask workers sharing a machine do not oversubscribe it
+    gdal_threads = str(max(1, torch.get_num_threads()))
+    fast = {"zlevel": 1, "num_threads": gdal_threads, "BIGTIFF": "IF_SAFER"}
     prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
     counts = {"done": 0, "run": 0, "padded": 0, "valid": 0, "lake": 0, "hidden": 0}
@@ -413,7 +415,7 @@ def predict_scene(
         if dem is not None:
             terrain = stack.enter_context(TerrainRules(dem, grid, max_slope, Sun.of(scene.product), shadow,
                                                        str(scene.path)))
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS="ALL_CPUS"))
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS=gdal_threads))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))
         prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
