@@ -19,7 +19,13 @@ def map_cmd(
                                         ".SAFE products or STAC items; or a region: a folder of scenes, a .txt list "
                                         "of scene paths (one a line, relative to the list, # comments) or a "
                                         "`glofwatch fetch` output folder."),
-    model: Path = typer.Option(..., "--model", "-m", help="Run folder or model file (model.pt / .ckpt)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Run folder or model file (model.pt / .ckpt); "
+                                         "needed with --method model."),
+    method: str = typer.Option("model", "--method", help="model (the network of --model) or ndwi (no model: lake "
+                               "where NDWI (B03 - B08) / (B03 + B08) of the L2A DN is above --ndwi-threshold)."),
+    ndwi_threshold: Optional[str] = typer.Option(
+        None, "--ndwi-threshold", help="With --method ndwi: otsu (default; one Otsu threshold per scene, from a "
+        "1024 px overview, recorded in summary.json -> ndwi) or a fixed NDWI value in [-1, 1), e.g. 0.0, 0.1, 0.3."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; each scene gets OUT/<scene name>/."),
     tile: int = typer.Option(512, help="Tile side in pixels."),
     overlap: int = typer.Option(32, help="Overlap between tiles in pixels (blended; 32 px of 512 maps like 64 px, "
@@ -74,6 +80,7 @@ def map_cmd(
 
     mask.tif: 1 lake, 0 not lake, 2 not observed (SCL cloud, cloud shadow, thin cirrus), 255 nodata.
     With --dem, lake pixels on slopes above --max-slope or in cast shadow are 0 (summary.json -> terrain).
+    --method ndwi maps without a model: NDWI of B03 and B08 above a threshold (summary.json -> ndwi).
     A region (folder, list or fetch output) runs one Dask task per scene; complete scenes are skipped.
     """
     from rich.console import Console
@@ -87,10 +94,24 @@ def map_cmd(
     )
     from rich.text import Text
 
+    from glofwatch.errors import ConfigError
     from glofwatch.infer.backends import check_backend_name
+    from glofwatch.infer.ndwi import parse_threshold
     from glofwatch.mapping.batch import MapOptions, SceneResult, map_scenes
     from glofwatch.mapping.region import expand_region, parse_worker_memory
 
+    method = method.strip().lower()
+    if method not in ("model", "ndwi"):
+        raise ConfigError(f"--method {method} is unknown; use model (with --model RUN) or ndwi (no model)")
+    if method == "model" and model is None:
+        raise ConfigError("--method model needs --model RUN (a run folder or model file); "
+                          "or map without a model: --method ndwi")
+    if method == "model" and ndwi_threshold is not None:
+        raise ConfigError(f"--ndwi-threshold {ndwi_threshold} is for --method ndwi; add --method ndwi, or leave it out")
+    if method == "ndwi" and model is not None:
+        raise ConfigError(f"--model {model} is not used by --method ndwi (NDWI needs no model); leave --model out, "
+                          "or use --method model")
+    ndwi = parse_threshold(ndwi_threshold or "otsu") if method == "ndwi" else None
     console = Console(stderr=True)
     region = expand_region(scenes)
     for line in [*region.sources, *region.notes]:
@@ -106,7 +127,7 @@ def map_cmd(
                          overwrite=overwrite, threshold=threshold, tta=tta,
                          dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow,
                          precision=precision, screen=screen, screen_ndwi=screen_ndwi,
-                         screen_min_pixels=screen_min_pixels)
+                         screen_min_pixels=screen_min_pixels, ndwi=ndwi)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)
@@ -126,8 +147,9 @@ def map_cmd(
                 else:
                     console.print(Text.assemble(("failed", "red"), f" {res.scene}: {res.message}"), soft_wrap=True)
             elif res.status == "skipped":
-                console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete for this model and "
-                                   "these options (--overwrite to redo)"), soft_wrap=True)
+                console.print(Text(f"skipped {res.scene}: outputs in {out / res.name} are complete for this "
+                                   f"{'method' if ndwi is not None else 'model'} and these options (--overwrite to "
+                                   "redo)"), soft_wrap=True)
             elif res.message:
                 console.print(Text(f"note {res.scene}: {res.message}"), soft_wrap=True)
             if not per_tile:

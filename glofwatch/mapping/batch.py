@@ -28,6 +28,18 @@ Many scenes run on a Dask distributed cluster (a ``LocalCluster`` of ``workers``
 single-threaded workers, or an existing scheduler). Each worker loads the model
 once and maps one scene at a time; a failing scene is reported with its one-line
 reason and the others go on.
+
+Without a model (``MapOptions.ndwi``: ``"otsu"`` or a fixed threshold) scenes are
+mapped with the index baseline :class:`~glofwatch.infer.ndwi.NDWIPredictor`:
+lake where NDWI ``(B03 - B08) / (B03 + B08)`` of the DN plus the DN offset
+(clipped at 0) is above the threshold. ``otsu`` fixes one threshold per scene, by
+Otsu's method on the NDWI of the valid pixels of a decimated read of the scene
+(:data:`NDWI_OVERVIEW_PX` on the longer side), so all tiles share it. The
+predictor is built in :func:`run_scene`, on the worker mapping the scene.
+``summary.json`` -> ``model`` is ``ndwi-otsu`` (or ``ndwi-<t>``) and ``ndwi``
+holds the threshold used; ``threshold`` stays the probability cut 0.5, which
+``probability.tif`` (``clip((NDWI - t + 1) / 2, 0, 1)``) crosses exactly at NDWI ``t``.
+The resume key is the method and threshold instead of a model file.
 """
 
 from __future__ import annotations
@@ -49,6 +61,8 @@ from glofwatch.scene.read import scene_name
 CHANGED_NOTE = "redone: the model or options changed since it was mapped"
 CONNECT_TIMEOUT_S = 30
 """How long to wait for a Dask scheduler given with ``--scheduler``."""
+NDWI_OVERVIEW_PX = 1024
+"""Longer side of the decimated read whose NDWI fixes a scene's Otsu threshold."""
 
 
 @dataclass
@@ -79,6 +93,8 @@ class MapOptions:
         screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).
         screen_ndwi: NDWI threshold of the spectral screen (None: no spectral rule).
         screen_min_pixels: lake-candidate pixels a tile needs to run.
+        ndwi: map without a model, with the NDWI baseline: ``"otsu"`` (one Otsu threshold per scene) or a
+            fixed NDWI threshold in [-1, 1); None: map with the model.
     """
 
     tile: int = 512
@@ -103,6 +119,7 @@ class MapOptions:
     screen: bool = True
     screen_ndwi: float | None = DEFAULT_NDWI_MIN
     screen_min_pixels: int = 1
+    ndwi: str | float | None = None
 
     def __post_init__(self) -> None:
         if self.dem is not None:
@@ -165,9 +182,66 @@ def cached_predictor(model: str | Path, device: str = "auto", backend: str = "au
         return _PREDICTORS[key]
 
 
+def ndwi_predictor(scene_path: str | Path, options: MapOptions) -> tuple[Any, dict[str, Any]]:
+    """The NDWI baseline for one scene (``options.ndwi``), and its ``summary.json`` -> ``ndwi`` record.
+
+    Reads B03 and B08 as they are (L2A DN plus the scene's DN offset, clipped at 0, as
+    :class:`~glofwatch.mapping.scene.SceneInput` feeds ``source="reflectance"``; an 8-bit
+    scene as its values). With ``"otsu"`` the threshold is Otsu's on the NDWI of the valid
+    pixels of the scene read decimated to :data:`NDWI_OVERVIEW_PX`.
+
+    Raises:
+        InputError: the scene lacks B03 or B08 (the NDWI band message), or cannot be read.
+    """
+    from glofwatch.infer.ndwi import GREEN, NIR, NDWIPredictor, parse_threshold
+    from glofwatch.mapping.scene import SceneInput
+    from glofwatch.scene.read import read_scene
+
+    if options.ndwi is None:
+        raise ConfigError("no NDWI threshold set; pass --method ndwi (and --ndwi-threshold otsu or a value)")
+    scene = read_scene(scene_path, options.bands)
+    bands = (GREEN, NIR)
+    if not all(b in scene.sources for b in bands):
+        try:
+            NDWIPredictor(scene.bands)
+        except InputError as exc:
+            raise InputError(f"{scene.path}: {exc}") from None
+    source = "rgb8" if scene.kind == "rgb8" else "reflectance"
+    base = NDWIPredictor(bands, threshold=parse_threshold(options.ndwi), source=source)
+    otsu = base.ndwi_threshold == "otsu"
+    record: dict[str, Any] = {"index": f"({GREEN} - {NIR}) / ({GREEN} + {NIR})", "method": "otsu" if otsu else "fixed",
+                              "threshold": base.ndwi_threshold, "overview_shape": None}
+    predictor = base
+    if otsu:
+        offset = scene.dn_offset(bands, options.dn_offset).offset if scene.kind == "dn" else 0.0
+        conv = SceneInput.plan(scene, base.spec, None, offset)
+        data = scene.overview(NDWI_OVERVIEW_PX, conv.read_bands)
+        valid = scene.valid_mask(data)
+        predictor = base.for_scene(conv.convert(data, valid), valid)
+        record.update(threshold=float(predictor.ndwi_threshold), overview_shape=list(data.shape[1:]))
+        predictor.precision_note = (  # type: ignore[attr-defined]  # map_scene puts it in summary.json -> notes
+            f"NDWI threshold {record['threshold']:.4f} (Otsu on a {data.shape[1]} x {data.shape[2]} px overview "
+            "of the scene)")
+    predictor.model_name = base.name  # type: ignore[attr-defined]
+    return predictor, record
+
+
+def _record_ndwi(out_dir: Path, summary: dict[str, Any], name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json`` with the NDWI method: ``model`` its name, ``ndwi`` its threshold (rewritten atomically)."""
+    import json
+
+    from glofwatch.io.atomic import write_json_atomic
+
+    path = out_dir / SUMMARY_FILE
+    doc = json.loads(path.read_text())
+    doc.update(model=name, ndwi=record)
+    write_json_atomic(path, doc)
+    return {**summary, "model": name, "ndwi": record}
+
+
 def run_scene(
     scene_path: str | Path,
-    model: str | Path,
+    model: str | Path | None,
     out_root: str | Path,
     options: MapOptions,
     progress: Callable[[int, int], None] | None = None,
@@ -175,7 +249,8 @@ def run_scene(
 ) -> SceneResult:
     """Map one scene into ``out_root/<name>``; never raises for a bad scene (the result says why).
 
-    ``resume`` is the run's resume record (computed here when None).
+    ``resume`` is the run's resume record (computed here when None). With ``options.ndwi`` the
+    scene is mapped by NDWI (:func:`ndwi_predictor`, built here for this scene) and ``model`` is not used.
     """
     from glofwatch.mapping.resume import resume_key, resume_state
 
@@ -192,8 +267,15 @@ def run_scene(
             import torch
 
             torch.set_num_threads(options.threads)
-        predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
-                                     options.threshold, options.tta, options.precision, options.threads)
+        ndwi: dict[str, Any] | None = None
+        if options.ndwi is not None:
+            predictor, ndwi = ndwi_predictor(scene_path, options)
+        elif model is None:
+            raise ConfigError("no model to map with; pass --model RUN (a run folder or model file), "
+                              "or map without a model: --method ndwi")
+        else:
+            predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
+                                         options.threshold, options.tta, options.precision, options.threads)
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
@@ -201,10 +283,12 @@ def run_scene(
             use_scl=options.use_scl, resume=resume, dem=options.dem, max_slope=options.max_slope,
             shadow=options.shadow, screen=options.window_screen(),
         )
+        record = summary.to_dict()
+        if ndwi is not None:
+            record = _record_ndwi(out_dir, record, predictor.model_name, ndwi)
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
         return SceneResult(str(scene_path), name, "failed", one_line(exc), user_error=isinstance(exc, GlofwatchError))
-    return SceneResult(str(scene_path), name, "done", "; ".join(filter(None, [note, *summary.notes])),
-                       summary.to_dict())
+    return SceneResult(str(scene_path), name, "done", "; ".join(filter(None, [note, *summary.notes])), record)
 
 
 def check_scene_names(scenes: Sequence[str | Path]) -> None:
@@ -219,7 +303,7 @@ def check_scene_names(scenes: Sequence[str | Path]) -> None:
 
 def map_scenes(
     scenes: Sequence[str | Path],
-    model: str | Path,
+    model: str | Path | None,
     out_root: str | Path,
     options: MapOptions | None = None,
     workers: int = 1,
@@ -233,9 +317,9 @@ def map_scenes(
 
     Args:
         scenes: scene files or folders (output names must differ).
-        model: run folder or model file.
+        model: run folder or model file (not used, and may be None, with ``options.ndwi``).
         out_root: outputs go to ``out_root/<scene name>/``.
-        options: mapping settings.
+        options: mapping settings (``ndwi``: map by NDWI, without a model).
         workers: Dask workers of a new LocalCluster (1 and no scheduler: no Dask).
         scheduler: address of an existing Dask scheduler (``tcp://host:8786``).
         processes: LocalCluster workers are processes (True) or threads of this process.
@@ -262,9 +346,20 @@ def map_scenes(
                           "given; map that scene alone, or leave --scl out (each scene's own SCL is used)")
     check_scene_names(scenes)
     from glofwatch.infer.backends import resolve_model
+    from glofwatch.infer.ndwi import parse_threshold
     from glofwatch.mapping.resume import resume_key
 
-    resolve_model(model)  # a bad model is one error up front, not one per scene; .onnx/.xml files map too
+    if options.ndwi is not None:
+        options = MapOptions(**{**asdict(options), "ndwi": parse_threshold(options.ndwi)})
+        if options.threshold is not None:
+            raise ConfigError(f"--threshold {options.threshold:g} is a model's probability cut; with --method ndwi "
+                              "set the index threshold with --ndwi-threshold (otsu or a value such as 0.1)")
+        model = None
+    elif model is None:
+        raise ConfigError("no model to map with; pass --model RUN (a run folder or model file), "
+                          "or map without a model: --method ndwi")
+    else:
+        resolve_model(model)  # a bad model is one error up front, not one per scene; .onnx/.xml files map too
     resume = resume_key(model, options)
     results: dict[int, SceneResult] = {}
     todo: list[int] = []
@@ -289,7 +384,7 @@ def map_scenes(
 
 def _run_dask(
     items: list[tuple[int, str | Path]],
-    model: str | Path,
+    model: str | Path | None,
     out_root: str | Path,
     options: MapOptions,
     workers: int,
@@ -329,7 +424,7 @@ def _run_dask(
             cluster.close()
         raise ConfigError(f"cannot reach the Dask scheduler {scheduler} ({one_line(exc)}); check --scheduler") from None
     try:
-        model_abs = str(Path(model).resolve())
+        model_abs = str(Path(model).resolve()) if model is not None else None  # None: NDWI, no model
         out_abs = str(Path(out_root).resolve())
         futures = {}
         for i, s in items:

@@ -6,6 +6,10 @@ of the model file's bytes (with the ``.bin`` of an OpenVINO ``.xml``) and of
 every option that can change the outputs (all of :class:`MapOptions` except
 ``threads`` and ``overwrite``). A new model, a retrained ``model.pt`` or another
 ``--tile``, ``--dn-offset``, ``--scl`` ... redoes the scene; the same ones skip it.
+
+Mapping without a model (``MapOptions.ndwi``, ``glofwatch map --method ndwi``) keys
+on the method and its threshold (``otsu`` or the value) instead of a model file,
+and leaves out the options only a model reads (:data:`MODEL_ONLY_OPTIONS`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from glofwatch.errors import ConfigError
+
 IGNORED_OPTIONS = ("threads", "overwrite")
 """Options that do not change the outputs and so are not part of the key."""
+
+MODEL_ONLY_OPTIONS = ("device", "backend", "precision", "tta", "threshold", "gain")
+"""Options that change only what a model outputs: not part of an NDWI run's key."""
+
+LATER_OPTIONS: dict[str, Any] = {"ndwi": None}
+"""Options added after keys were first stored: left out of the key at these values, so
+scenes mapped before they existed still resume."""
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
@@ -56,14 +69,28 @@ def model_files(model: str | Path) -> list[Path]:
 
 def options_record(options: Any) -> dict[str, Any]:
     """The options that enter the key, as plain JSON values."""
-    record = {k: v for k, v in dataclasses.asdict(options).items() if k not in IGNORED_OPTIONS}
+    ndwi = getattr(options, "ndwi", None) is not None
+    record = {k: v for k, v in dataclasses.asdict(options).items()
+              if k not in IGNORED_OPTIONS and not (ndwi and k in MODEL_ONLY_OPTIONS)
+              and not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
     return json.loads(json.dumps(record, default=str))
 
 
-def resume_key(model: str | Path, options: Any) -> dict[str, Any]:
-    """The resume record of a run: ``hash``, ``model_sha256`` (per file) and ``options``."""
-    files = {p.name: file_sha256(p) for p in model_files(model)}
+def resume_key(model: str | Path | None, options: Any) -> dict[str, Any]:
+    """The resume record of a run: ``hash``, ``model_sha256`` (per file) and ``options``.
+
+    With ``options.ndwi`` (no model; ``model`` is not read): ``hash``, ``method``
+    (``{"name": "ndwi", "threshold": "otsu" or the value}``) and ``options``.
+    """
     record = options_record(options)
+    ndwi = getattr(options, "ndwi", None)
+    if ndwi is not None:
+        method = {"name": "ndwi", "threshold": ndwi}
+        text = json.dumps({"method": method, "options": record}, sort_keys=True, default=str)
+        return {"hash": hashlib.sha256(text.encode()).hexdigest(), "method": method, "options": record}
+    if model is None:
+        raise ConfigError("no model to key the outputs on; pass --model RUN, or map without a model: --method ndwi")
+    files = {p.name: file_sha256(p) for p in model_files(model)}
     text = json.dumps({"model": files, "options": record}, sort_keys=True)
     return {"hash": hashlib.sha256(text.encode()).hexdigest(), "model_sha256": files, "options": record}
 

@@ -153,7 +153,7 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
     assert {"fp32", "int8"} <= set(cands)
     ok = [n for n, c in cands.items() if c["val_iou"] >= cands["fp32"]["val_iou"] - IOU_TOLERANCE]
     assert record["chosen"] == min(ok, key=lambda n: cands[n]["ns_per_px"])
-    for n, c in cands.items():
+    for c in cands.values():
         assert c["iou_points_lost"] == pytest.approx(100 * (cands["fp32"]["val_iou"] - c["val_iou"]), abs=1e-3)
     path = tiny_run / "export" / CHOICE_FILE
     assert json.loads(path.read_text())["chosen"] == record["chosen"]
