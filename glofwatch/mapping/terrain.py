@@ -418,13 +418,18 @@ class TerrainRules:
             dark = np.zeros_like(steep)
             if self.shadow and self.sun is not None:
                 candidates = lake & ~steep & (slope > SHADOW_MIN_SLOPE_DEG)
-                # the horizon march needs the DEM far around: only for the column blocks with candidates
-                for c0 in _blocks_with(candidates, SHADOW_BLOCK_PX):
-                    c1 = min(c0 + SHADOW_BLOCK_PX, self.grid.width)
-                    dem = self.read(row, n, col=int(c0), width=int(c1 - c0))
+                # the horizon march needs the DEM far around: only over the box of the candidates
+                # of each column block that has any
+                for b0 in _blocks_with(candidates, SHADOW_BLOCK_PX):
+                    block = candidates[:, b0 : b0 + SHADOW_BLOCK_PX]
+                    rows_with = np.flatnonzero(block.any(axis=1))
+                    cols_with = np.flatnonzero(block.any(axis=0))
+                    r0, r1 = int(rows_with[0]), int(rows_with[-1]) + 1
+                    c0, c1 = b0 + int(cols_with[0]), b0 + int(cols_with[-1]) + 1
+                    dem = self.read(row + r0, r1 - r0, col=c0, width=c1 - c0)
                     shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, self.halo,
                                         north_up=self.north_up)
-                    dark[:, c0:c1] = candidates[:, c0:c1] & shade
+                    dark[r0:r1, c0:c1] = candidates[r0:r1, c0:c1] & shade
                 mask[dark] = 0
         offset = row * self.grid.width
         self.tally.slope_idx.append(np.flatnonzero(steep) + offset)
