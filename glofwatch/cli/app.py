@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "glofwatch.cli.yolo",
     "glofwatch.cli.data_synth",
     "glofwatch.cli.data_split",
+    "glofwatch.cli.data_rendering",
     "glofwatch.cli.models",
     "glofwatch.cli.train",
     "glofwatch.cli.evaluate",

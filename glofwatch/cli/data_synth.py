@@ -20,7 +20,8 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed writes identical files."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share of crops in the test split."),
     rendering: str = typer.Option(
-        "false-colour", "--rendering", help="Crop colours: false-colour (B08 B04 B03) or true-colour (B04 B03 B02)."
+        "false-colour", "--rendering", help="Crop colours: false-colour (B08 B04 B03), true-colour (B04 B03 B02) "
+        "or mixed (each crop in one of the two at random, listed in synth.json)."
     ),
     scene: bool = typer.Option(False, "--scene", help="Write one georeferenced scene with truth instead of crops."),
     bands_as_files: bool = typer.Option(
@@ -67,20 +68,30 @@ def synth(
         seconds = time.perf_counter() - start
         console.print(f"grid: {files.grid.crs}, {files.grid.pixel_size[0]:g} m pixels, {seconds:.1f} s")
         return
-    from glofwatch.scene.render import RENDERINGS
-    from glofwatch.scene.synth.crops import CropParams
+    from glofwatch.errors import ConfigError
+    from glofwatch.registry import close_matches_hint
+    from glofwatch.scene.render import MIXED, RENDERINGS
+    from glofwatch.scene.synth.crops import CropParams, mixed_params
     from glofwatch.scene.synth.dataset import write_synthetic_dataset
 
-    RENDERINGS.get(rendering)
+    if rendering == MIXED:
+        params = mixed_params()
+    elif rendering in RENDERINGS.names():
+        params = CropParams(rendering=rendering)
+    else:
+        known = [*RENDERINGS.names(), MIXED]
+        raise ConfigError(f"unknown rendering '{rendering}'{close_matches_hint(rendering, known)} "
+                          f"(known: {', '.join(known)}); pass one to --rendering")
     summary = write_synthetic_dataset(
-        out, n=n, size=size or 320, seed=seed, test_fraction=test_fraction, params=CropParams(rendering=rendering)
+        out, n=n, size=size or 320, seed=seed, test_fraction=test_fraction, params=params
     )
     table = Table(title=f"synthetic crops {summary['size']}x{summary['size']} px, seed {seed}, {rendering}: {out}")
-    for column in ("split", "images", "lake-free", "lakes", "mean lake share"):
+    for column in ("split", "images", "lake-free", "lakes", "mean lake share", "renderings"):
         table.add_column(column)
     for split, s in summary["splits"].items():
         share = "-" if s["mean_lake_fraction"] is None else f"{100 * s['mean_lake_fraction']:.1f} %"
-        table.add_row(split, str(s["images"]), str(s["lake_free"]), str(s["lakes"]), share)
+        kinds = ", ".join(f"{k} {v}" for k, v in s["renderings"].items())
+        table.add_row(split, str(s["images"]), str(s["lake_free"]), str(s["lakes"]), share, kinds)
     console.print(table)
     console.print(f"wrote {out / 'synth.json'} in {time.perf_counter() - start:.1f} s", soft_wrap=True, highlight=False)
 

@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+RENDERING_HELP = ("8-bit rendering of the images: auto (from the data set's rendering.txt or synth.json, else "
+                  "detected; stop when the model expects another), true-colour or false-colour (they are that: "
+                  "no detection), or any (no check).")
 THRESHOLD_HELP = "Mask threshold overriding the model's own (chosen on validation at the end of training)."
 TTA_HELP = "Test-time augmentation: average over the 8 flips and rotations (8x slower)."
 
@@ -29,6 +32,7 @@ def evaluate_cmd(
                                        help="otsu (per image) or a fixed NDWI value, e.g. 0.0, 0.1, 0.3."),
     bands: Optional[str] = typer.Option(None, "--bands", help="NDWI: band order of the crops, e.g. B08,B04,B03 "
                                         "(default: from synth.json)."),
+    rendering: str = typer.Option("auto", "--rendering", help=RENDERING_HELP),
 ) -> None:
     """Score a model (or the NDWI baseline) on a split: dataset-level metrics JSON, a Markdown row, masks."""
     from rich.console import Console
@@ -61,8 +65,12 @@ def evaluate_cmd(
             metrics = evaluate_yolo(run, data, split, out_dir, save_masks=save_masks, device=device, name=name)
             row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
         else:
+            from glofwatch.infer.rendering import check_declared
+
+            check_declared(rendering)
             predictor = load_predictor(run, backend=backend, device=device, threshold=threshold, tta=tta)
-            metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name, run=run)
+            metrics = evaluate(predictor, data, split, out_dir, save_masks=save_masks, name=name, run=run,
+                               rendering=rendering)
             row = markdown_row(name or metrics["preset"], metrics["model"], metrics["loss"], metrics)
     console.print(TABLE_HEADER, markup=False)
     console.print(row, markup=False)
@@ -102,6 +110,8 @@ def predict_cmd(
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino (auto: the fastest available)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help=THRESHOLD_HELP),
     tta: bool = typer.Option(False, "--tta", help=TTA_HELP),
+    rendering: str = typer.Option("auto", "--rendering", help=RENDERING_HELP.replace(
+        "from the data set's rendering.txt or synth.json, else detected", "detected on a sample of the images")),
 ) -> None:
     """Write a mask (<id>_mask.png) and an overlay (<id>_overlay.png) for each image."""
     from rich.progress import track
@@ -118,7 +128,11 @@ def predict_cmd(
         predict_yolo_images(run, files, out, device=device)
         typer.echo(f"wrote instances (JSON), overlays and masks of {len(files)} image(s) to {out}")
         return
+    from glofwatch.infer.rendering import check_declared, check_image_files
+
+    check_declared(rendering)
     predictor = load_predictor(run, backend=backend, device=device, threshold=threshold, tta=tta)
+    check_image_files(files, predictor.bundle, rendering, model=str(run))
     failed: list[str] = []
     for f in track(files, description="predicting", transient=True):
         try:  # a bad image is reported and skipped; the others are still predicted

@@ -83,8 +83,15 @@ def train_cmd(
         cfg = resolve_config(preset, overrides)
         run_dir = out
     console = Console(stderr=True)
+    rendering_note = ""
+    if resume is None and data is not None and data.is_dir():
+        from glofwatch.train.rendering import record_data_rendering
+
+        cfg, rendering_note = record_data_rendering(cfg, data)
     console.print(f"[bold]glofwatch train[/] {cfg.preset}: {cfg.model}, loss {cfg.loss}, "
                   f"{cfg.max_epochs} epochs -> {run_dir}")
+    if rendering_note:
+        console.print(f"input rendering: {rendering_note}", soft_wrap=True, markup=False, highlight=False)
     result = train(cfg, run_dir, data, resume=resume is not None, progress=progress)
     if result.stopped_by == "rank":  # a non-zero rank of a distributed run: rank 0 reports
         return

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from glofwatch.data.renderings import check_model_rendering
 from glofwatch.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -40,8 +41,9 @@ class InputSpec:
 
     Attributes:
         bands: channel names in model input order, e.g. ("B04", "B03", "B02") for true colour.
-        source: what the raw values are: "rgb8" (8-bit true-colour rendering, 0..255) or
-            "reflectance" (Sentinel-2 L2A digital numbers, reflectance x 10000).
+        source: what the raw values are: "rgb8" (an 8-bit rendering, 0..255; which one:
+            ``bands`` and ``rendering``) or "reflectance" (Sentinel-2 L2A digital numbers,
+            reflectance x 10000).
         scaling: "percentile" or "fixed".
         p_low: lower percentile (0..100) for ``percentile``.
         p_high: upper percentile (0..100) for ``percentile``.
@@ -51,6 +53,11 @@ class InputSpec:
         gain: for ``rgb8`` models, the gain of the 8-bit rendering of the training images
             (8-bit value = reflectance x gain x 255); the scene mapper renders L2A
             scenes with it. ``None``: unknown (the mapper's default is used).
+        rendering: the 8-bit rendering(s) of the training images, from the training data
+            (:func:`glofwatch.data.renderings.dataset_rendering`): ``true-colour`` or
+            ``false-colour`` (8-bit inputs are checked against it, see
+            :mod:`glofwatch.infer.rendering`), ``any`` (trained on mixed renderings: not
+            checked) or ``unknown`` (not recorded: not checked).
     """
 
     bands: tuple[str, ...] = ("B04", "B03", "B02")
@@ -62,8 +69,10 @@ class InputSpec:
     mean: tuple[float, ...] = field(default=IMAGENET_MEAN)
     std: tuple[float, ...] = field(default=IMAGENET_STD)
     gain: float | None = None
+    rendering: str = "unknown"
 
     def __post_init__(self) -> None:
+        check_model_rendering(self.rendering)
         if self.scaling not in SCALINGS:
             raise ConfigError(f"input scaling '{self.scaling}' is unknown; use one of {', '.join(SCALINGS)}")
         if not 0.0 <= self.p_low < self.p_high <= 100.0:

@@ -74,6 +74,7 @@ def evaluate(
     batch_images: int = 8,
     name: str | None = None,
     run: str | Path | None = None,
+    rendering: str = "auto",
 ) -> dict[str, Any]:
     """Score ``predictor`` on ``root``/``split`` and write the outputs.
 
@@ -81,17 +82,22 @@ def evaluate(
     batch metrics use groups of ``batch_images`` images (the study's batch of 8).
     Which crops are scored, and the refusal to score training crops as test,
     follow :func:`glofwatch.infer.evalset.eval_items` for the run of the model.
+    Before scoring, the crops' 8-bit rendering is checked against the model's
+    (:func:`glofwatch.infer.rendering.check_split`).
 
     Args:
         predictor: a :class:`Predictor` or any object with ``predict_image``, ``threshold`` and
             ``info()`` (e.g. :class:`glofwatch.infer.ndwi.NDWIPredictor`).
         run: the run folder (default: the one recorded in the model's meta).
+        rendering: the crops' rendering: ``auto`` (declared by the data set, else detected),
+            a rendering name, or ``any`` (no check).
 
     Returns:
         The metrics dict written to ``metrics.json``.
 
     Raises:
-        InputError: the split would score crops the model was trained or selected on as held out.
+        InputError: the split would score crops the model was trained or selected on as held out;
+            or the crops are in another rendering than the model expects.
     """
     from glofwatch.infer.evalset import eval_items
     from glofwatch.infer.meter import SegmentationMeter
@@ -100,6 +106,14 @@ def evaluate(
     out_dir = Path(out_dir)
     items = eval_items(root, split, run, getattr(predictor, "bundle", None))
     ds = items.dataset
+    bundle = getattr(predictor, "bundle", None)
+    checked = {"images": "not checked", "model": None}
+    if bundle is not None:
+        from glofwatch.infer.rendering import check_split, expected_rendering
+
+        label = str(run) if run is not None else (bundle.meta or {}).get("run_dir")
+        checked = {"images": check_split(bundle, ds, items.indices, root, rendering, model=label),
+                   "model": expected_rendering(bundle)}
     meter = SegmentationMeter(threshold=predictor.threshold)
     t0 = time.monotonic()
     group: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
@@ -135,6 +149,7 @@ def evaluate(
             "threshold": predictor.threshold,
             "temperature": getattr(predictor, "temperature", None),
             "tta": bool(getattr(predictor, "tta", False)),
+            "rendering": checked,
             **info,
             "seconds": round(seconds, 2),
             "images_per_s": round(n / max(seconds, 1e-9), 2),

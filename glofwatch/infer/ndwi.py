@@ -189,7 +189,8 @@ def replace_threshold(p: NDWIPredictor, t: float) -> NDWIPredictor:
 
 
 def dataset_bands(root: str | Path, n_channels: int, bands: str | None = None) -> tuple[str, ...]:
-    """The band order of a data set's crops: given, from ``synth.json``, or S2 order for 4-band crops.
+    """The band order of a data set's crops: given, from its declared rendering (``rendering.txt``,
+    ``synth.json``), or S2 order for 4-band crops.
 
     Raises:
         ConfigError: the band order is unknown (pass ``--bands``).
@@ -199,12 +200,14 @@ def dataset_bands(root: str | Path, n_channels: int, bands: str | None = None) -
         if len(names) != n_channels:
             raise ConfigError(f"--bands names {len(names)} bands but the crops have {n_channels}; name one per channel")
         return names
-    from glofwatch.io.files import read_json
+    from glofwatch.data.renderings import dataset_rendering
+    from glofwatch.scene.render import MIXED, RENDERINGS, UNKNOWN
 
-    rendering = read_json(Path(root) / "synth.json").get("params", {}).get("rendering")
-    if rendering:
-        from glofwatch.scene.render import RENDERINGS
-
+    rendering, source = dataset_rendering(root)
+    if rendering == MIXED:
+        raise ConfigError(f"{root}: the crops mix renderings ({source}), so they have no one band order; "
+                          "score NDWI on a single-rendering set (near-infrared false colour)")
+    if rendering != UNKNOWN:
         return tuple(RENDERINGS.get(rendering).bands)
     if n_channels == 4:
         return ("B02", "B03", "B04", "B08")

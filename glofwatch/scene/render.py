@@ -50,6 +50,24 @@ RENDERINGS.register(
 )
 
 
+MIXED = "mixed"
+"""A data set whose crops come in several renderings (``glofwatch data synth --rendering mixed``)."""
+
+ANY = "any"
+"""What a model trained on mixed renderings expects: any rendering (its inputs are not checked)."""
+
+UNKNOWN = "unknown"
+"""What a model expects when its training data did not say how it was rendered (not checked)."""
+
+
+def rendering_bands(name: str) -> str:
+    """``"R=B08 G=B04 B=B03"`` for a rendering name; ``name`` itself for ``any``/``unknown``/``mixed``."""
+    if name in (MIXED, ANY, UNKNOWN):
+        return name
+    r, g, b = RENDERINGS.get(name).bands
+    return f"R={r} G={g} B={b}"
+
+
 def to_rgb(reflectance: np.ndarray, rendering: str = "false-colour", gain: float = 2.5) -> np.ndarray:
     """Render reflectance as 8-bit RGB.
 

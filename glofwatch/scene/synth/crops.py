@@ -54,7 +54,11 @@ class CropParams:
         nodata_probability: chance of a black no-data wedge.
         max_nodata_fraction: largest share of the crop in the wedge.
         kind_weights: relative frequency of water colour families (see ``materials``).
-        rendering: ``false-colour`` (B08 B04 B03, like the real Himalayan crops) or ``true-colour``.
+        rendering: ``false-colour`` (B08 B04 B03, like the real Himalayan crops) or ``true-colour``;
+            with :attr:`renderings`, the one a model trained on the crops renders scenes in.
+        renderings: when not empty, each crop is drawn in one of these, uniformly at random
+            (``data synth --rendering mixed``: both); the draw comes after everything else,
+            so crop ``i`` shows the same landscape as with a single rendering.
         gain_range: (low, high) gain applied before clipping (EO Browser uses 2.5).
         zoom_probability: chance the crop is rendered coarser and enlarged (nearest
             neighbour, blocky like a map zoomed past native resolution).
@@ -82,6 +86,7 @@ class CropParams:
     max_nodata_fraction: float = 0.35
     kind_weights: dict[str, float] = field(default_factory=dict)
     rendering: str = "false-colour"
+    renderings: tuple[str, ...] = ()
     gain_range: tuple[float, float] = CROP_GAIN_RANGE
     zoom_probability: float = 0.3
     max_zoom: float = 2.5
@@ -110,6 +115,8 @@ class CropParams:
                 f"known: {', '.join(WATER_KIND_NAMES)}"
             )
         RENDERINGS.get(self.rendering)
+        for name in self.renderings:
+            RENDERINGS.get(name)
         if self.max_zoom < 1.0:
             raise ConfigError(f"synthetic crops: max_zoom={self.max_zoom} is below 1; use 1 (no zoom) or more")
         if not 0 <= self.blur_sigma_px[0] <= self.blur_sigma_px[1]:
@@ -321,7 +328,10 @@ def synth_crop(rng: np.random.Generator, size: int = 320, params: CropParams | N
         refl = _blur_valid(refl, ~land.nodata, sigma)
     refl = _enlarge(refl, size)
     gain = float(rng.uniform(*params.gain_range))
-    image = to_rgb(refl, params.rendering, gain)
+    rendering = params.rendering
+    if params.renderings:
+        rendering = params.renderings[int(rng.integers(len(params.renderings)))]
+    image = to_rgb(refl, rendering, gain)
     mask = _enlarge(land.lake_mask(), size)
     visible = np.bincount(_enlarge(land.lake_id, size)[mask.astype(bool)].ravel(), minlength=len(land.lakes) + 1)
     lakes = [
@@ -335,7 +345,7 @@ def synth_crop(rng: np.random.Generator, size: int = 320, params: CropParams | N
         lakes=lakes,
         reflectance=np.ascontiguousarray(refl),
         landscape=land,
-        rendering=params.rendering,
+        rendering=rendering,
         gain=gain,
         zoom=size / render,
     )
@@ -346,7 +356,17 @@ def params_dict(params: CropParams) -> dict:
     d = asdict(params)
     d["gain_range"] = list(params.gain_range)
     d["blur_sigma_px"] = list(params.blur_sigma_px)
+    d["renderings"] = list(params.renderings)
     return d
 
 
-__all__ = ["CropLake", "CropParams", "SynthCrop", "draw_crop_spec", "params_dict", "synth_crop", "wedge_mask"]
+def mixed_params(params: CropParams | None = None) -> CropParams:
+    """``params`` with each crop drawn in true or false colour at random (scenes: false colour)."""
+    from dataclasses import replace
+
+    return replace(params or CropParams(), rendering="false-colour", renderings=("true-colour", "false-colour"))
+
+
+__all__ = [
+    "CropLake", "CropParams", "SynthCrop", "draw_crop_spec", "mixed_params", "params_dict", "synth_crop", "wedge_mask",
+]

@@ -5,12 +5,16 @@ Layout (the one ``glofwatch`` reads for the study data)::
     OUT/train/images/synth_00001.png   RGB image, 8 bit
     OUT/train/labels/synth_00001.png   single channel, 0 = background, 255 = lake
     OUT/test/images/synth_00801.png    ...
-    OUT/synth.json                     parameters, seed and per-split counts
+    OUT/synth.json                     parameters, seed, rendering and per-split counts
 
 Crop ``i`` (1-based) is drawn from ``np.random.default_rng([seed, i])`` alone, so
 the same seed gives byte-identical files and any crop can be regenerated on its
 own. The first ``n - round(n * test_fraction)`` crops go to ``train``, the rest
 to ``test``. Every file is written atomically; re-running overwrites.
+
+``synth.json`` names the data set's ``rendering`` (``true-colour``, ``false-colour``
+or ``mixed``); a mixed set also lists each crop's rendering in ``crop_renderings``
+(file stem -> rendering) and counts them per split.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from glofwatch.errors import ConfigError
 from glofwatch.io.atomic import write_bytes_atomic, write_json_atomic
+from glofwatch.scene.render import MIXED
 from glofwatch.scene.synth.crops import CropParams, SynthCrop, params_dict, synth_crop
 
 GENERATOR_VERSION = 1
@@ -51,10 +56,13 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def has_synthetic_dataset(out: str | Path, n: int, size: int, seed: int) -> bool:
-    """True when ``out/synth.json`` records a data set of ``n`` crops of ``size`` px drawn with ``seed``."""
+def has_synthetic_dataset(out: str | Path, n: int, size: int, seed: int, rendering: str | None = None) -> bool:
+    """True when ``out/synth.json`` records a data set of ``n`` crops of ``size`` px drawn with ``seed``
+    (and, when given, in ``rendering``: a rendering name or ``mixed``)."""
     marker = Path(out) / "synth.json"
     made = json.loads(marker.read_text()) if marker.is_file() else {}
+    if rendering is not None and made.get("rendering", made.get("params", {}).get("rendering")) != rendering:
+        return False
     return (made.get("n"), made.get("size"), made.get("seed")) == (n, size, seed)
 
 
@@ -80,8 +88,9 @@ def write_synthetic_dataset(
 
     Returns:
         The summary also written to ``out/synth.json``: generator, seed, size,
-        parameters and, per split, the number of images, lake-free images,
-        lakes, mean lake-pixel fraction and lakes per water kind.
+        rendering, parameters and, per split, the number of images, lake-free images,
+        lakes, mean lake-pixel fraction, lakes per water kind and crops per rendering
+        (plus ``crop_renderings`` for a mixed set).
 
     Raises:
         ConfigError: ``n``, ``size`` or ``test_fraction`` out of range.
@@ -99,7 +108,9 @@ def write_synthetic_dataset(
     n_train = n - n_test
     stats: dict[str, dict[str, Any]] = {}
     for split in ("train", "test"):
-        stats[split] = {"images": 0, "lake_free": 0, "lakes": 0, "lake_fraction_sum": 0.0, "kinds": Counter()}
+        stats[split] = {"images": 0, "lake_free": 0, "lakes": 0, "lake_fraction_sum": 0.0, "kinds": Counter(),
+                        "renderings": Counter()}
+    crop_renderings: dict[str, str] = {}
     for index in range(1, n + 1):
         split = "train" if index <= n_train else "test"
         crop = draw_numbered_crop(seed, index, size, params)
@@ -112,6 +123,8 @@ def write_synthetic_dataset(
         s["lakes"] += len(crop.lakes)
         s["lake_fraction_sum"] += float(crop.mask.mean())
         s["kinds"].update(lake.kind for lake in crop.lakes)
+        s["renderings"][crop.rendering] += 1
+        crop_renderings[crop_name(index)] = crop.rendering
         if progress is not None:
             progress(index, n)
     splits = {}
@@ -122,6 +135,7 @@ def write_synthetic_dataset(
             "lakes": s["lakes"],
             "mean_lake_fraction": round(s["lake_fraction_sum"] / s["images"], 5) if s["images"] else None,
             "lakes_per_kind": dict(sorted(s["kinds"].items())),
+            "renderings": dict(sorted(s["renderings"].items())),
         }
     summary = {
         "generator": "glofwatch.scene.synth",
@@ -131,8 +145,11 @@ def write_synthetic_dataset(
         "size": size,
         "test_fraction": test_fraction,
         "mask_values": {"background": 0, "lake": 255},
+        "rendering": MIXED if params.renderings else params.rendering,
         "params": params_dict(params),
         "splits": splits,
     }
+    if params.renderings:
+        summary["crop_renderings"] = crop_renderings
     write_json_atomic(out / "synth.json", summary)
     return summary
