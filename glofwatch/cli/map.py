@@ -75,6 +75,8 @@ def map_cmd(
     screen_ndwi: float = typer.Option(0.0, "--screen-ndwi", help="NDWI (B03, B08) a pixel must exceed to keep its "
                                       "tile; McFeeters' water threshold is 0."),
     screen_min_pixels: int = typer.Option(1, "--screen-min-pixels", help="Lake-candidate pixels a tile needs to run."),
+    rendering: str = typer.Option("auto", "--rendering", help="What 8-bit scenes show: auto (detected and checked "
+                                  "against the model), true-colour, false-colour, or any (no check)."),
 ) -> None:
     """Map glacial lakes in whole scenes: probability.tif, mask.tif, lakes.gpkg/.geojson, summary.json.
 
@@ -127,7 +129,7 @@ def map_cmd(
                          overwrite=overwrite, threshold=threshold, tta=tta,
                          dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow,
                          precision=precision, screen=screen, screen_ndwi=screen_ndwi,
-                         screen_min_pixels=screen_min_pixels, ndwi=ndwi)
+                         screen_min_pixels=screen_min_pixels, ndwi=ndwi, rendering=rendering)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

@@ -52,6 +52,7 @@ from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.infer.precision import check_precision
+from glofwatch.infer.rendering import check_declared
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
 from glofwatch.mapping.screen import DEFAULT_NDWI_MIN, Screen
 from glofwatch.mapping.single import OUTPUT_FILES, SUMMARY_FILE, is_complete, map_scene
@@ -90,6 +91,8 @@ class MapOptions:
         shadow: the cast-shadow rule (with ``dem`` and a product that records its sun angles).
         precision: CPU graph precision, auto (the fastest within 0.5 validation IoU points of fp32,
             :mod:`glofwatch.infer.precision`), fp32, int8 or bf16.
+        rendering: what 8-bit scenes show: auto (detected, checked against the model), true-colour,
+            false-colour, any (no check).
         screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).
         screen_ndwi: NDWI threshold of the spectral screen (None: no spectral rule).
         screen_min_pixels: lake-candidate pixels a tile needs to run.
@@ -116,6 +119,7 @@ class MapOptions:
     max_slope: float = DEFAULT_MAX_SLOPE_DEG
     shadow: bool = True
     precision: str = "auto"
+    rendering: str = "auto"
     screen: bool = True
     screen_ndwi: float | None = DEFAULT_NDWI_MIN
     screen_min_pixels: int = 1
@@ -126,6 +130,7 @@ class MapOptions:
             self.dem = str(Path(self.dem).expanduser().resolve())
         self.window_screen()  # bad screen settings fail here, before any scene
         check_precision(self.precision)
+        check_declared(self.rendering)
 
     def window_screen(self) -> Screen:
         """The :class:`~glofwatch.mapping.screen.Screen` of these options."""
@@ -282,6 +287,7 @@ def run_scene(
             gain=options.gain, dn_offset=options.dn_offset, bands=options.bands, scl=options.scl,
             use_scl=options.use_scl, resume=resume, dem=options.dem, max_slope=options.max_slope,
             shadow=options.shadow, screen=options.window_screen(),
+            rendering=options.rendering,
         )
         record = summary.to_dict()
         if ndwi is not None:

@@ -300,6 +300,7 @@ def predict_scene(
     max_slope: float = DEFAULT_MAX_SLOPE_DEG,
     shadow: bool = True,
     screen: Screen | None = None,
+    rendering: str = "auto",
 ) -> ScenePrediction:
     """Map a scene to a probability GeoTIFF and a mask GeoTIFF, strip by strip.
 
@@ -326,6 +327,9 @@ def predict_scene(
         shadow: also drop lake pixels in cast shadow steeper than 5 degrees when the product has sun angles.
         screen: window screening (:mod:`glofwatch.mapping.screen`); None: :class:`Screen` defaults,
             ``Screen.off()``: every tile with a valid pixel runs.
+        rendering: for 8-bit scenes, what they show: ``auto`` (detected on a sample of windows and
+            checked against the model's expected rendering, :mod:`glofwatch.infer.rendering`),
+            ``true-colour`` / ``false-colour`` (declared), ``any`` (no check).
 
     Returns:
         A :class:`ScenePrediction`. Both files are written atomically, tiled and
@@ -351,6 +355,7 @@ def predict_scene(
     spec = predictor.spec
     offset = scene.dn_offset(spec.bands, dn_offset) if scene.kind == "dn" else None
     conv = SceneInput.plan(scene, spec, gain, offset.offset if offset is not None else 0.0)
+    _check_scene_rendering(scene, conv, getattr(predictor, "bundle", None), rendering)
     with_scl = use_scl and scene.scl is not None
     tally = SclTally(str(scene.scl.path)) if with_scl and scene.scl is not None else None
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
@@ -474,6 +479,18 @@ def predict_scene(
     return ScenePrediction(total, counts["run"], counts["valid"], counts["lake"], conv.describe(), stats_list, offset,
                            counts["hidden"], tally.summary() if tally is not None else None,
                            rules.tally if rules is not None else None, screened, batch_size)
+
+
+def _check_scene_rendering(scene: Scene, conv: SceneInput, bundle, rendering: str) -> None:  # noqa: ANN001
+    """An 8-bit scene must show what the model expects (true colour is never read as false colour)."""
+    from glofwatch.infer.rendering import check_rendering, checks_inputs, expected_rendering
+
+    if scene.kind != "rgb8" or bundle is None or not checks_inputs(bundle):
+        return
+    windows = scene.sample(conv.read_bands)
+    valid = [scene.valid_mask(w) for w in windows]
+    check_rendering(windows.transpose(0, 2, 3, 1), expected_rendering(bundle), str(scene.path), declared=rendering,
+                    valid=valid)
 
 
 class _Locked:

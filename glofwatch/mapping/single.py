@@ -94,6 +94,7 @@ def map_scene(
     max_slope: float = DEFAULT_MAX_SLOPE_DEG,
     shadow: bool = True,
     screen: Screen | None = None,
+    rendering: str = "auto",
 ) -> SceneSummary:
     """Map one scene into ``out_dir``: probability, mask, lake polygons, summary (written last).
 
@@ -116,6 +117,7 @@ def map_scene(
         max_slope: steepest slope of a lake pixel, degrees.
         shadow: apply the cast-shadow rule when the product records its sun angles.
         screen: window screening (:mod:`glofwatch.mapping.screen`; None: its defaults).
+        rendering: what an 8-bit scene shows (auto: detected and checked; see ``predict_scene``).
 
     Returns:
         The :class:`SceneSummary` (also written to ``out_dir/summary.json``).
@@ -137,7 +139,7 @@ def map_scene(
     pred = predict_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
-        dem=dem, max_slope=max_slope, shadow=shadow, screen=screen,
+        dem=dem, max_slope=max_slope, shadow=shadow, screen=screen, rendering=rendering,
     )
     release_memory()  # the strips' freed buffers, before the polygons need the whole mask
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):

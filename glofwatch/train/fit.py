@@ -214,7 +214,10 @@ def train(
     if not root.is_dir():
         raise InputError(f"{root}: data root not found; pass --data ROOT")
     if not resume:
-        cfg = adopt_encoder_stats(adopt_data_rendering(cfg, root))
+        from glofwatch.train.rendering import record_data_rendering
+
+        # every caller of train() gets the rendering check, not only the CLI
+        cfg = adopt_encoder_stats(record_data_rendering(adopt_data_rendering(cfg, root), root)[0])
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", cfg.to_yaml())
     info = read_json(run_dir / "run.json")

@@ -107,14 +107,18 @@ def test_evaluate_takes_the_rendering_a_data_set_declares(tiny_run: Path, tmp_pa
 
 def test_recorded_rendering_survives_a_saved_bundle_and_an_export(tiny_run: Path, mixed_root: Path,
                                                                  folders: dict[str, Path], tmp_path: Path) -> None:
+    from glofwatch.config import TrainConfig
     from glofwatch.infer.rendering import check_image_files, expected_rendering
     from glofwatch.models.bundle import load_bundle, save_bundle
     from glofwatch.models.export import bundle_from_metadata, export_metadata
     from glofwatch.train.rendering import record_data_rendering
 
     trained = load_bundle(tiny_run)
+    assert trained.spec.rendering == "false-colour"  # train() itself recorded its synthetic data's rendering
+    unrecorded = {**trained.config.input, "rendering": "unknown"}
+    base = TrainConfig.from_dict({**trained.config.to_dict(), "input": unrecorded})
     for root, want in ((mixed_root, "any"), (folders["true-colour"], "unknown")):
-        cfg, note = record_data_rendering(trained.config, root)
+        cfg, note = record_data_rendering(base, root)
         assert cfg.input_spec.rendering == want and note.startswith(want)
         path = save_bundle(tmp_path / f"{want}.pt", trained.net, cfg, {}, {})  # no run_dir: nothing to fall back on
         loaded = load_bundle(path)
@@ -125,7 +129,7 @@ def test_recorded_rendering_survives_a_saved_bundle_and_an_export(tiny_run: Path
     tc_root = tmp_path / "tc-root"
     tc_root.mkdir()
     (tc_root / "rendering.txt").write_text("true-colour\n")
-    cfg, note = record_data_rendering(trained.config, tc_root)
+    cfg, note = record_data_rendering(base, tc_root)
     assert cfg.input_spec.rendering == "true-colour" and str(tc_root / "rendering.txt") in note
     kept, _ = record_data_rendering(cfg, mixed_root)  # a rendering in the config is kept
     assert kept.input_spec.rendering == "true-colour"

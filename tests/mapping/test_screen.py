@@ -185,3 +185,34 @@ def test_lake_sizes_count_like_bincount_in_bands(monkeypatch: pytest.MonkeyPatch
     assert labels.dtype == np.uint16
     monkeypatch.setattr(conn, "SIZE_BAND_PX", 333)  # bands that cut rows
     np.testing.assert_array_equal(conn.lake_sizes(labels, n), np.bincount(labels.ravel(), minlength=n + 1))
+
+
+def test_true_colour_8bit_scene_is_not_read_as_false_colour(tiny_run: Path, cloudy_scene, tmp_path: Path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from glofwatch.cli.app import app
+    from glofwatch.infer.backends import resolve_model
+    from glofwatch.infer.rendering import expected_rendering
+    from glofwatch.scene.render import to_rgb
+
+    assert expected_rendering(resolve_model(tiny_run)[0]) == "false-colour"
+    with rasterio.open(cloudy_scene.scene) as src:
+        refl = src.read([1, 2, 3, 4]).astype(np.float32) / 10000.0
+        profile = src.profile
+    rgb = to_rgb(refl, "true-colour", 3.3).transpose(2, 0, 1)
+    scene = tmp_path / "natural.tif"
+    profile.update(count=3, dtype="uint8", nodata=0)
+    with rasterio.open(scene, "w", **profile) as dst:
+        dst.write(rgb)
+        for i, b in enumerate(("B08", "B04", "B03"), start=1):  # labelled as the model's bands: a silent mix-up
+            dst.set_band_description(i, b)
+    runner = CliRunner()
+    res = runner.invoke(app, ["map", str(scene), "--model", str(tiny_run), "--out", str(tmp_path / "maps"),
+                              "--no-progress", "--precision", "fp32"])
+    assert res.exit_code != 0
+    assert "detected as true-colour" in res.output and "expects false-colour" in res.output
+    assert not (tmp_path / "maps" / "natural" / "summary.json").exists()
+    res = runner.invoke(app, ["map", str(scene), "--model", str(tiny_run), "--out", str(tmp_path / "maps"),
+                              "--no-progress", "--precision", "fp32", "--rendering", "false-colour"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "maps" / "natural" / "summary.json").is_file()
