@@ -132,6 +132,31 @@ def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
         return np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
 
 
+def slope_tan2(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
+    """tan(slope)^2 (the squared gradient) as :func:`slope_deg` computes it, NaN where unknown.
+
+    Comparing it with ``tan(limit)^2`` decides ``slope > limit`` without an arctan per pixel.
+
+    Example:
+        >>> float(slope_tan2(np.array([[0.0, 10.0, 20.0]] * 3), 10.0, 10.0)[1, 1])  # 45 degrees
+        1.0
+    """
+    z = np.asarray(dem, dtype=np.float32)
+    if min(z.shape) < 2:
+        return np.zeros(z.shape, np.float32)
+    with np.errstate(invalid="ignore"):
+        d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
+        d_row *= d_row
+        d_col *= d_col
+        d_row += d_col
+        return d_row
+
+
+def _tan2(deg: float) -> float:
+    """tan(deg)^2; infinite at 90 degrees (nothing is steeper)."""
+    return math.inf if deg >= 90.0 else math.tan(math.radians(deg)) ** 2
+
+
 def shadow_steps(azimuth: float, dx_m: float, dy_m: float, reach_m: float,
                  north_up: bool = True) -> list[tuple[int, int, float]]:
     """Pixel offsets (d_row, d_col, distance in metres) towards the sun, up to ``reach_m``.
@@ -370,14 +395,14 @@ class TerrainRules:
         return out
 
     def strip(self, row: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """(DEM with a 1 px halo, slope) for rows ``row .. row + height``; kept for :meth:`apply` on those rows."""
+        """(DEM with a 1 px halo, squared slope tangent) for rows ``row .. row + height``; kept for :meth:`apply`."""
         cached = self._cached(row, height)
         if cached is not None:
             return cached
         start = time.perf_counter()
         dem = self.read(row, height, halo=1)
         dx_m, dy_m = pixel_size_m(self.grid, row + height / 2.0)
-        slope = slope_deg(dem, dx_m, dy_m)[1:-1, 1:-1]
+        slope = slope_tan2(dem, dx_m, dy_m)[1:-1, 1:-1]  # compared with tan^2 of the limits: no arctan
         self._strips[(row, height)] = (dem, slope)
         while len(self._strips) > STRIPS_KEPT:
             self._strips.pop(next(iter(self._strips)))
@@ -395,7 +420,7 @@ class TerrainRules:
         """(height, W) bool: pixels a lake may cover by the slope rule (slope <= max_slope, or unknown)."""
         _, slope = self.strip(row, height)
         with np.errstate(invalid="ignore"):
-            return ~(slope > self.max_slope)
+            return ~(slope > _tan2(self.max_slope))
 
     def apply(self, row: int, mask: np.ndarray) -> tuple[int, int]:
         """Turn lake pixels (1) of a mask strip starting at scene row ``row`` into 0 by the rules, in place.
@@ -413,21 +438,29 @@ class TerrainRules:
         known = np.isfinite(slope)
         self.tally.dem_missing_px += int(np.count_nonzero(lake & ~known))
         with np.errstate(invalid="ignore"):
-            steep = lake & (slope > self.max_slope)
+            steep = lake & (slope > _tan2(self.max_slope))
             mask[steep] = 0
             dark = np.zeros_like(steep)
             if self.shadow and self.sun is not None:
-                candidates = lake & ~steep & (slope > SHADOW_MIN_SLOPE_DEG)
+                candidates = lake & ~steep & (slope > _tan2(SHADOW_MIN_SLOPE_DEG))
                 # the horizon march needs the DEM far around: only over the box of the candidates
                 # of each column block that has any
-                for b0 in _blocks_with(candidates, SHADOW_BLOCK_PX):
+                blocks = _blocks_with(candidates, SHADOW_BLOCK_PX)
+                if blocks:  # one DEM read around all of them (block halos overlap), then a march per block
+                    h = self.halo
+                    rows_all = np.flatnonzero(candidates.any(axis=1))
+                    cols_all = np.flatnonzero(candidates.any(axis=0))
+                    R0, R1 = int(rows_all[0]), int(rows_all[-1]) + 1
+                    C0, C1 = int(cols_all[0]), int(cols_all[-1]) + 1
+                    big = self.read(row + R0, R1 - R0, col=C0, width=C1 - C0)
+                for b0 in blocks:
                     block = candidates[:, b0 : b0 + SHADOW_BLOCK_PX]
                     rows_with = np.flatnonzero(block.any(axis=1))
                     cols_with = np.flatnonzero(block.any(axis=0))
                     r0, r1 = int(rows_with[0]), int(rows_with[-1]) + 1
                     c0, c1 = b0 + int(cols_with[0]), b0 + int(cols_with[-1]) + 1
-                    dem = self.read(row + r0, r1 - r0, col=c0, width=c1 - c0)
-                    shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, self.halo,
+                    dem = big[r0 - R0 : r1 - R0 + 2 * h, c0 - C0 : c1 - C0 + 2 * h]
+                    shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, h,
                                         north_up=self.north_up)
                     dark[r0:r1, c0:c1] = candidates[r0:r1, c0:c1] & shade
                 mask[dark] = 0
