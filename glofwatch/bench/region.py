@@ -143,7 +143,7 @@ def bench_region(
     backend: str = "auto",
     device: str = "cpu",
     tile: int = 512,
-    overlap: int = 64,
+    overlap: int = 32,
     batch_size: int = 0,
     cache: str | Path | None = None,
     seed: int = 0,

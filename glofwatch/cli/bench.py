@@ -135,7 +135,7 @@ def region_cmd(
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     tile: int = typer.Option(512, help="Tile side in pixels of the network's windows."),
-    overlap: int = typer.Option(64, help="Window overlap in pixels."),
+    overlap: int = typer.Option(32, help="Window overlap in pixels."),
     batch_size: int = typer.Option(0, help="Windows per forward pass (0: 1 on CPU, 8 on a GPU)."),
     cache: Optional[Path] = typer.Option(None,
                                          help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),

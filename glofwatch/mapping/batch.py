@@ -34,7 +34,7 @@ mapped with the index baseline :class:`~glofwatch.infer.ndwi.NDWIPredictor`:
 lake where NDWI ``(B03 - B08) / (B03 + B08)`` of the DN plus the DN offset
 (clipped at 0) is above the threshold. ``otsu`` fixes one threshold per scene, by
 Otsu's method on the NDWI of the valid pixels of a decimated read of the scene
-(:data:`NDWI_OVERVIEW_PX` on the longer side), so all tiles share it. The
+(:data:`~glofwatch.mapping.ndwi_map.NDWI_OVERVIEW_PX` on the longer side), so all tiles share it. The
 predictor is built in :func:`run_scene`, on the worker mapping the scene.
 ``summary.json`` -> ``model`` is ``ndwi-otsu`` (or ``ndwi-<t>``) and ``ndwi``
 holds the threshold used; ``threshold`` stays the probability cut 0.5, which
@@ -62,7 +62,6 @@ from glofwatch.scene.read import scene_name
 CHANGED_NOTE = "redone: the model or options changed since it was mapped"
 CONNECT_TIMEOUT_S = 30
 """How long to wait for a Dask scheduler given with ``--scheduler``."""
-NDWI_OVERVIEW_PX = 1024
 """Longer side of the decimated read whose NDWI fixes a scene's Otsu threshold."""
 
 
@@ -187,63 +186,6 @@ def cached_predictor(model: str | Path, device: str = "auto", backend: str = "au
         return _PREDICTORS[key]
 
 
-def ndwi_predictor(scene_path: str | Path, options: MapOptions) -> tuple[Any, dict[str, Any]]:
-    """The NDWI baseline for one scene (``options.ndwi``), and its ``summary.json`` -> ``ndwi`` record.
-
-    Reads B03 and B08 as they are (L2A DN plus the scene's DN offset, clipped at 0, as
-    :class:`~glofwatch.mapping.scene.SceneInput` feeds ``source="reflectance"``; an 8-bit
-    scene as its values). With ``"otsu"`` the threshold is Otsu's on the NDWI of the valid
-    pixels of the scene read decimated to :data:`NDWI_OVERVIEW_PX`.
-
-    Raises:
-        InputError: the scene lacks B03 or B08 (the NDWI band message), or cannot be read.
-    """
-    from glofwatch.infer.ndwi import GREEN, NIR, NDWIPredictor, parse_threshold
-    from glofwatch.mapping.scene import SceneInput
-    from glofwatch.scene.read import read_scene
-
-    if options.ndwi is None:
-        raise ConfigError("no NDWI threshold set; pass --method ndwi (and --ndwi-threshold otsu or a value)")
-    scene = read_scene(scene_path, options.bands)
-    bands = (GREEN, NIR)
-    if not all(b in scene.sources for b in bands):
-        try:
-            NDWIPredictor(scene.bands)
-        except InputError as exc:
-            raise InputError(f"{scene.path}: {exc}") from None
-    source = "rgb8" if scene.kind == "rgb8" else "reflectance"
-    base = NDWIPredictor(bands, threshold=parse_threshold(options.ndwi), source=source)
-    otsu = base.ndwi_threshold == "otsu"
-    record: dict[str, Any] = {"index": f"({GREEN} - {NIR}) / ({GREEN} + {NIR})", "method": "otsu" if otsu else "fixed",
-                              "threshold": base.ndwi_threshold, "overview_shape": None}
-    predictor = base
-    if otsu:
-        offset = scene.dn_offset(bands, options.dn_offset).offset if scene.kind == "dn" else 0.0
-        conv = SceneInput.plan(scene, base.spec, None, offset)
-        data = scene.overview(NDWI_OVERVIEW_PX, conv.read_bands)
-        valid = scene.valid_mask(data)
-        predictor = base.for_scene(conv.convert(data, valid), valid)
-        record.update(threshold=float(predictor.ndwi_threshold), overview_shape=list(data.shape[1:]))
-        predictor.precision_note = (  # type: ignore[attr-defined]  # map_scene puts it in summary.json -> notes
-            f"NDWI threshold {record['threshold']:.4f} (Otsu on a {data.shape[1]} x {data.shape[2]} px overview "
-            "of the scene)")
-    predictor.model_name = base.name  # type: ignore[attr-defined]
-    return predictor, record
-
-
-def _record_ndwi(out_dir: Path, summary: dict[str, Any], name: str, record: dict[str, Any]) -> dict[str, Any]:
-    """``summary.json`` with the NDWI method: ``model`` its name, ``ndwi`` its threshold (rewritten atomically)."""
-    import json
-
-    from glofwatch.io.atomic import write_json_atomic
-
-    path = out_dir / SUMMARY_FILE
-    doc = json.loads(path.read_text())
-    doc.update(model=name, ndwi=record)
-    write_json_atomic(path, doc)
-    return {**summary, "model": name, "ndwi": record}
-
-
 def run_scene(
     scene_path: str | Path,
     model: str | Path | None,
@@ -255,7 +197,8 @@ def run_scene(
     """Map one scene into ``out_root/<name>``; never raises for a bad scene (the result says why).
 
     ``resume`` is the run's resume record (computed here when None). With ``options.ndwi`` the
-    scene is mapped by NDWI (:func:`ndwi_predictor`, built here for this scene) and ``model`` is not used.
+    scene is mapped by NDWI (:func:`~glofwatch.mapping.ndwi_map.ndwi_predictor`, built here for this
+    scene) and ``model`` is not used.
     """
     from glofwatch.mapping.resume import resume_key, resume_state
 
@@ -274,6 +217,8 @@ def run_scene(
             torch.set_num_threads(options.threads)
         ndwi: dict[str, Any] | None = None
         if options.ndwi is not None:
+            from glofwatch.mapping.ndwi_map import ndwi_predictor
+
             predictor, ndwi = ndwi_predictor(scene_path, options)
         elif model is None:
             raise ConfigError("no model to map with; pass --model RUN (a run folder or model file), "
@@ -291,7 +236,9 @@ def run_scene(
         )
         record = summary.to_dict()
         if ndwi is not None:
-            record = _record_ndwi(out_dir, record, predictor.model_name, ndwi)
+            from glofwatch.mapping.ndwi_map import record_ndwi
+
+            record = record_ndwi(out_dir, record, predictor.model_name, ndwi)
     except Exception as exc:  # noqa: BLE001 - a failed scene is reported, the batch goes on
         return SceneResult(str(scene_path), name, "failed", one_line(exc), user_error=isinstance(exc, GlofwatchError))
     return SceneResult(str(scene_path), name, "done", "; ".join(filter(None, [note, *summary.notes])), record)
