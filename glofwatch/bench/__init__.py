@@ -1,4 +1,4 @@
-"""Benchmarks that back the performance claims: inference, training steps, whole scenes.
+"""Benchmarks that back the performance claims: inference, training steps, whole tiles, regions.
 
 Each benchmark writes ``<kind>.json`` (every number, plus the machine and the
 settings) and ``<kind>.md`` (a Markdown table) into one output folder:
@@ -6,10 +6,13 @@ settings) and ``<kind>.md`` (a Markdown table) into one output folder:
 * :mod:`glofwatch.bench.infer` -- images/s, latency, peak RSS and achieved
   GFLOP/s of every model x backend, side by side in one run, against the
   machine's measured matrix-multiply peak (:mod:`glofwatch.bench.peak`).
-* :mod:`glofwatch.bench.train` -- seconds per training step per preset, with
-  and without channels-last, on CPU and CUDA.
-* :mod:`glofwatch.bench.scene` -- wall time and peak memory to map a whole
-  synthetic Sentinel-2 scene.
+* :mod:`glofwatch.bench.train` -- seconds per training step per preset x
+  precision x torch.compile x channels-last, on CPU or CUDA, and the projected
+  time of the study protocol.
+* :mod:`glofwatch.bench.scene` -- wall time, peak memory, network floor and lake
+  recall of mapping a whole synthetic Sentinel-2 tile, reference against fast path.
+* :mod:`glofwatch.bench.region` -- tiles per hour on 1 and 2 Dask workers, scaling
+  efficiency and the projected time of a 350-tile region.
 
 Numbers on a shared or busy machine are noisy: compare ratios within one run.
 """
