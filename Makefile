@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(VENV)/bin/glofwatch bench train --out runs/bench/train
 	$(VENV)/bin/glofwatch bench scene --out runs/bench/scene
 	$(VENV)/bin/glofwatch bench realism --out runs/bench/realism
+	$(VENV)/bin/glofwatch bench region --tiles 4 --out runs/bench/region
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
