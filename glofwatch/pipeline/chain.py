@@ -71,8 +71,7 @@ def run_warning_chain(
     """
     from glofwatch.alerts.run import issue_alerts
     from glofwatch.changes.monitor import run_monitor
-    from glofwatch.infer.backends import load_predictor
-    from glofwatch.mapping.batch import MapOptions, is_complete, map_scene
+    from glofwatch.mapping.batch import MapOptions, cached_predictor, is_complete, map_scene
     from glofwatch.mapping.resume import resume_key
     from glofwatch.risk.run import assess_risk
 
@@ -98,9 +97,12 @@ def run_warning_chain(
         if is_complete(folder, resume["hash"]):
             say(f"map {day}: complete, kept ({folder})")
             continue
-        predictor = predictor or load_predictor(model, backend=backend, device=device)
-        summary = map_scene(dates[day], predictor, folder, min_area_m2=options.min_area_m2, dem=options.dem,
-                            max_slope=options.max_slope, shadow=options.shadow, resume=resume)
+        # the predictor `glofwatch map` builds for these options (its precision choice included)
+        predictor = predictor or cached_predictor(model, device, backend, options.tile, options.overlap,
+                                                  precision=options.precision, threads=options.threads)
+        summary = map_scene(dates[day], predictor, folder, tile=options.tile, overlap=options.overlap,
+                            min_area_m2=options.min_area_m2, dem=options.dem, max_slope=options.max_slope,
+                            shadow=options.shadow, resume=resume, screen=options.window_screen())
         say(f"map {day}: {summary.n_lakes} lakes, {summary.lake_area_km2:.2f} km2 -> {folder}")
     monitor = out / "monitor"
     result = run_monitor([maps[d.isoformat()] / "lakes.gpkg" for d in sorted(dates)], monitor, dates=sorted(dates))
