@@ -40,7 +40,6 @@ by strip; the probability is kept.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -307,9 +306,6 @@ def predict_scene(
         # and written while the one after is predicted (the terrain cache is used by both in order)
         reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-read"))
         writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-write"))
-        terrain_lock = threading.Lock()
-        if terrain is not None:
-            terrain = _Locked(terrain, terrain_lock)  # type: ignore[assignment]
         pending: Future | None = None
         ahead = reader.submit(prepare, tiler.rows[0])
         for i, strip in enumerate(tiler.strips()):
@@ -353,10 +349,9 @@ def predict_scene(
     screened.padded = counts["padded"]
     screened.processed_px = (counts["run"] + counts["padded"]) * th * tw
     stats_list = stats[0].tolist() if stats is not None else None
-    rules = terrain.rules if isinstance(terrain, _Locked) else terrain
     return ScenePrediction(total, counts["run"], counts["valid"], counts["lake"], conv.describe(), stats_list, offset,
                            counts["hidden"], tally.summary() if tally is not None else None,
-                           rules.tally if rules is not None else None, screened, batch_size)
+                           terrain.tally if terrain is not None else None, screened, batch_size)
 
 
 def _check_scene_rendering(scene: Scene, conv: SceneInput, bundle, rendering: str) -> None:  # noqa: ANN001
@@ -369,21 +364,6 @@ def _check_scene_rendering(scene: Scene, conv: SceneInput, bundle, rendering: st
     valid = [scene.valid_mask(w) for w in windows]
     check_rendering(windows.transpose(0, 2, 3, 1), expected_rendering(bundle), str(scene.path), declared=rendering,
                     valid=valid)
-
-
-class _Locked:
-    """A :class:`TerrainRules` whose strip cache the reader and the writer thread take turns on."""
-
-    def __init__(self, rules: TerrainRules, lock: threading.Lock) -> None:
-        self.rules, self.lock = rules, lock
-
-    def flat(self, row: int, height: int) -> np.ndarray:
-        with self.lock:
-            return self.rules.flat(row, height)
-
-    def apply(self, row: int, mask: np.ndarray) -> tuple[int, int]:
-        with self.lock:
-            return self.rules.apply(row, mask)
 
 
 def whole_image_probability(scene: Scene, predictor, gain: float | None = None) -> np.ndarray:  # noqa: ANN001

@@ -29,6 +29,7 @@ changed: only the mask.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,9 @@ class TerrainTally:
 class TerrainRules:
     """The slope and cast-shadow rules for one scene, applied strip by strip (a context manager).
 
+    Safe to share between threads: :meth:`flat` and :meth:`apply` take turns on the strip cache
+    (the scene mapper's reader thread screens the next strip while its writer applies the rules).
+
     Args:
         dem: DEM GeoTIFF, elevation in metres, any CRS and resolution.
         grid: the scene's grid.
@@ -217,6 +221,7 @@ class TerrainRules:
             src_nodata=src.nodata, nodata=np.nan, dtype="float32",
         )
         self._strips: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # the last few (row, height)
+        self._lock = threading.RLock()
         self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width)
 
     def __enter__(self) -> TerrainRules:
@@ -278,7 +283,8 @@ class TerrainRules:
 
     def flat(self, row: int, height: int) -> np.ndarray:
         """(height, W) bool: pixels a lake may cover by the slope rule (slope <= max_slope, or unknown)."""
-        _, slope = self.strip(row, height)
+        with self._lock:
+            _, slope = self.strip(row, height)
         with np.errstate(invalid="ignore"):
             return ~(slope > _tan2(self.max_slope))
 
@@ -288,6 +294,10 @@ class TerrainRules:
         Returns:
             (pixels removed by the slope rule, pixels removed by the cast-shadow rule).
         """
+        with self._lock:
+            return self._apply(row, mask)
+
+    def _apply(self, row: int, mask: np.ndarray) -> tuple[int, int]:
         lake = mask == 1
         if not lake.any():
             return 0, 0
