@@ -116,25 +116,22 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
     """Load the model and map one scene (the body of the worker process)."""
     import torch
 
-    from glofwatch.infer.precision import mapping_backend
-    from glofwatch.mapping.batch import map_scene
+    from glofwatch.mapping.batch import cached_predictor, map_scene
     from glofwatch.mapping.screen import Screen
     from glofwatch.runtime import peak_rss_mb
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     t0 = time.perf_counter()
-    backend, note = mapping_backend(Path(job["model"]), job.get("precision", "fp32"), job["backend"],
-                                    job["device"], job.get("threads"))
-    predictor = backend.predictor(max_tile=job["tile"], overlap=job["overlap"])
-    predictor.precision_note = note  # type: ignore[attr-defined]
+    predictor = cached_predictor(job["model"], job["device"], job["backend"], job["tile"], job["overlap"],
+                                 precision=job.get("precision", "fp32"), threads=job.get("threads"))
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     screen = Screen() if job.get("screen", True) else Screen.off()
     summary = map_scene(job["scene"], predictor, job["out"], tile=job["tile"], overlap=job["overlap"],
                         batch_size=job["batch_size"], dem=job.get("dem"), screen=screen)
     map_s = time.perf_counter() - t1
-    return {"backend_used": backend.name, "load_s": load_s, "map_s": map_s, "peak_rss_mb": peak_rss_mb(),
+    return {"backend_used": predictor.backend, "load_s": load_s, "map_s": map_s, "peak_rss_mb": peak_rss_mb(),
             "summary": summary.to_dict()}
 
 
