@@ -1,4 +1,4 @@
-"""``glofwatch bench infer|train|scene|realism``: the numbers behind the performance and realism claims."""
+"""``glofwatch bench ...``: the numbers behind the performance, accuracy and realism claims."""
 
 from __future__ import annotations
 
@@ -190,6 +190,37 @@ def realism_cmd(
                f"wrote {out / 'realism.json'} and {out / 'realism.md'}")
 
 
+@bench_app.command("versus")
+def versus_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for versus.json, versus.md, the data and the runs."),
+    seconds: float = typer.Option(300.0, "--seconds", help="Training wall-clock seconds per contender and data set."),
+    seconds_for: list[str] = typer.Option([], "--seconds-for", help="NAME=SECONDS: another budget for one data set "
+                                          "(both contenders alike), e.g. real-grouped=600 (repeatable)."),
+    datasets: str = typer.Option("synthetic-false-colour,synthetic-true-colour,real-grouped", "--datasets",
+                                 help="Comma-separated data sets (real-grouped is left out when the real crops "
+                                      "are missing)."),
+    contenders: str = typer.Option("dlv3p-r50-dice,fast", "--contenders", help="Comma-separated presets."),
+    n: int = typer.Option(320, help="Synthetic crops per synthetic data set."),
+    size: int = typer.Option(256, help="Synthetic crop side in pixels."),
+    seed: int = typer.Option(0, help="Seed of the data, the split and training."),
+    device: str = typer.Option("cpu", "--device", help="Training device: cpu, cuda or auto."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Real crops in the {images,masks} layout "
+                                        "(default ../shared/data/himalaya-kmeans beside the repository)."),
+    set_: list[str] = typer.Option([], "--set", help="Setting for every contender as key=value (repeatable)."),
+) -> None:
+    """Our default (fast) against the study's best row (DeepLabV3+ R50 Dice): same budget, crops and test split."""
+    from glofwatch.bench.versus import DATASETS, run_versus
+    from glofwatch.cli.train import _parse_set
+
+    names = [d.strip() for d in datasets.split(",") if d.strip()]
+    run_versus(out, datasets=tuple(names) if names != list(DATASETS) else DATASETS, seconds=seconds, n=n,
+               size=size, seed=seed, device=device, contenders=[c.strip() for c in contenders.split(",") if c.strip()],
+               overrides=_parse_set(set_), real_root=real,
+               seconds_for={k: float(v) for k, v in _parse_set(seconds_for).items()}, say=_say)
+    typer.echo((out / "versus.md").read_text())
+    typer.echo(f"wrote {out / 'versus.json'} and {out / 'versus.md'}")
+
+
 @bench_app.command("monitor")
 def monitor_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for monitor.json and monitor.md."),
@@ -264,5 +295,5 @@ def reliability_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``bench`` with ``infer``, ``train``, ``scene`` and ``realism``."""
+    """Add ``bench`` and its benchmarks."""
     app.add_typer(bench_app, name="bench")
