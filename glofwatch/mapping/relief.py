@@ -20,6 +20,7 @@ MIN_SUN_ELEVATION_DEG = 1.0
 _NEAR_STEPS_PX = 16
 _FAR_STEPS = 40
 
+
 def _derivative(z: np.ndarray, axis: int, step: float) -> np.ndarray:
     """dz/d(axis): central differences, one-sided where a neighbour is unknown (NaN) or off the array."""
     if np.isfinite(z).all():  # the common case, in a third of the time: no unknown neighbour to step around
@@ -148,6 +149,65 @@ def cast_shadow(dem: np.ndarray, dx_m: float, dy_m: float, azimuth: float, eleva
     return shadow
 
 
+def cast_shadow_at(dem: np.ndarray, rows: np.ndarray, cols: np.ndarray, dx_m: float, dy_m: float, azimuth: float,
+                   elevation: float, max_distance_m: float = SHADOW_MAX_DISTANCE_M, north_up: bool = True
+                   ) -> np.ndarray:
+    """:func:`cast_shadow` for a few pixels of ``dem`` only: the march samples the DEM along each ray.
+
+    The same rule and the same steps as :func:`cast_shadow` (for the same search reach), at a cost
+    proportional to the number of pixels asked for instead of the area around them: lake pixels
+    that the cast-shadow rule must judge are a small share of a scene.
+
+    Args:
+        dem: (H, W) elevation in metres, NaN where unknown (never blocks); must hold the terrain
+            towards the sun of every pixel asked for (beyond the array: no terrain known).
+        rows: row indices of the pixels in ``dem``.
+        cols: column indices of the pixels in ``dem``.
+        dx_m: pixel width in metres.
+        dy_m: pixel height in metres.
+        azimuth: sun azimuth, degrees clockwise from north.
+        elevation: sun elevation in degrees.
+        max_distance_m: the search bound, shortened to what the relief of ``dem`` can cast.
+        north_up: the grid's rows run southwards.
+
+    Returns:
+        bool per pixel asked for: in cast shadow.
+    """
+    dem = np.asarray(dem, dtype=np.float32)
+    rows, cols = np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)
+    shadow = np.zeros(rows.shape, dtype=bool)
+    if rows.size == 0:
+        return shadow
+    tan_el = math.tan(math.radians(max(elevation, MIN_SUN_ELEVATION_DEG)))
+    z = dem[rows, cols]
+    known = np.isfinite(z)
+    if not known.any():
+        return shadow
+    with np.errstate(invalid="ignore"):
+        top = float(np.nanmax(dem))
+    reach = min(max_distance_m, (top - float(z[known].min())) / tan_el)
+    open_ = np.flatnonzero(known)  # pixels not in shadow yet: only they are tested at the next step
+    h, w = dem.shape
+    with np.errstate(invalid="ignore"):
+        for dr, dc, dist in shadow_steps(azimuth, dx_m, dy_m, reach, north_up):
+            if open_.size == 0:
+                break
+            i, j = rows[open_] + dr, cols[open_] + dc
+            inside = (i >= 0) & (i < h) & (j >= 0) & (j < w)
+            ahead = np.full(open_.size, np.nan, dtype=np.float32)
+            ahead[inside] = dem[i[inside], j[inside]]
+            hit = ahead - z[open_] > dist * tan_el
+            shadow[open_[hit]] = True
+            open_ = open_[~hit]
+    return shadow
+
+
+def ray_rows(azimuth: float, dx_m: float, dy_m: float, reach_m: float, north_up: bool = True) -> tuple[int, int]:
+    """(fewest, most) rows the shadow march of :func:`shadow_steps` steps from a pixel (0 included)."""
+    drs = [dr for dr, _, _ in shadow_steps(azimuth, dx_m, dy_m, reach_m, north_up)]
+    return min([0, *drs]), max([0, *drs])
+
+
 def pixel_size_m(grid: GeoGrid, row: float) -> tuple[float, float]:
     """(dx, dy) of the grid's pixels in metres at ``row`` (geographic CRSs: at that latitude)."""
     from rasterio.crs import CRS
@@ -161,5 +221,5 @@ def pixel_size_m(grid: GeoGrid, row: float) -> tuple[float, float]:
     return dx * unit, dy * unit
 
 
-__all__ = ["MIN_SUN_ELEVATION_DEG", "SHADOW_MAX_DISTANCE_M", "cast_shadow", "pixel_size_m", "shadow_steps",
-           "slope_deg", "slope_tan2"]
+__all__ = ["MIN_SUN_ELEVATION_DEG", "SHADOW_MAX_DISTANCE_M", "cast_shadow", "cast_shadow_at", "pixel_size_m",
+           "ray_rows", "shadow_steps", "slope_deg", "slope_tan2"]

@@ -295,8 +295,9 @@ def predict_scene(
     with contextlib.ExitStack() as stack:
         terrain = None
         if dem is not None:
+            # the writer may ask for DEM rows up to two strips behind the reader's
             terrain = stack.enter_context(TerrainRules(dem, grid, max_slope, Sun.of(scene.product), shadow,
-                                                       str(scene.path)))
+                                                       str(scene.path), lag_rows=2 * th + 2))
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS=gdal_threads))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))

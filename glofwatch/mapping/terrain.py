@@ -17,11 +17,15 @@ of a strip of the mask from lake (1) into not lake (0):
   within DEM noise (2-4 m over 30 m, about 4-8 degrees at the worst), so shadowed ground
   steeper than 5 degrees is dropped while the 10-degree rule applies in the sun.
 
-The DEM is read strip by strip through a :class:`rasterio.vrt.WarpedVRT` onto the scene's
-grid (bilinear), so a geographic-CRS DEM arrives in the scene's projected CRS and the slope
-uses the scene's pixel size in metres. Cast shadow marches from each pixel towards the sun
-over at most :data:`SHADOW_MAX_DISTANCE_M` (5 km; a ridge 2.9 km above the lake for a sun
-at 30 degrees elevation, 6 km at 50 degrees), shortened to what the strip's relief can cast.
+The DEM is read through a :class:`rasterio.vrt.WarpedVRT` onto the scene's grid (bilinear),
+so a geographic-CRS DEM arrives in the scene's projected CRS and the slope uses the scene's
+pixel size in metres; a DEM already on the scene's grid is read plainly. Rows are read once,
+in order, into a rolling buffer that the slope of each strip and the cast-shadow march of the
+strip before it share (:attr:`TerrainRules.lag_rows` says how far behind the newest row a
+request may come). Cast shadow marches from each candidate pixel towards the sun over at
+most :data:`SHADOW_MAX_DISTANCE_M` (5 km; a ridge 2.9 km above the lake for a sun at 30
+degrees elevation, 6 km at 50 degrees), shortened to what the relief can cast, sampling the
+DEM along the ray of that pixel only (:func:`~glofwatch.mapping.relief.cast_shadow_at`).
 Pixels without DEM data are left as mapped (and counted). The probability map is not
 changed: only the mask.
 """
@@ -43,7 +47,9 @@ from glofwatch.mapping.relief import (
     SHADOW_MAX_DISTANCE_M,
     _tan2,
     cast_shadow,
+    cast_shadow_at,
     pixel_size_m,
+    ray_rows,
     shadow_steps,
     slope_deg,
     slope_tan2,
@@ -56,15 +62,9 @@ SHADOW_MIN_SLOPE_DEG = 5.0
 """Lake pixels in cast shadow are dropped when steeper than this (flat lakes in shadow are kept)."""
 
 STRIPS_KEPT = 3
-SHADOW_BLOCK_PX = 1024
-"""Columns of a strip the cast-shadow march handles at once (only blocks holding candidate pixels)."""
-
-
-def _blocks_with(flags: np.ndarray, block: int) -> list[int]:
-    """Start columns of the ``block``-wide column blocks of (h, W) ``flags`` that hold a True pixel."""
-    cols = np.flatnonzero(flags.any(axis=0))
-    return sorted({int(c) // block * block for c in cols})
-"""Strips whose DEM and slope :class:`TerrainRules` keeps (the screen computes them a strip ahead of the mask)."""
+"""Strips whose slope :class:`TerrainRules` keeps (the screen computes them a strip ahead of the mask)."""
+DEFAULT_LAG_ROWS = 1024
+"""How far above the newest DEM row read a later request may start (two 512 px strips)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ class TerrainTally:
     shadow_idx: list[np.ndarray] = field(default_factory=list)
     dem_missing_px: int = 0
     seconds: float = 0.0
+    dem_rows_read: int = 0
+    dem_rows_reread: int = 0
 
     def finish(self, mask_path: str | Path, min_area_m2: float) -> dict[str, Any]:
         """:meth:`summary` for the written mask GeoTIFF, counting lakes of at least ``min_area_m2``."""
@@ -150,6 +152,7 @@ class TerrainTally:
             "slope_removed_px": int(slope_idx.size), "shadow_removed_px": int(shadow_idx.size),
             "lakes_removed": by["slope"] + by["shadow"], "lakes_removed_by": by,
             "dem_missing_px": self.dem_missing_px, "seconds": round(self.seconds, 3),
+            "dem_rows_read": self.dem_rows_read, "dem_rows_reread": self.dem_rows_reread,
             "note": "the product records no sun angles, so the cast-shadow rule was skipped (the slope rule was "
                     "applied)" if self.shadow and self.sun is None else None,
         }
@@ -168,13 +171,18 @@ class TerrainRules:
         sun: the product's sun angles (None: no cast-shadow rule).
         shadow: apply the cast-shadow rule when the sun is known.
         scene: the scene, named in errors.
+        lag_rows: how many rows above the newest row read a later request may start (the
+            scene mapper's writer lags its reader by up to two strips); rows above that are
+            dropped from the buffer, and a request reaching above them reads them again (counted
+            in ``dem_rows_reread``).
 
     Raises:
         InputError: the DEM is missing, unreadable, without CRS or off the scene; the scene has no CRS.
     """
 
     def __init__(self, dem: str | Path, grid: GeoGrid, max_slope: float = DEFAULT_MAX_SLOPE_DEG,
-                 sun: Sun | None = None, shadow: bool = True, scene: str = "scene") -> None:
+                 sun: Sun | None = None, shadow: bool = True, scene: str = "scene",
+                 lag_rows: int = DEFAULT_LAG_ROWS) -> None:
         import rasterio
         from affine import Affine
         from rasterio.enums import Resampling
@@ -220,7 +228,14 @@ class TerrainRules:
             width=grid.width + 2 * h, height=grid.height + 2 * h, resampling=Resampling.bilinear,
             src_nodata=src.nodata, nodata=np.nan, dtype="float32",
         )
-        self._strips: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # the last few (row, height)
+        self._strips: dict[tuple[int, int], np.ndarray] = {}  # slope of the last few (row, height)
+        # DEM rows _buf_row .. _buf_row + len(_buf) of the scene grid, columns -halo .. W + halo
+        self._buf = np.zeros((0, grid.width + 2 * h), np.float32)
+        self._buf_row = -h
+        # the march towards a sun in the north (rows upwards) asks for rows above its strip too
+        self._up = -ray_rows(sun.azimuth, dx_m, dy_m, SHADOW_MAX_DISTANCE_M, self.north_up)[0] if (
+            self.shadow and sun) else 0
+        self.lag_rows = int(lag_rows) + self._up
         self._lock = threading.RLock()
         self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width)
 
@@ -236,55 +251,83 @@ class TerrainRules:
             self._vrt.close()
         self._src.close()
 
+    def _read_rows(self, r0: int, r1: int) -> np.ndarray:
+        """DEM rows ``r0 .. r1`` of the scene grid from disk, columns ``-halo .. W + halo`` (NaN: no data)."""
+        from rasterio.windows import Window
+
+        h, width, height = self.halo, self.grid.width, self.grid.height
+        out = np.full((r1 - r0, width + 2 * h), np.nan, dtype=np.float32)
+        if self._vrt is not None:  # the VRT has :attr:`halo` rows and columns around the scene
+            v0, v1 = max(r0 + h, 0), min(r1 + h, height + 2 * h)
+            if v0 < v1:
+                out[v0 - h - r0 : v1 - h - r0] = self._vrt.read(1, window=Window(0, v0, width + 2 * h, v1 - v0))
+        else:
+            rr0, rr1 = max(r0, 0), min(r1, height)
+            if rr0 < rr1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
+                part = self._src.read(1, window=Window(0, rr0, width, rr1 - rr0), masked=True, out_dtype="float32")
+                out[rr0 - r0 : rr1 - r0, h : h + width] = np.ma.filled(part, np.nan)
+        return out
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """DEM rows ``r0 .. r1`` of the scene grid, columns ``-halo .. W + halo``, from the rolling buffer.
+
+        New rows are read once and kept until a request starts more than :attr:`lag_rows` below
+        them; a request above the kept rows reads its rows again (counted, not kept).
+        """
+        with self._lock:
+            b0 = self._buf_row
+            if r0 < b0:
+                self.tally.dem_rows_reread += r1 - r0
+                return self._read_rows(r0, r1)
+            b1 = b0 + self._buf.shape[0]
+            keep = max(b0, r0 - self.lag_rows)  # rows before it are not asked for again
+            if keep >= b1:  # nothing kept: start afresh at the request (and the rows a march up from it needs)
+                keep = b1 = max(min(r0, r0 - self._up), -self.halo)
+            kept = self._buf[keep - b0 : max(keep, b1) - b0]
+            if r1 > b1:
+                new = self._read_rows(b1, r1)
+                self.tally.dem_rows_read += r1 - b1
+                kept = np.concatenate([kept, new]) if kept.shape[0] else new
+            self._buf, self._buf_row = kept, keep
+            return self._buf[r0 - keep : r1 - keep]
+
     def read(self, row: int, height: int, halo: int | None = None, col: int = 0, width: int | None = None
              ) -> np.ndarray:
         """DEM on the scene grid for a window with ``halo`` (default :attr:`halo`) around it (NaN: no data).
 
         The window is rows ``row .. row + height`` and columns ``col .. col + width`` (default: all).
         """
-        from rasterio.windows import Window
-
         h = self.halo if halo is None else min(halo, self.halo)
         width = self.grid.width - col if width is None else width
-        if self._vrt is not None:  # the VRT has :attr:`halo` around the scene
-            d = self.halo - h
-            return self._vrt.read(1, window=Window(col + d, row + d, width + 2 * h, height + 2 * h))
-        r0, c0 = row - h, col - h
-        r1, c1 = row + height + h, col + width + h
-        out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
-        rr0, cc0 = max(r0, 0), max(c0, 0)
-        rr1, cc1 = min(r1, self.grid.height), min(c1, self.grid.width)
-        if rr0 < rr1 and cc0 < cc1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
-            part = self._src.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0), masked=True, out_dtype="float32")
-            out[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0] = np.ma.filled(part, np.nan)
-        return out
+        block = self.rows(row - h, row + height + h)
+        return block[:, col - h + self.halo : col + width + h + self.halo]
 
-    def strip(self, row: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        """(DEM with a 1 px halo, squared slope tangent) for rows ``row .. row + height``; kept for :meth:`apply`."""
-        cached = self._cached(row, height)
-        if cached is not None:
-            return cached
-        start = time.perf_counter()
-        dem = self.read(row, height, halo=1)
-        dx_m, dy_m = pixel_size_m(self.grid, row + height / 2.0)
-        slope = slope_tan2(dem, dx_m, dy_m)[1:-1, 1:-1]  # compared with tan^2 of the limits: no arctan
-        self._strips[(row, height)] = (dem, slope)
-        while len(self._strips) > STRIPS_KEPT:
-            self._strips.pop(next(iter(self._strips)))
-        self.tally.seconds += time.perf_counter() - start
-        return dem, slope
+    def strip(self, row: int, height: int) -> np.ndarray:
+        """tan^2 of the slope for rows ``row .. row + height`` (all columns); kept for :meth:`apply`."""
+        with self._lock:
+            cached = self._cached(row, height)
+            if cached is not None:
+                return cached
+            start = time.perf_counter()
+            dem = self.read(row, height, halo=1)
+            dx_m, dy_m = pixel_size_m(self.grid, row + height / 2.0)
+            slope = slope_tan2(dem, dx_m, dy_m)[1:-1, 1:-1]  # compared with tan^2 of the limits: no arctan
+            self._strips[(row, height)] = slope
+            while len(self._strips) > STRIPS_KEPT:
+                self._strips.pop(next(iter(self._strips)))
+            self.tally.seconds += time.perf_counter() - start
+            return slope
 
-    def _cached(self, row: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(DEM with halo, slope) of rows ``row .. row + height`` cut from a kept strip, or None."""
-        for (r0, n0), (dem, slope) in self._strips.items():
+    def _cached(self, row: int, height: int) -> np.ndarray | None:
+        """The slope of rows ``row .. row + height`` cut from a kept strip, or None."""
+        for (r0, n0), slope in self._strips.items():
             if r0 <= row and row + height <= r0 + n0:
-                return dem[row - r0 : row - r0 + height + 2], slope[row - r0 : row - r0 + height]
+                return slope[row - r0 : row - r0 + height]
         return None
 
     def flat(self, row: int, height: int) -> np.ndarray:
         """(height, W) bool: pixels a lake may cover by the slope rule (slope <= max_slope, or unknown)."""
-        with self._lock:
-            _, slope = self.strip(row, height)
+        slope = self.strip(row, height)
         with np.errstate(invalid="ignore"):
             return ~(slope > _tan2(self.max_slope))
 
@@ -302,7 +345,7 @@ class TerrainRules:
         if not lake.any():
             return 0, 0
         n = mask.shape[0]
-        _, slope = self.strip(row, n)  # the strip's own when the screen computed it already
+        slope = self.strip(row, n)  # the strip's own when the screen computed it already
         start = time.perf_counter()
         dx_m, dy_m = pixel_size_m(self.grid, row + n / 2.0)
         known = np.isfinite(slope)
@@ -313,26 +356,14 @@ class TerrainRules:
             dark = np.zeros_like(steep)
             if self.shadow and self.sun is not None:
                 candidates = lake & ~steep & (slope > _tan2(SHADOW_MIN_SLOPE_DEG))
-                # the horizon march needs the DEM far around: only over the box of the candidates
-                # of each column block that has any
-                blocks = _blocks_with(candidates, SHADOW_BLOCK_PX)
-                if blocks:  # one DEM read around all of them (block halos overlap), then a march per block
-                    h = self.halo
-                    rows_all = np.flatnonzero(candidates.any(axis=1))
-                    cols_all = np.flatnonzero(candidates.any(axis=0))
-                    R0, R1 = int(rows_all[0]), int(rows_all[-1]) + 1
-                    C0, C1 = int(cols_all[0]), int(cols_all[-1]) + 1
-                    big = self.read(row + R0, R1 - R0, col=C0, width=C1 - C0)
-                for b0 in blocks:
-                    block = candidates[:, b0 : b0 + SHADOW_BLOCK_PX]
-                    rows_with = np.flatnonzero(block.any(axis=1))
-                    cols_with = np.flatnonzero(block.any(axis=0))
-                    r0, r1 = int(rows_with[0]), int(rows_with[-1]) + 1
-                    c0, c1 = b0 + int(cols_with[0]), b0 + int(cols_with[-1]) + 1
-                    dem = big[r0 - R0 : r1 - R0 + 2 * h, c0 - C0 : c1 - C0 + 2 * h]
-                    shade = cast_shadow(dem, dx_m, dy_m, self.sun.azimuth, self.sun.elevation, h,
-                                        north_up=self.north_up)
-                    dark[r0:r1, c0:c1] = candidates[r0:r1, c0:c1] & shade
+                cr, cc = np.nonzero(candidates)
+                if cr.size:  # the march samples the DEM along each candidate's ray only
+                    lo, hi = ray_rows(self.sun.azimuth, dx_m, dy_m, SHADOW_MAX_DISTANCE_M, self.north_up)
+                    top = row + int(cr.min()) + lo
+                    dem = self.rows(top, row + int(cr.max()) + 1 + hi)
+                    shade = cast_shadow_at(dem, cr + row - top, cc + self.halo, dx_m, dy_m, self.sun.azimuth,
+                                           self.sun.elevation, north_up=self.north_up)
+                    dark[cr[shade], cc[shade]] = True
                 mask[dark] = 0
         offset = row * self.grid.width
         self.tally.slope_idx.append(np.flatnonzero(steep) + offset)

@@ -18,6 +18,8 @@ from glofwatch.cli.app import app
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 from glofwatch.mapping.batch import map_scene
+from glofwatch.mapping.relief import cast_shadow_at
+from glofwatch.mapping.screen import Screen
 from glofwatch.mapping.terrain import Sun, TerrainRules, cast_shadow, slope_deg
 
 UTM = "EPSG:32645"
@@ -165,3 +167,55 @@ def test_cli_maps_with_a_dem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert json.loads((tmp_path / "maps" / "scene" / "summary.json").read_text())["n_lakes"] == 2
     res = runner.invoke(app, [*base, "--dem", str(tmp_path / "nope.tif"), "--overwrite"])
     assert res.exit_code == 2 and "nope.tif: DEM not found" in res.output
+
+
+def rough_dem(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """Smoothed noise with 2 km of relief, steep and flat parts, and a 2.5 km wall along the west edge."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    dem = gaussian_filter(rng.normal(size=shape), 4.0)
+    dem = 3000.0 + 2000.0 * (dem - dem.min()) / (np.ptp(dem) + 1e-9)
+    dem[:, :2] = 5500.0  # every strip's view holds it: the search reach is the full 5 km everywhere
+    return dem.astype(np.float32)
+
+
+@pytest.mark.parametrize("azimuth", [90.0, 150.0, 225.0, 330.0])
+def test_cast_shadow_at_pixels_equals_the_whole_array_march(azimuth: float) -> None:
+    dem = rough_dem((90, 110))
+    dem[40:45, 50:55] = np.nan  # unknown ground never casts shadow and is never shaded
+    whole = cast_shadow(dem, 10.0, 10.0, azimuth, 25.0)
+    rows, cols = np.indices(dem.shape).reshape(2, -1)
+    at = cast_shadow_at(dem, rows, cols, 10.0, 10.0, azimuth, 25.0).reshape(dem.shape)
+    assert whole.any() and np.array_equal(at, whole)
+    pick = np.random.default_rng(1).choice(rows.size, 300, replace=False)  # a few pixels: the same answers
+    assert np.array_equal(cast_shadow_at(dem, rows[pick], cols[pick], 10.0, 10.0, azimuth, 25.0), whole.flat[pick])
+    assert not cast_shadow_at(dem, rows[:0], cols[:0], 10.0, 10.0, azimuth, 25.0).size
+
+
+@pytest.mark.parametrize("azimuth", [160.0, 20.0])  # the march goes down the rows, then up them
+def test_strip_by_strip_rules_equal_the_rules_on_the_whole_mask_and_read_each_dem_row_once(
+        tmp_path: Path, azimuth: float) -> None:
+    h, w = 300, 120
+    grid = GeoGrid(UTM, TRANSFORM, h, w)
+    dem = write_geotiff(tmp_path / "dem.tif", rough_dem((h, w), seed=2))
+    scene = np.full((4, h, w), 3000, np.uint16)
+    scene[:, ::2, 3:] = 400  # lake-dark on every other row: many lake pixels, on every kind of ground
+    path = write_geotiff(tmp_path / "scene.tif", scene, nodata=0, bands=("B02", "B03", "B04", "B08"),
+                         tags={"SUN_ZENITH": "65", "SUN_AZIMUTH": str(azimuth)})
+    map_scene(path, RedBelowTen(), tmp_path / "plain", tile=64, overlap=8, screen=Screen.off())
+    # with the slope screen on, the reader thread asks for DEM rows a strip ahead of the writer
+    map_scene(path, RedBelowTen(), tmp_path / "dem", tile=64, overlap=8, dem=dem, screen=Screen(ndwi_min=None))
+    with rasterio.open(tmp_path / "plain" / "mask.tif") as ds:
+        expected = ds.read(1)
+    with TerrainRules(dem, grid, sun=Sun(65.0, azimuth)) as rules:  # the whole mask as one strip
+        removed = rules.apply(0, expected)
+    with rasterio.open(tmp_path / "dem" / "mask.tif") as ds:
+        got = ds.read(1)
+    assert removed[0] > 0 and removed[1] > 0
+    assert np.array_equal(got, expected)
+    t = json.loads((tmp_path / "dem" / "summary.json").read_text())["terrain"]
+    # tiles steep all over are screened out (never lake), so fewer pixels are left for the slope rule
+    assert t["shadow_removed_px"] == removed[1] and 0 < t["slope_removed_px"] <= removed[0]
+    assert t["dem_rows_reread"] == 0
+    assert h < t["dem_rows_read"] <= h + 2 * (1 + 501)  # each row once (with the rows the march looks past)
