@@ -345,6 +345,14 @@ def scene_markdown(doc: dict[str, Any]) -> str:
     if fast is not None:
         sk = fast["summary"]["screen"]["tiles_skipped"]
         lines.append("Screen: tiles skipped by " + ", ".join(f"{k} {v}" for k, v in sk.items()) + ".")
+    for name, r in doc["runs"].items():
+        stages = dict(r["summary"].get("stage_seconds") or {})
+        terrain = r["summary"].get("terrain") or {}
+        if stages:
+            if terrain.get("seconds") is not None:  # CPU seconds of the rules, inside the predict stage
+                stages["terrain rules, within predict"] = terrain["seconds"]
+            lines.append(f"Stages of the {name} run (s): " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}"
+                                                                         for k, v in stages.items()) + ".")
     if doc["fast_path_cost"]:
         c = doc["fast_path_cost"]
         lines.append(f"Fast path against the reference: {c['speedup']:.2f}x faster, recall {c['recall_points']:+.2f} "

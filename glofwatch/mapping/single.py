@@ -61,6 +61,7 @@ class SceneSummary:
     screen: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     resume: dict[str, Any] | None = None
+    stage_seconds: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -136,16 +137,22 @@ def map_scene(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY_FILE).unlink(missing_ok=True)  # outputs are about to change: not complete any more
+    stages: dict[str, float] = {"read_scene": time.perf_counter() - start}
+    t = time.perf_counter()
     pred = predict_scene(
         scene, predictor, out / "probability.tif", out / "mask.tif", tile=tile, overlap=overlap,
         batch_size=batch_size, gain=gain, dn_offset=dn_offset, progress=progress, use_scl=use_scl,
         dem=dem, max_slope=max_slope, shadow=shadow, screen=screen, rendering=rendering,
     )
     release_memory()  # the strips' freed buffers, before the polygons need the whole mask
+    stages["predict"], t = time.perf_counter() - t, time.perf_counter()
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
     release_memory()
+    stages["polygons"], t = time.perf_counter() - t, time.perf_counter()
     terrain = pred.terrain.finish(out / "mask.tif", min_area_m2) if pred.terrain is not None else None
+    if terrain is not None:
+        stages["terrain_counts"], t = time.perf_counter() - t, time.perf_counter()
     notes = [pred.offset.note] if pred.offset and pred.offset.note else []
     if getattr(predictor, "precision_note", None):
         notes.append(str(predictor.precision_note))
@@ -153,6 +160,7 @@ def map_scene(
         notes.append(f"{scene.path}: {terrain['note']}")
     write_lakes(lakes, out / "lakes.gpkg")
     write_lakes(lakes, out / "lakes.geojson")
+    stages["write_lakes"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
     h, w = scene.shape
     bundle = getattr(predictor, "bundle", None)
@@ -171,7 +179,7 @@ def map_scene(
         processing_baseline=scene.product.baseline, nodata_from=scene.nodata_from,
         not_observed_fraction=pred.not_observed_pixels / pred.valid_pixels if pred.scl and pred.valid_pixels else None,
         scl=pred.scl, terrain=terrain, screen=pred.screen.to_dict() if pred.screen else None,
-        notes=notes, resume=resume,
+        notes=notes, resume=resume, stage_seconds={k: round(v, 3) for k, v in stages.items()},
     )
     write_json_atomic(out / SUMMARY_FILE, {**summary.to_dict(), "stats": pred.stats})
     return summary

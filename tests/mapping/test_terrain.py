@@ -214,7 +214,10 @@ def test_strip_by_strip_rules_equal_the_rules_on_the_whole_mask_and_read_each_de
         got = ds.read(1)
     assert removed[0] > 0 and removed[1] > 0
     assert np.array_equal(got, expected)
-    t = json.loads((tmp_path / "dem" / "summary.json").read_text())["terrain"]
+    saved = json.loads((tmp_path / "dem" / "summary.json").read_text())
+    t, stages = saved["terrain"], saved["stage_seconds"]
+    assert list(stages) == ["read_scene", "predict", "polygons", "terrain_counts", "write_lakes"]
+    assert 0 < sum(stages.values()) <= saved["seconds"] + 0.01 and t["seconds"] > 0
     # tiles steep all over are screened out (never lake), so fewer pixels are left for the slope rule
     assert t["shadow_removed_px"] == removed[1] and 0 < t["slope_removed_px"] <= removed[0]
     assert t["dem_rows_reread"] == 0

@@ -64,3 +64,23 @@ def test_layout_is_checked_on_load(tmp_path: Path, synth_root: Path) -> None:
         check_dataset(nested)
     with pytest.raises(InputError, match="not a data set; expected the Glacial Lakes Detection Dataset"):
         check_dataset(tmp_path / "download" / "AI4GLOF_Dataset" / "train" / "labels")
+
+
+@pytest.mark.slow
+def test_full_budget_trains_30_epochs_then_resumes_to_50(synth_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "full"
+    tiny = ["--set", "model=tiny-unet", "--set", "weights=none", "--set", "batch_size=32", "--set", "image_size=none"]
+    args = ["reproduce", "--data", str(synth_root), "--out", str(out), "--budget", "full", "--rows", "unet-ce",
+            "--device", "cpu", "--no-report", *tiny]
+    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    run = out / "runs" / "unet-ce"
+    info = json.loads((run / "run.json").read_text())
+    assert len(info["resumed"]) == 1  # the study's protocol: 30 epochs, then the run resumed to 50
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 50
+    epochs = [int(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == list(range(1, 51))  # every epoch once: the resumed stage did not redo 1-30
+    state = json.loads((out / "rows" / "unet-ce.json").read_text())
+    assert state["stages_done"] == [30, 50] and state["training"] == "random, 50 epochs (30 + resumed 20)"
+    assert "random, 50 epochs (30 + resumed 20)" in (out / "tables.md").read_text()
+    assert "quick budget" not in (out / "tables.md").read_text()
