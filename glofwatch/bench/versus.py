@@ -93,14 +93,32 @@ def prepare_datasets(out: Path, names: Sequence[str], n: int, size: int, seed: i
     return sets
 
 
-def _contender_config(preset: str, seconds: float, seed: int, device: str, settings: dict[str, Any],
+def parse_contender(text: str) -> tuple[str, dict[str, str]]:
+    """``PRESET[:KEY=VALUE[:KEY=VALUE...]]`` -> (preset, settings), e.g. ``fast:weights=none``.
+
+    Raises:
+        ConfigError: a setting without ``=``.
+    """
+    preset, *pairs = text.split(":")
+    settings = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--contenders {text}: '{pair}' is not KEY=VALUE; write e.g. fast:weights=none")
+        settings[key.strip()] = value.strip()
+    return preset.strip(), settings
+
+
+def _contender_config(contender: str, seconds: float, seed: int, device: str, settings: dict[str, Any],
                       overrides: dict[str, Any]) -> tuple[Any, str]:
-    """The config of one contender and how it was initialised."""
+    """The config of one contender (a preset, with its own settings after ``:``) and how it was initialised."""
     from glofwatch.config import resolve_config
     from glofwatch.models.registry import get_spec
     from glofwatch.models.weights import imagenet_available
 
-    ov = {"time_budget_s": seconds, "max_epochs": 1000, "seed": seed, "device": device, **settings, **overrides}
+    preset, own = parse_contender(contender)
+    ov = {"time_budget_s": seconds, "max_epochs": 1000, "seed": seed, "device": device, **settings, **overrides,
+          **own}
     cfg = resolve_config(preset, ov)
     init = "file" if cfg.weights not in ("imagenet", "default", "none") else cfg.weights
     if cfg.weights in ("imagenet", "default"):
@@ -158,7 +176,7 @@ def run_row(data: VersusData, preset: str, out: Path, seconds: float, seed: int,
     from glofwatch.infer.evaluate import evaluate
     from glofwatch.train.fit import train
 
-    run = out / data.name / preset
+    run = out / data.name / preset.replace(":", "@")
     record_path = run / "versus.json"
     if record_path.is_file() and (run / "model.pt").is_file():
         say(f"{data.name} / {preset}: done before, skipped")
@@ -207,7 +225,8 @@ def run_versus(out: str | Path, datasets: Sequence[str] = DATASETS, seconds: flo
         size: synthetic crop size.
         seed: the seed of the data, the split and training.
         device: training device (evaluation and speed columns are on the CPU).
-        contenders: presets (default: the study's best row and ours).
+        contenders: presets (default: the study's best row and ours), each optionally with its own
+            settings (``fast:weights=none``: our recipe from random init, like the study's row here).
         overrides: settings applied to every contender (tests use a tiny model).
         real_root: the real crops (default ``../shared/data/himalaya-kmeans``).
         seconds_for: training seconds for some data sets instead of ``seconds`` (both contenders
@@ -278,17 +297,19 @@ def render_versus(result: dict[str, Any]) -> str:
     for r in result["rows"]:
         by_set.setdefault(r["dataset"], {})[r["preset"]] = r
     for name, rows in by_set.items():
-        ours, theirs = rows.get(OURS), rows.get(STUDY_BEST)
-        if ours and theirs and ours.get("metrics") and theirs.get("metrics"):
-            d = 100 * (ours["metrics"]["iou"] - theirs["metrics"]["iou"])
-            lines.append(f"- {name}: {OURS} {'+' if d >= 0 else ''}{d:.1f} IoU points against {STUDY_BEST}.")
-        elif theirs and not theirs.get("metrics"):
+        theirs = rows.get(STUDY_BEST)
+        if theirs and not theirs.get("metrics"):
             lines.append(f"- {name}: {STUDY_BEST}: {theirs.get('note')}.")
+            continue
+        for label, ours in rows.items():
+            if label != STUDY_BEST and theirs and ours.get("metrics"):
+                d = 100 * (ours["metrics"]["iou"] - theirs["metrics"]["iou"])
+                lines.append(f"- {name}: {label} {'+' if d >= 0 else ''}{d:.1f} IoU points against {STUDY_BEST}.")
     lines += [f"- skipped {s}" for s in result.get("skipped", [])]
     notes = sorted({r["data_note"] for r in result["rows"] if r.get("data_note")})
     lines += ["", *[f"Data: {n}." for n in notes]]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CONTENDERS", "DATASETS", "STUDY_BEST", "VersusData", "prepare_datasets", "render_versus", "run_row",
-           "run_versus"]
+__all__ = ["CONTENDERS", "DATASETS", "STUDY_BEST", "VersusData", "parse_contender", "prepare_datasets",
+           "render_versus", "run_row", "run_versus"]

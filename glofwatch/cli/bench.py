@@ -199,7 +199,9 @@ def versus_cmd(
     datasets: str = typer.Option("synthetic-false-colour,synthetic-true-colour,real-grouped", "--datasets",
                                  help="Comma-separated data sets (real-grouped is left out when the real crops "
                                       "are missing)."),
-    contenders: str = typer.Option("dlv3p-r50-dice,fast", "--contenders", help="Comma-separated presets."),
+    contenders: str = typer.Option("dlv3p-r50-dice,fast", "--contenders",
+                                   help="Comma-separated presets, each with its own settings as PRESET:KEY=VALUE "
+                                        "(e.g. fast:weights=none for our recipe from random init)."),
     n: int = typer.Option(320, help="Synthetic crops per synthetic data set."),
     size: int = typer.Option(256, help="Synthetic crop side in pixels."),
     seed: int = typer.Option(0, help="Seed of the data, the split and training."),
