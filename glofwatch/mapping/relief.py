@@ -41,6 +41,30 @@ def _derivative(z: np.ndarray, axis: int, step: float) -> np.ndarray:
     return np.where(np.isfinite(central), central, np.where(np.isfinite(fwd), fwd, bwd)) / step
 
 
+def _edges_filled(z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``z`` with unknown cells of its outer rows and columns extrapolated, when only they are unknown.
+
+    A window read with a one-pixel halo at the scene's edge has NaN in that halo. The value
+    ``2 z[1] - z[2]`` there makes the central difference at ``z[1]`` equal the one-sided
+    difference the NaN would have forced, so the fast all-finite path of :func:`_derivative`
+    gives the same numbers. Returns (z to differentiate, the cells to set back to NaN, or None
+    when nothing was filled).
+    """
+    if z.shape[0] < 4 or z.shape[1] < 4 or np.isfinite(z).all() or not np.isfinite(z[1:-1, 1:-1]).all():
+        return z, None
+    unknown = ~np.isfinite(z)
+    out = z.copy()
+    for edge, a, b in ((np.s_[0, 1:-1], np.s_[1, 1:-1], np.s_[2, 1:-1]),
+                       (np.s_[-1, 1:-1], np.s_[-2, 1:-1], np.s_[-3, 1:-1]),
+                       (np.s_[1:-1, 0], np.s_[1:-1, 1], np.s_[1:-1, 2]),
+                       (np.s_[1:-1, -1], np.s_[1:-1, -2], np.s_[1:-1, -3])):
+        gap = unknown[edge]
+        if gap.any():
+            out[edge] = np.where(gap, 2.0 * out[a] - out[b], out[edge])
+    out[0, 0] = out[0, -1] = out[-1, 0] = out[-1, -1] = 0.0  # corners: no interior cell uses them
+    return out, unknown
+
+
 def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     """Slope in degrees from central differences (one-sided at the edges and next to unknown cells).
 
@@ -55,9 +79,13 @@ def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 2:
         return np.zeros(z.shape, np.float32)
+    z, unknown = _edges_filled(z)
     with np.errstate(invalid="ignore"):
         d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
-        return np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
+        out = np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
+    if unknown is not None:
+        out[unknown] = np.nan
+    return out
 
 
 def slope_tan2(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
@@ -72,12 +100,39 @@ def slope_tan2(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 2:
         return np.zeros(z.shape, np.float32)
+    z, unknown = _edges_filled(z)
     with np.errstate(invalid="ignore"):
         d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
         d_row *= d_row
         d_col *= d_col
         d_row += d_col
-        return d_row
+    if unknown is not None:
+        d_row[unknown] = np.nan
+    return d_row
+
+
+def slope_tan2_inside(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
+    """``slope_tan2(dem)[1:-1, 1:-1]``: the squared gradient of the cells inside a one-pixel halo.
+
+    Computed on the inside only (central differences reach into the halo), in one pass per
+    term, when the inside and the known halo cells allow it; the NaN-aware path otherwise.
+    """
+    z = np.asarray(dem, dtype=np.float32)
+    if min(z.shape) < 4:
+        return slope_tan2(z, dx_m, dy_m)[1:-1, 1:-1]
+    z, _ = _edges_filled(z)
+    inner_rows, inner_cols = z[1:-1], z[:, 1:-1]
+    if not (np.isfinite(inner_rows[:, 1:-1]).all() and np.isfinite(inner_rows[:, [0, -1]]).all()
+            and np.isfinite(inner_cols[[0, -1]]).all()):
+        return slope_tan2(np.asarray(dem, dtype=np.float32), dx_m, dy_m)[1:-1, 1:-1]
+    d_row = z[2:, 1:-1] - z[:-2, 1:-1]
+    d_col = z[1:-1, 2:] - z[1:-1, :-2]
+    d_row *= d_row
+    d_row *= np.float32(0.25 / (dy_m * dy_m))
+    d_col *= d_col
+    d_col *= np.float32(0.25 / (dx_m * dx_m))
+    d_row += d_col
+    return d_row
 
 
 def _tan2(deg: float) -> float:
@@ -222,4 +277,4 @@ def pixel_size_m(grid: GeoGrid, row: float) -> tuple[float, float]:
 
 
 __all__ = ["MIN_SUN_ELEVATION_DEG", "SHADOW_MAX_DISTANCE_M", "cast_shadow", "cast_shadow_at", "pixel_size_m",
-           "ray_rows", "shadow_steps", "slope_deg", "slope_tan2"]
+           "ray_rows", "shadow_steps", "slope_deg", "slope_tan2", "slope_tan2_inside"]

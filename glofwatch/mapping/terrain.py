@@ -52,7 +52,7 @@ from glofwatch.mapping.relief import (
     ray_rows,
     shadow_steps,
     slope_deg,
-    slope_tan2,
+    slope_tan2_inside,
 )
 
 DEFAULT_MAX_SLOPE_DEG = 10.0
@@ -185,7 +185,7 @@ class TerrainRules:
                  lag_rows: int = DEFAULT_LAG_ROWS) -> None:
         import rasterio
         from affine import Affine
-        from rasterio.enums import Resampling
+        from rasterio.enums import MaskFlags, Resampling
         from rasterio.vrt import WarpedVRT
         from rasterio.warp import transform_bounds
 
@@ -229,13 +229,17 @@ class TerrainRules:
             src_nodata=src.nodata, nodata=np.nan, dtype="float32",
         )
         self._strips: dict[tuple[int, int], np.ndarray] = {}  # slope of the last few (row, height)
-        # DEM rows _buf_row .. _buf_row + len(_buf) of the scene grid, columns -halo .. W + halo
-        self._buf = np.zeros((0, grid.width + 2 * h), np.float32)
-        self._buf_row = -h
+        # the kept DEM rows _lo .. _hi of the scene grid (columns -halo .. W + halo) in a store
+        # whose row 0 is scene row _store_row; room for the rows the readers ask for at once
+        self._store_margin = 1024
+        self._store_row = self._lo = self._hi = -h
+        self._plain_nodata = all(MaskFlags.per_dataset not in f and MaskFlags.alpha not in f
+                                 for f in src.mask_flag_enums)
         # the march towards a sun in the north (rows upwards) asks for rows above its strip too
         self._up = -ray_rows(sun.azimuth, dx_m, dy_m, SHADOW_MAX_DISTANCE_M, self.north_up)[0] if (
             self.shadow and sun) else 0
         self.lag_rows = int(lag_rows) + self._up
+        self._store = np.empty((self.lag_rows + 2 * h + self._store_margin, grid.width + 2 * h), np.float32)
         self._lock = threading.RLock()
         self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width)
 
@@ -251,45 +255,61 @@ class TerrainRules:
             self._vrt.close()
         self._src.close()
 
-    def _read_rows(self, r0: int, r1: int) -> np.ndarray:
-        """DEM rows ``r0 .. r1`` of the scene grid from disk, columns ``-halo .. W + halo`` (NaN: no data)."""
+    def _read_rows(self, r0: int, r1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """DEM rows ``r0 .. r1`` of the scene grid from disk into ``out`` (new when None), columns
+        ``-halo .. W + halo`` (NaN: no data)."""
         from rasterio.windows import Window
 
         h, width, height = self.halo, self.grid.width, self.grid.height
-        out = np.full((r1 - r0, width + 2 * h), np.nan, dtype=np.float32)
+        if out is None:
+            out = np.empty((r1 - r0, width + 2 * h), dtype=np.float32)
+        out.fill(np.nan)
         if self._vrt is not None:  # the VRT has :attr:`halo` rows and columns around the scene
             v0, v1 = max(r0 + h, 0), min(r1 + h, height + 2 * h)
             if v0 < v1:
                 out[v0 - h - r0 : v1 - h - r0] = self._vrt.read(1, window=Window(0, v0, width + 2 * h, v1 - v0))
-        else:
-            rr0, rr1 = max(r0, 0), min(r1, height)
-            if rr0 < rr1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
-                part = self._src.read(1, window=Window(0, rr0, width, rr1 - rr0), masked=True, out_dtype="float32")
-                out[rr0 - r0 : rr1 - r0, h : h + width] = np.ma.filled(part, np.nan)
+            return out
+        rr0, rr1 = max(r0, 0), min(r1, height)
+        if rr0 < rr1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
+            window = Window(0, rr0, width, rr1 - rr0)
+            if self._plain_nodata:  # no mask band: the nodata value alone marks missing cells
+                part = self._src.read(1, window=window, out_dtype="float32")
+                if self._src.nodata is not None and not math.isnan(self._src.nodata):
+                    part[part == np.float32(self._src.nodata)] = np.nan
+            else:
+                part = np.ma.filled(self._src.read(1, window=window, masked=True, out_dtype="float32"), np.nan)
+            out[rr0 - r0 : rr1 - r0, h : h + width] = part
         return out
 
-    def rows(self, r0: int, r1: int) -> np.ndarray:
+    def _rows(self, r0: int, r1: int) -> np.ndarray:
         """DEM rows ``r0 .. r1`` of the scene grid, columns ``-halo .. W + halo``, from the rolling buffer.
 
-        New rows are read once and kept until a request starts more than :attr:`lag_rows` below
-        them; a request above the kept rows reads its rows again (counted, not kept).
+        New rows are read once into a preallocated store and kept until a request starts more
+        than :attr:`lag_rows` below them; a request above the kept rows reads its rows again
+        (counted, not kept). The view returned is valid until the next call: callers hold the lock.
         """
         with self._lock:
-            b0 = self._buf_row
-            if r0 < b0:
+            s0, lo, hi = self._store_row, self._lo, self._hi
+            if r0 < lo:
                 self.tally.dem_rows_reread += r1 - r0
                 return self._read_rows(r0, r1)
-            b1 = b0 + self._buf.shape[0]
-            keep = max(b0, r0 - self.lag_rows)  # rows before it are not asked for again
-            if keep >= b1:  # nothing kept: start afresh at the request (and the rows a march up from it needs)
-                keep = b1 = max(min(r0, r0 - self._up), -self.halo)
-            kept = self._buf[keep - b0 : max(keep, b1) - b0]
-            if r1 > b1:
-                new = self._read_rows(b1, r1)
-                self.tally.dem_rows_read += r1 - b1
-                kept = np.concatenate([kept, new]) if kept.shape[0] else new
-            self._buf, self._buf_row = kept, keep
-            return self._buf[r0 - keep : r1 - keep]
+            lo = max(lo, r0 - self.lag_rows)  # rows before it are not asked for again
+            if lo >= hi:  # nothing kept: start afresh at the request (and the rows a march up from it needs)
+                lo = hi = max(min(r0, r0 - self._up), -self.halo)
+            if r1 - s0 > self._store.shape[0]:  # no room after the kept rows: move them to the front
+                if r1 - lo > self._store.shape[0]:
+                    grown = np.empty((r1 - lo + self._store_margin, self._store.shape[1]), np.float32)
+                    grown[: hi - lo] = self._store[lo - s0 : hi - s0] if hi > lo else grown[:0]
+                    self._store = grown
+                elif hi > lo:
+                    self._store[: hi - lo] = self._store[lo - s0 : hi - s0]
+                s0 = self._store_row = lo
+            if r1 > hi:
+                self._read_rows(hi, r1, self._store[hi - s0 : r1 - s0])
+                self.tally.dem_rows_read += r1 - hi
+                hi = r1
+            self._lo, self._hi = lo, hi
+            return self._store[r0 - s0 : r1 - s0]
 
     def read(self, row: int, height: int, halo: int | None = None, col: int = 0, width: int | None = None
              ) -> np.ndarray:
@@ -297,9 +317,15 @@ class TerrainRules:
 
         The window is rows ``row .. row + height`` and columns ``col .. col + width`` (default: all).
         """
+        with self._lock:
+            return self._window(row, height, halo, col, width).copy()
+
+    def _window(self, row: int, height: int, halo: int | None = None, col: int = 0, width: int | None = None
+                ) -> np.ndarray:
+        """:meth:`read` as a view of the buffer (valid until the next read: hold the lock)."""
         h = self.halo if halo is None else min(halo, self.halo)
         width = self.grid.width - col if width is None else width
-        block = self.rows(row - h, row + height + h)
+        block = self._rows(row - h, row + height + h)
         return block[:, col - h + self.halo : col + width + h + self.halo]
 
     def strip(self, row: int, height: int) -> np.ndarray:
@@ -309,9 +335,9 @@ class TerrainRules:
             if cached is not None:
                 return cached
             start = time.perf_counter()
-            dem = self.read(row, height, halo=1)
+            dem = self._window(row, height, halo=1)
             dx_m, dy_m = pixel_size_m(self.grid, row + height / 2.0)
-            slope = slope_tan2(dem, dx_m, dy_m)[1:-1, 1:-1]  # compared with tan^2 of the limits: no arctan
+            slope = slope_tan2_inside(dem, dx_m, dy_m)  # compared with tan^2 of the limits: no arctan
             self._strips[(row, height)] = slope
             while len(self._strips) > STRIPS_KEPT:
                 self._strips.pop(next(iter(self._strips)))
@@ -360,7 +386,7 @@ class TerrainRules:
                 if cr.size:  # the march samples the DEM along each candidate's ray only
                     lo, hi = ray_rows(self.sun.azimuth, dx_m, dy_m, SHADOW_MAX_DISTANCE_M, self.north_up)
                     top = row + int(cr.min()) + lo
-                    dem = self.rows(top, row + int(cr.max()) + 1 + hi)
+                    dem = self._rows(top, row + int(cr.max()) + 1 + hi)
                     shade = cast_shadow_at(dem, cr + row - top, cc + self.halo, dx_m, dy_m, self.sun.azimuth,
                                            self.sun.elevation, north_up=self.north_up)
                     dark[cr[shade], cc[shade]] = True

@@ -216,9 +216,44 @@ def test_strip_by_strip_rules_equal_the_rules_on_the_whole_mask_and_read_each_de
     assert np.array_equal(got, expected)
     saved = json.loads((tmp_path / "dem" / "summary.json").read_text())
     t, stages = saved["terrain"], saved["stage_seconds"]
-    assert list(stages) == ["read_scene", "predict", "polygons", "terrain_counts", "write_lakes"]
-    assert 0 < sum(stages.values()) <= saved["seconds"] + 0.01 and t["seconds"] > 0
+    assert list(stages) == ["read_scene", "predict", "predict_network", "predict_wait_read", "predict_wait_write",
+                            "polygons", "terrain_counts", "write_lakes"]
+    top = [v for k, v in stages.items() if not k.startswith("predict_")]
+    assert 0 < sum(top) <= saved["seconds"] + 0.01 and t["seconds"] > 0
+    assert sum(v for k, v in stages.items() if k.startswith("predict_")) <= stages["predict"]
     # tiles steep all over are screened out (never lake), so fewer pixels are left for the slope rule
     assert t["shadow_removed_px"] == removed[1] and 0 < t["slope_removed_px"] <= removed[0]
     assert t["dem_rows_reread"] == 0
     assert h < t["dem_rows_read"] <= h + 2 * (1 + 501)  # each row once (with the rows the march looks past)
+
+
+def test_slope_next_to_an_unknown_edge_is_one_sided_like_at_the_array_edge() -> None:
+    from glofwatch.mapping.relief import slope_tan2
+
+    z = rough_dem((30, 40), seed=3)
+    padded = np.pad(z, 1, constant_values=np.nan)  # a window with its halo off the DEM
+    padded[0, 5:9] = z[0, 5:9] + 3.0  # part of the halo row is known: used where it is
+    got = slope_tan2(padded, 10.0, 10.0)
+    ref = padded.copy()
+    ref[0, 5:9] = np.nan
+    assert np.isnan(got[0, 0]) and np.isnan(got[-1, 3]) and np.isfinite(got[0, 6])
+    assert np.allclose(got[1:-1, 1:-1][1:], slope_tan2(z, 10.0, 10.0)[1:], rtol=1e-5)  # rows 1+: one-sided at edges
+    # the general (NaN-aware) path gives the same numbers: an unknown cell inside forces it
+    probe = padded.copy()
+    probe[15, 20] = np.nan
+    slow = slope_tan2(probe, 10.0, 10.0)
+    inside = np.ones_like(slow, dtype=bool)  # the cells a halo serves: all but the halo itself
+    inside[[0, -1], :] = inside[:, [0, -1]] = False
+    inside[14:17, 19:22] = False
+    assert np.allclose(got[inside], slow[inside], rtol=1e-5)
+    assert np.allclose(slope_deg(padded, 10.0, 10.0)[inside], slope_deg(probe, 10.0, 10.0)[inside], rtol=1e-5)
+
+
+def test_slope_inside_a_halo_equals_the_cropped_full_slope() -> None:
+    from glofwatch.mapping.relief import slope_tan2, slope_tan2_inside
+
+    z = np.pad(rough_dem((30, 40), seed=4), 1, constant_values=np.nan)
+    assert np.allclose(slope_tan2_inside(z, 10.0, 20.0), slope_tan2(z, 10.0, 20.0)[1:-1, 1:-1], rtol=1e-5)
+    z[10, 10] = np.nan  # a void inside: the NaN-aware path, the same answers
+    assert np.allclose(slope_tan2_inside(z, 10.0, 20.0), slope_tan2(z, 10.0, 20.0)[1:-1, 1:-1], rtol=1e-5,
+                       equal_nan=True)
