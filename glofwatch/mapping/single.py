@@ -146,6 +146,7 @@ def map_scene(
     )
     release_memory()  # the strips' freed buffers, before the polygons need the whole mask
     stages["predict"], t = time.perf_counter() - t, time.perf_counter()
+    stages.update({f"predict_{k}": v for k, v in pred.waits.items()})
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
     release_memory()

@@ -40,8 +40,13 @@ MASK_NOT_OBSERVED = 2
 """Lake-mask value of pixels the SCL calls cloud, cloud shadow or cirrus (0 not lake, 1 lake, 255 nodata)."""
 
 
+_NOT_OBSERVED_LUT = np.isin(np.arange(256), NOT_OBSERVED)
+
+
 def not_observed(scl: np.ndarray) -> np.ndarray:
     """Bool array: True where ``scl`` is cloud shadow, cloud or thin cirrus."""
+    if scl.dtype == np.uint8:  # one table look-up per pixel
+        return _NOT_OBSERVED_LUT[scl]
     return np.isin(scl, NOT_OBSERVED)
 
 

@@ -91,7 +91,7 @@ def test_outputs_keep_grid_nodata_and_are_tiled_compressed(tmp_path: Path) -> No
     for prof, dtype in ((pprof, "float32"), (mprof, "uint8")):
         assert prof["crs"].to_epsg() == 32645 and prof["transform"] == TRANSFORM
         assert (prof["height"], prof["width"]) == (300, 280) and prof["dtype"] == dtype
-        assert prof["tiled"] and prof["blockxsize"] == 256 and prof["compress"] == "deflate"
+        assert prof["tiled"] and prof["blockxsize"] == 256 and prof["compress"] == "zstd"
     assert np.isnan(pprof["nodata"]) and mprof["nodata"] == 255
     nodata = np.all(data == 0, axis=0)
     assert np.isnan(prob[nodata]).all() and (mask[nodata] == 255).all()

@@ -216,3 +216,26 @@ def test_true_colour_8bit_scene_is_not_read_as_false_colour(tiny_run: Path, clou
                               "--no-progress", "--precision", "fp32", "--rendering", "false-colour"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "maps" / "natural" / "summary.json").is_file()
+
+
+def test_ndwi_above_is_the_index_compared_without_dividing() -> None:
+    from glofwatch.mapping.screen import ndwi, ndwi_above
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 10000, (200, 300)).astype(np.uint16)
+    n = rng.integers(0, 10000, (200, 300)).astype(np.uint16)
+    g[0, :5] = n[0, :5] = 0  # no signal: index 0
+    assert np.array_equal(ndwi_above(g, n, 0.0), ndwi(g, n) > 0)  # exact: green > nir
+    for t in (0.1, 0.3, -0.2):
+        assert np.count_nonzero(ndwi_above(g, n, t) != (ndwi(g, n) > np.float32(t))) <= 3  # float ties only
+    assert ndwi_above(g, n, -0.2)[0, :5].all() and not ndwi_above(g, n, 0.1)[0, :5].any()
+    assert ndwi_above(g.astype(np.float32), n.astype(np.float32), 0.0)[0, :5].sum() == 0
+    assert np.array_equal(ndwi_above(np.array([300, 100]), np.array([100, 300]), 0.5), [False, False])  # 0.5 = 0.5
+
+
+def test_not_observed_look_up_equals_isin() -> None:
+    from glofwatch.scene.scl import NOT_OBSERVED, not_observed
+
+    scl = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(not_observed(scl), np.isin(scl, NOT_OBSERVED))
+    assert np.array_equal(not_observed(scl.astype(np.int32)), np.isin(scl, NOT_OBSERVED))
