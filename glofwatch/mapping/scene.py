@@ -243,7 +243,8 @@ def predict_scene(
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         stats = scene_stats(scene, conv, spec)
     threshold = float(predictor.threshold)
-    water_idx = _water_bands(scene, conv) if screen.enabled and screen.ndwi_min is not None else None
+    ndwi_min = screen.ndwi_min if screen.enabled else None
+    water_idx = _water_bands(scene, conv) if ndwi_min is not None else None
 
     height, width = scene.shape
     tiler = StripTiler(height, width, tile, overlap)
@@ -270,8 +271,8 @@ def predict_scene(
         observed = ~not_observed(scl) if scl is not None else None
         flat = terrain.flat(r, th) if terrain is not None and screen.enabled else None
         water = None
-        if water_idx is not None:
-            water = ndwi_above(data[water_idx[0]], data[water_idx[1]], screen.ndwi_min)
+        if water_idx is not None and ndwi_min is not None:
+            water = ndwi_above(data[water_idx[0]], data[water_idx[1]], ndwi_min)
         todo, skipped = plan_strip(screen, cols, tw, valid, observed, flat, water)
         x = conv.convert(data, valid)
         return _Prepared(r, x, valid, scl, todo, skipped, observed)
