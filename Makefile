@@ -55,6 +55,8 @@ bench: $(STAMP)
 	$(VENV)/bin/glofwatch bench scene --out runs/bench/scene
 	$(VENV)/bin/glofwatch bench realism --out runs/bench/realism
 	$(VENV)/bin/glofwatch bench region --tiles 4 --out runs/bench/region
+	$(VENV)/bin/glofwatch bench versus --out runs/bench/versus --seconds 300 --seconds-for real-grouped=600 \
+	  --contenders dlv3p-r50-dice,fast,fast:weights=none
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
