@@ -140,13 +140,10 @@ def _test_names(run: Path, data: Path) -> list[str]:
     return sorted(Path(items.dataset.image_paths[i]).name for i in items.indices)
 
 
-def cpu_ms_per_crop(run: Path, size: int = SPEED_SIZE, repeats: int = 3) -> float:
-    """Median CPU milliseconds of one forward pass of the run's network on one ``size`` px crop (fp32)."""
+def cpu_ms_per_crop(net: Any, size: int = SPEED_SIZE, repeats: int = 3) -> float:
+    """Median CPU milliseconds of one forward pass of ``net`` (eval mode) on one ``size`` px crop (fp32)."""
     import torch
 
-    from glofwatch.models.bundle import load_bundle
-
-    net = load_bundle(run / "model.pt").net.eval()
     x = torch.rand(1, 3, size, size)
     times = []
     with torch.inference_mode():
@@ -165,8 +162,7 @@ def _network_facts(run: Path) -> dict[str, float]:
     net = load_bundle(run / "model.pt").net.eval()
     params = sum(p.numel() for p in net.parameters()) / 1e6
     gflops = count_gflops(net, (1, 3, SPEED_SIZE, SPEED_SIZE))
-    return {"params_m": round(params, 2), "gflops_320": round(gflops, 2),
-            "cpu_ms_320": round(cpu_ms_per_crop(run), 1)}
+    return {"params_m": round(params, 2), "gflops_320": round(gflops, 2), "cpu_ms_320": round(cpu_ms_per_crop(net), 1)}
 
 
 def run_row(data: VersusData, preset: str, out: Path, seconds: float, seed: int, device: str,
