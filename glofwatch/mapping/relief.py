@@ -41,18 +41,22 @@ def _derivative(z: np.ndarray, axis: int, step: float) -> np.ndarray:
     return np.where(np.isfinite(central), central, np.where(np.isfinite(fwd), fwd, bwd)) / step
 
 
-def _edges_filled(z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def _edges_filled(z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """``z`` with unknown cells of its outer rows and columns extrapolated, when only they are unknown.
 
     A window read with a one-pixel halo at the scene's edge has NaN in that halo. The value
     ``2 z[1] - z[2]`` there makes the central difference at ``z[1]`` equal the one-sided
     difference the NaN would have forced, so the fast all-finite path of :func:`_derivative`
-    gives the same numbers. Returns (z to differentiate, the cells to set back to NaN, or None
-    when nothing was filled).
+    gives the same numbers. Returns (z to differentiate, the cells to set back to NaN or None
+    when nothing was filled, whether that z is finite wherever an inside cell's differences reach).
     """
-    if z.shape[0] < 4 or z.shape[1] < 4 or np.isfinite(z).all() or not np.isfinite(z[1:-1, 1:-1]).all():
-        return z, None
+    if z.shape[0] < 4 or z.shape[1] < 4:
+        return z, None, bool(np.isfinite(z).all())
+    if not np.isfinite(z[1:-1, 1:-1]).all():
+        return z, None, False
     unknown = ~np.isfinite(z)
+    if not unknown.any():
+        return z, None, True
     out = z.copy()
     for edge, a, b in ((np.s_[0, 1:-1], np.s_[1, 1:-1], np.s_[2, 1:-1]),
                        (np.s_[-1, 1:-1], np.s_[-2, 1:-1], np.s_[-3, 1:-1]),
@@ -62,7 +66,7 @@ def _edges_filled(z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if gap.any():
             out[edge] = np.where(gap, 2.0 * out[a] - out[b], out[edge])
     out[0, 0] = out[0, -1] = out[-1, 0] = out[-1, -1] = 0.0  # corners: no interior cell uses them
-    return out, unknown
+    return out, unknown, True
 
 
 def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
@@ -79,7 +83,7 @@ def slope_deg(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 2:
         return np.zeros(z.shape, np.float32)
-    z, unknown = _edges_filled(z)
+    z, unknown, _ = _edges_filled(z)
     with np.errstate(invalid="ignore"):
         d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
         out = np.degrees(np.arctan(np.hypot(d_row, d_col))).astype(np.float32)
@@ -100,7 +104,7 @@ def slope_tan2(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 2:
         return np.zeros(z.shape, np.float32)
-    z, unknown = _edges_filled(z)
+    z, unknown, _ = _edges_filled(z)
     with np.errstate(invalid="ignore"):
         d_row, d_col = _derivative(z, 0, dy_m), _derivative(z, 1, dx_m)
         d_row *= d_row
@@ -120,10 +124,8 @@ def slope_tan2_inside(dem: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     z = np.asarray(dem, dtype=np.float32)
     if min(z.shape) < 4:
         return slope_tan2(z, dx_m, dy_m)[1:-1, 1:-1]
-    z, _ = _edges_filled(z)
-    inner_rows, inner_cols = z[1:-1], z[:, 1:-1]
-    if not (np.isfinite(inner_rows[:, 1:-1]).all() and np.isfinite(inner_rows[:, [0, -1]]).all()
-            and np.isfinite(inner_cols[[0, -1]]).all()):
+    z, _, fast = _edges_filled(z)
+    if not fast:
         return slope_tan2(np.asarray(dem, dtype=np.float32), dx_m, dy_m)[1:-1, 1:-1]
     d_row = z[2:, 1:-1] - z[:-2, 1:-1]
     d_col = z[1:-1, 2:] - z[1:-1, :-2]
