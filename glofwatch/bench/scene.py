@@ -23,6 +23,7 @@ polygon step is not (the mask is not lakes).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -117,7 +118,7 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from glofwatch.mapping.batch import cached_predictor, map_scene
-    from glofwatch.mapping.screen import Screen
+    from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_NDWI_MIN, Screen
     from glofwatch.runtime import peak_rss_mb
 
     if job.get("threads"):
@@ -127,11 +128,15 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
                                  precision=job.get("precision", "fp32"), threads=job.get("threads"))
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    screen = Screen() if job.get("screen", True) else Screen.off()
+    screen = Screen.off()
+    if job.get("screen", True):
+        screen = Screen(ndwi_min=job.get("screen_ndwi", DEFAULT_NDWI_MIN),
+                        context=job.get("trim_context", DEFAULT_CONTEXT))
     summary = map_scene(job["scene"], predictor, job["out"], tile=job["tile"], overlap=job["overlap"],
                         batch_size=job["batch_size"], dem=job.get("dem"), screen=screen)
     map_s = time.perf_counter() - t1
     return {"backend_used": predictor.backend, "load_s": load_s, "map_s": map_s, "peak_rss_mb": peak_rss_mb(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "summary": summary.to_dict()}
 
 
@@ -188,6 +193,8 @@ def bench_scene(
     truth: str | Path | None = None,
     cloud_cover: float = DEFAULT_CLOUD_COVER,
     matmul_n: int = 0,
+    trim_context: int | None = 64,
+    screen_ndwi: float | None = 0.1,
 ) -> dict[str, Any]:
     """Map a synthetic scene and write ``scene.json`` and ``scene.md`` to ``out_dir``.
 
@@ -215,6 +222,8 @@ def bench_scene(
         truth: truth mask to score against (default: the synthetic scene's).
         cloud_cover: cloud share of the synthetic scene.
         matmul_n: matrix side of the matmul peak (0: the best of :data:`~glofwatch.bench.peak.ROBUST_SIZES`).
+        trim_context: the fast path trims run tiles to their candidates plus this many px (None: whole tiles).
+        screen_ndwi: NDWI a lake candidate of the fast path's screen exceeds (None: no spectral rule).
     """
     import torch
 
@@ -264,7 +273,8 @@ def bench_scene(
             job = {"scene": str(scene), "model": str(model_file), "backend": backend, "device": device, "tile": tile,
                    "overlap": overlap, "batch_size": batch_size, "threads": threads, "out": str(map_dir),
                    "dem": str(dem) if dem is not None else None, "screen": screened,
-                   "precision": precision if screened else "fp32"}
+                   "precision": precision if screened else "fp32", "trim_context": trim_context,
+                   "screen_ndwi": screen_ndwi}
             say(f"mapping ({name}: screen {'on' if screened else 'off'}, precision {job['precision']})")
             t1 = time.perf_counter()
             res = run_worker("glofwatch.bench.scene", job) if isolate else map_job(job)
@@ -294,7 +304,8 @@ def bench_scene(
         "settings": {"model": model, "model_kind": kind, "size": size, "synthetic": synthetic, "seed": seed,
                      "backend": backend, "device": device, "tile": tile, "overlap": overlap, "batch_size": batch_size,
                      "threads": threads, "isolate": isolate, "scene": str(scene), "screen": screen,
-                     "precision": precision, "dem": str(dem) if dem is not None else None,
+                     "precision": precision, "trim_context": trim_context, "screen_ndwi": screen_ndwi,
+                     "dem": str(dem) if dem is not None else None,
                      "truth": str(truth) if truth is not None else None, "cloud_cover": cloud_cover},
         "scene_prepare_s": scene_s,
         "matmul_peak": peaks,
@@ -343,8 +354,12 @@ def scene_markdown(doc: dict[str, Any]) -> str:
     lines = [head, table, ""]
     fast = doc["runs"].get("fast")
     if fast is not None:
-        sk = fast["summary"]["screen"]["tiles_skipped"]
-        lines.append("Screen: tiles skipped by " + ", ".join(f"{k} {v}" for k, v in sk.items()) + ".")
+        sc = fast["summary"]["screen"]
+        trimmed = sc.get("trimmed_tiles")
+        lines.append(f"Screen ({sc['rule']}): tiles skipped by "
+                     + ", ".join(f"{k} {v}" for k, v in sc["tiles_skipped"].items())
+                     + (f"; {trimmed} of the {sc['tiles_run']} run trimmed" if trimmed is not None else "")
+                     + f"; OpenMP wait policy {fast.get('omp_wait_policy', 'default')}.")
     for name, r in doc["runs"].items():
         stages = dict(r["summary"].get("stage_seconds") or {})
         terrain = r["summary"].get("terrain") or {}
@@ -367,4 +382,8 @@ def scene_markdown(doc: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    print(json.dumps(map_job(json.loads(sys.argv[1]))))
+    from glofwatch.runtime import passive_openmp
+
+    _job = json.loads(sys.argv[1])
+    passive_openmp(_job["backend"], _job["device"])
+    print(json.dumps(map_job(_job)))

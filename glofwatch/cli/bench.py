@@ -103,6 +103,10 @@ def scene_cmd(
                                          "scene's own)."),
     cloud_cover: float = typer.Option(0.15, help="Cloud share of the synthetic scene."),
     matmul_n: int = typer.Option(0, help="Matrix side for the matmul peak (0: the best of 1024-4096)."),
+    trim_context: int = typer.Option(64, "--trim-context", help="The fast path trims run tiles to their lake "
+                                     "candidates plus this many px (-1: whole tiles)."),
+    screen_ndwi: float = typer.Option(0.1, "--screen-ndwi", help="NDWI (B03, B08) a lake candidate of the fast "
+                                      "path's screen exceeds."),
     seed: int = typer.Option(0, help="Synthetic scene seed."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
@@ -111,12 +115,16 @@ def scene_cmd(
                                          help="Time this scene (GeoTIFF or band folder) instead of a synthetic one."),
 ) -> None:
     """Wall time, peak memory, network floor and lake recall of mapping a whole tile (targets: < 30 s, < 2 GB)."""
+    from glofwatch.runtime import passive_openmp
+
+    passive_openmp(backend, device)  # as `glofwatch map` does; the mapping process inherits it
     from glofwatch.bench.scene import bench_scene, scene_markdown
 
     doc = bench_scene(model, out, size=size, backend=backend, device=device, tile=tile, overlap=overlap,
                       batch_size=batch_size, cache=cache, seed=seed, threads=threads, isolate=isolate,
                       keep_outputs=keep_outputs, scene=scene, progress=_say, screen=screen, precision=precision,
-                      dem=dem, truth=truth, cloud_cover=cloud_cover, matmul_n=matmul_n)
+                      dem=dem, truth=truth, cloud_cover=cloud_cover, matmul_n=matmul_n,
+                      trim_context=trim_context if trim_context >= 0 else None, screen_ndwi=screen_ndwi)
     typer.echo(scene_markdown(doc))
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 
@@ -149,6 +157,9 @@ def region_cmd(
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/maps-<n>w."),
 ) -> None:
     """Tiles per hour of `glofwatch map` over a region on 1 and 2 Dask workers, scaling efficiency, 350-tile times."""
+    from glofwatch.runtime import passive_openmp
+
+    passive_openmp(backend, device)  # as `glofwatch map` does; Dask workers inherit it
     from glofwatch.bench.region import bench_region, region_markdown
     from glofwatch.errors import ConfigError
 

@@ -72,9 +72,14 @@ def map_cmd(
     screen: bool = typer.Option(True, "--screen/--no-screen", help="Skip tiles that cannot hold a lake: no data, all "
                                 "SCL cloud, all steeper than --max-slope (with --dem), no pixel with NDWI above "
                                 "--screen-ndwi (summary.json -> screen)."),
-    screen_ndwi: float = typer.Option(0.0, "--screen-ndwi", help="NDWI (B03, B08) a pixel must exceed to keep its "
-                                      "tile; McFeeters' water threshold is 0."),
+    screen_ndwi: float = typer.Option(0.1, "--screen-ndwi", help="NDWI (B03, B08) a pixel must exceed to keep its "
+                                      "tile (0.1: above snow; McFeeters' water threshold is 0)."),
     screen_min_pixels: int = typer.Option(1, "--screen-min-pixels", help="Lake-candidate pixels a tile needs to run."),
+    trim: bool = typer.Option(True, "--trim/--no-trim", help="With --screen, on CPU: the network sees only the box "
+                              "of a tile's lake candidates plus --trim-context px (a third fewer pixels on a "
+                              "Sentinel-2 tile)."),
+    trim_context: int = typer.Option(64, "--trim-context", help="Pixels of image kept around the lake candidates "
+                                     "of a trimmed tile."),
     rendering: str = typer.Option("auto", "--rendering", help="What 8-bit scenes show: auto (detected and checked "
                                   "against the model), true-colour, false-colour, or any (no check)."),
 ) -> None:
@@ -85,6 +90,9 @@ def map_cmd(
     --method ndwi maps without a model: NDWI of B03 and B08 above a threshold (summary.json -> ndwi).
     A region (folder, list or fetch output) runs one Dask task per scene; complete scenes are skipped.
     """
+    from glofwatch.runtime import passive_openmp
+
+    passive_openmp(backend, device)  # before torch is imported
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -129,7 +137,8 @@ def map_cmd(
                          overwrite=overwrite, threshold=threshold, tta=tta,
                          dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow,
                          precision=precision, screen=screen, screen_ndwi=screen_ndwi,
-                         screen_min_pixels=screen_min_pixels, ndwi=ndwi, rendering=rendering)
+                         screen_min_pixels=screen_min_pixels, trim=trim, trim_context=trim_context, ndwi=ndwi,
+                         rendering=rendering)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

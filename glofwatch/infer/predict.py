@@ -94,6 +94,15 @@ class Predictor:
         self.tta = bool(tta)
         self.backend = backend or ("torch" if runner is None else "custom")
 
+    def fit_shape(self, h: int, w: int, max_h: int, max_w: int) -> tuple[int, int]:
+        """The input (height, width) in which to run a trimmed tile of (h, w), at most (max_h, max_w).
+
+        (h, w) for runtimes that take any shape alike; a runtime that compiles a graph per shape
+        (OpenVINO) may answer a larger one it has already compiled.
+        """
+        fit = getattr(getattr(self.runner, "__self__", None), "fit_shape", None)
+        return fit(h, w, max_h, max_w) if fit is not None else (h, w)
+
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto", **kw: Any) -> Predictor:
         """Load from a run folder or model file."""

@@ -150,12 +150,20 @@ class OnnxRuntimeBackend(Backend):
 class OpenVINOBackend(Backend):
     """OpenVINO on CPU, one compiled graph per input shape (static shapes run faster than dynamic ones).
 
+    Only static shapes are used: OpenVINO 2026.4 runs the INT8 (QDQ) graph wrong with dynamic
+    height and width (logits off by up to 8 from its static graph and from ONNX Runtime, which
+    agree within 0.1), while each static shape takes about 0.4 s to compile. Trimmed tiles
+    (:mod:`glofwatch.mapping.screen`) therefore ask :meth:`fit_shape` which shape to run in: their
+    own once it has been asked for :attr:`static_after` times (and fewer than :attr:`max_shapes`
+    graphs exist), else the smallest compiled shape that holds them.
+
     Compiled graphs are shared; infer requests are per thread (an OpenVINO request must not run
     two inferences at once), so one backend serves ``glofwatch map --worker-threads`` safely.
     """
 
     name = "openvino"
     max_shapes = 8
+    static_after = 4
 
     def __init__(
         self, bundle: ModelBundle, model_path: Path, device: str, source: str, threads: int | None = None
@@ -175,6 +183,7 @@ class OpenVINOBackend(Backend):
         self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
                        "INFERENCE_PRECISION_HINT": "f32"}
         self._compiled: dict[tuple[int, ...], Any] = {}
+        self._asked: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         super().__init__(bundle, "cpu", source)
@@ -188,6 +197,23 @@ class OpenVINOBackend(Backend):
             self.config["INFERENCE_PRECISION_HINT"] = hint
             self._compiled.clear()
         self.name = "openvino" if hint == "f32" else f"openvino-{precision}"
+
+    def fit_shape(self, h: int, w: int, max_h: int, max_w: int) -> tuple[int, int]:
+        """The (height, width), at least (h, w) and at most (max_h, max_w), to run a batch of one in.
+
+        (h, w) itself when its graph exists or it has now been asked for :attr:`static_after` times
+        and there is room for its graph; else the compiled shape of least area that holds it within
+        the maximum; else (max_h, max_w), the whole tile.
+        """
+        with self._lock:
+            have = [s[2:] for s in self._compiled if len(s) == 4 and s[0] == 1]
+            if (h, w) in have:
+                return h, w
+            asked = self._asked[(h, w)] = self._asked.get((h, w), 0) + 1
+            if asked >= self.static_after and len(self._compiled) < self.max_shapes:
+                return h, w
+            fits = [(a, b) for a, b in have if h <= a <= max_h and w <= b <= max_w]
+            return min(fits, key=lambda s: (s[0] * s[1], s)) if fits else (max_h, max_w)
 
     def _request(self, shape: tuple[int, ...]) -> Any:
         with self._lock:

@@ -72,12 +72,19 @@ class Strip:
             self.acc[: carry[0].shape[0]] = carry[0]
             self.wsum[: carry[1].shape[0]] = carry[1]
 
-    def add(self, col: int, prob: np.ndarray) -> None:
-        """Blend one tile's (tile_h, tile_w) probabilities in at column ``col`` (``prob`` is scaled in place)."""
+    def add(self, col: int, prob: np.ndarray, row0: int = 0, col0: int = 0) -> None:
+        """Blend one tile's probabilities in at column ``col`` (``prob`` is scaled in place).
+
+        ``prob`` is the whole (tile_h, tile_w) tile, or the part of it whose corner is
+        (``row0``, ``col0``) in the tile (a trimmed tile); that part keeps the tile's own
+        weights, and the tile adds nothing elsewhere.
+        """
         t = self.tiler
-        prob *= t.weights
-        self.acc[:, col : col + t.tile_w] += prob
-        self.wsum[:, col : col + t.tile_w] += t.weights
+        h, w = prob.shape
+        weights = t.weights if (h, w) == t.weights.shape else t.weights[row0 : row0 + h, col0 : col0 + w]
+        prob *= weights
+        self.acc[row0 : row0 + h, col + col0 : col + col0 + w] += prob
+        self.wsum[row0 : row0 + h, col + col0 : col + col0 + w] += weights
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """(probability, covered) of the final rows: (final_rows, width) float32, NaN where no tile ran."""

@@ -44,6 +44,7 @@ The resume key is the method and threshold instead of a model file.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -54,7 +55,7 @@ from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.infer.precision import check_precision
 from glofwatch.infer.rendering import check_declared
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
-from glofwatch.mapping.screen import DEFAULT_NDWI_MIN, Screen
+from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_NDWI_MIN, Screen
 from glofwatch.mapping.single import OUTPUT_FILES, SUMMARY_FILE, is_complete, map_scene
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
 from glofwatch.scene.read import scene_name
@@ -95,6 +96,9 @@ class MapOptions:
         screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).
         screen_ndwi: NDWI threshold of the spectral screen (None: no spectral rule).
         screen_min_pixels: lake-candidate pixels a tile needs to run.
+        trim: the network sees only the box of a run tile's lake candidates widened by ``trim_context`` px
+            (with ``screen``, on CPU batches of one tile).
+        trim_context: px of image kept around the candidates of a trimmed tile.
         ndwi: map without a model, with the NDWI baseline: ``"otsu"`` (one Otsu threshold per scene) or a
             fixed NDWI threshold in [-1, 1); None: map with the model.
     """
@@ -122,6 +126,8 @@ class MapOptions:
     screen: bool = True
     screen_ndwi: float | None = DEFAULT_NDWI_MIN
     screen_min_pixels: int = 1
+    trim: bool = True
+    trim_context: int = DEFAULT_CONTEXT
     ndwi: str | float | None = None
 
     def __post_init__(self) -> None:
@@ -135,7 +141,8 @@ class MapOptions:
         """The :class:`~glofwatch.mapping.screen.Screen` of these options."""
         if not self.screen:
             return Screen.off()
-        return Screen(ndwi_min=self.screen_ndwi, min_pixels=self.screen_min_pixels)
+        return Screen(ndwi_min=self.screen_ndwi, min_pixels=self.screen_min_pixels,
+                      context=self.trim_context if self.trim else None)
 
 
 @dataclass
@@ -226,12 +233,15 @@ def run_scene(
         else:
             predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
                                          options.threshold, options.tta, options.precision, options.threads)
+        screen = options.window_screen()
+        if options.ndwi is not None:  # the index is the map: no tile may be skipped for it (and no network to spare)
+            screen = dataclasses.replace(screen, ndwi_min=None)
         summary = map_scene(
             scene_path, predictor, out_dir, tile=options.tile, overlap=options.overlap,
             batch_size=options.batch_size, progress=progress, min_area_m2=options.min_area_m2,
             gain=options.gain, dn_offset=options.dn_offset, bands=options.bands, scl=options.scl,
             use_scl=options.use_scl, resume=resume, dem=options.dem, max_slope=options.max_slope,
-            shadow=options.shadow, screen=options.window_screen(),
+            shadow=options.shadow, screen=screen,
             rendering=options.rendering,
         )
         record = summary.to_dict()

@@ -40,6 +40,7 @@ by strip; the probability is kept.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -52,7 +53,7 @@ from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
 from glofwatch.mapping.scene_input import SceneInput, default_gain, rendering_for
-from glofwatch.mapping.screen import Screen, ScreenTally, ndwi_above, plan_strip
+from glofwatch.mapping.screen import Box, Screen, ScreenTally, grow_box, ndwi_above, plan_strip
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG, Sun, TerrainRules, TerrainTally
 from glofwatch.scene.products import OffsetChoice
 from glofwatch.scene.read import Scene
@@ -156,6 +157,7 @@ class _Prepared:
     todo: list[int]
     skipped: list[str]
     observed: np.ndarray | None = None
+    boxes: dict[int, Box] = field(default_factory=dict)
 
 
 def _water_bands(scene: Scene, conv: SceneInput) -> tuple[int, int] | None:
@@ -245,6 +247,10 @@ def predict_scene(
     threshold = float(predictor.threshold)
     ndwi_min = screen.ndwi_min if screen.enabled else None
     water_idx = _water_bands(scene, conv) if ndwi_min is not None else None
+    # trimmed tiles: networks (not the NDWI baseline, which is cheap and may threshold below 0), one tile a batch
+    fit_shape = getattr(predictor, "fit_shape", None)
+    trim = screen.enabled and screen.context is not None and fit_shape is not None and batch_size == 1
+    plan = screen if trim else dataclasses.replace(screen, context=None)
 
     height, width = scene.shape
     tiler = StripTiler(height, width, tile, overlap)
@@ -261,7 +267,7 @@ def predict_scene(
     fast = {"compress": "zstd", "zstd_level": 1, "num_threads": gdal_threads, "BIGTIFF": "IF_SAFER"}
     prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
-    counts = {"done": 0, "run": 0, "padded": 0, "valid": 0, "lake": 0, "hidden": 0}
+    counts = {"done": 0, "run": 0, "padded": 0, "trimmed": 0, "px": 0, "valid": 0, "lake": 0, "hidden": 0}
     waits = {"network": 0.0, "wait_read": 0.0, "wait_write": 0.0}
 
     def prepare(r: int) -> _Prepared:
@@ -273,9 +279,9 @@ def predict_scene(
         water = None
         if water_idx is not None and ndwi_min is not None:
             water = ndwi_above(data[water_idx[0]], data[water_idx[1]], ndwi_min)
-        todo, skipped = plan_strip(screen, cols, tw, valid, observed, flat, water)
+        todo, skipped, boxes = plan_strip(plan, cols, tw, valid, observed, flat, water, stride)
         x = conv.convert(data, valid)
-        return _Prepared(r, x, valid, scl, todo, skipped, observed)
+        return _Prepared(r, x, valid, scl, todo, skipped, observed, boxes)
 
     def write(r: int, final: int, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray,
               scl: np.ndarray | None, observed: np.ndarray | None) -> None:
@@ -329,8 +335,15 @@ def predict_scene(
             counts["done"] += len(cols) - len(todo)
             for b in range(0, len(todo), batch_size):
                 chunk = todo[b : b + batch_size]
-                xs = [x[:, :, c : c + tw] for c in chunk]
-                vs = [valid[:, c : c + tw] for c in chunk]
+                box = prep.boxes.get(chunk[0])  # boxes only with batches of 1
+                if box is not None and fit_shape is not None:  # in a shape the runtime has (or will now) compile
+                    fh, fw = fit_shape(box[1] - box[0], box[3] - box[2], th, tw)
+                    box = grow_box(box, fh, fw, th, tw)
+                    if box[1] - box[0] == th and box[3] - box[2] == tw:
+                        box = None
+                r0, r1, c0, c1 = box if box is not None else (0, th, 0, tw)
+                xs = [x[:, r0:r1, c + c0 : c + c1] for c in chunk]
+                vs = [valid[r0:r1, c + c0 : c + c1] for c in chunk]
                 if pad_batches and len(chunk) < batch_size:  # one input shape: one compiled graph, bounded memory
                     counts["padded"] += batch_size - len(chunk)
                     xs += [np.zeros_like(xs[0])] * (batch_size - len(chunk))
@@ -341,7 +354,9 @@ def predict_scene(
                 probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
                 waits["network"] += time.perf_counter() - t
                 for c, p in zip(chunk, probs, strict=True):
-                    strip.add(c, p)
+                    strip.add(c, p, r0, c0)
+                counts["px"] += xb.shape[0] * xb.shape[2] * xb.shape[3]
+                counts["trimmed"] += box is not None
                 counts["run"] += len(chunk)
                 counts["done"] += len(chunk)
                 if progress is not None:
@@ -364,7 +379,8 @@ def predict_scene(
         mask_ds.close()
     screened.run = counts["run"]
     screened.padded = counts["padded"]
-    screened.processed_px = (counts["run"] + counts["padded"]) * th * tw
+    screened.trimmed = counts["trimmed"]
+    screened.processed_px = counts["px"]
     stats_list = stats[0].tolist() if stats is not None else None
     return ScenePrediction(total, counts["run"], counts["valid"], counts["lake"], conv.describe(), stats_list, offset,
                            counts["hidden"], tally.summary() if tally is not None else None,

@@ -35,16 +35,16 @@ def test_plan_strip_puts_each_skipped_tile_down_to_the_first_rule_that_empties_i
     flat[:, 8:12] = False  # tile 2: all steep
     water = np.zeros((h, w), dtype=bool)
     water[0, 13] = True  # tile 3: one watery pixel
-    run, skipped = plan_strip(Screen(), cols, tw, valid, observed, flat, water)
+    run, skipped, _ = plan_strip(Screen(), cols, tw, valid, observed, flat, water)
     assert run == [12] and skipped == ["nodata", "cloud", "terrain"]
     # two candidates needed: tile 3 goes too, for the spectral rule
-    run, skipped = plan_strip(Screen(min_pixels=2), cols, tw, valid, observed, flat, water)
+    run, skipped, _ = plan_strip(Screen(min_pixels=2), cols, tw, valid, observed, flat, water)
     assert run == [] and skipped == ["nodata", "cloud", "terrain", "spectral"]
     # screening off: only the tile without data is skipped
-    run, skipped = plan_strip(Screen.off(), cols, tw, valid, observed, flat, water)
+    run, skipped, _ = plan_strip(Screen.off(), cols, tw, valid, observed, flat, water)
     assert run == [4, 8, 12] and skipped == ["nodata"]
     # a layer that is not there (no SCL, no DEM, no NIR) is no rule
-    run, _ = plan_strip(Screen(), cols, tw, valid, None, None, None)
+    run, _, _ = plan_strip(Screen(), cols, tw, valid, None, None, None)
     assert run == [4, 8, 12]
 
 

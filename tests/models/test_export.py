@@ -110,6 +110,33 @@ def test_openvino_export_parity(tiny_run: Path, tmp_path: Path, synth_root: Path
 
 
 @needs_openvino
+def test_openvino_compiles_a_trimmed_shape_once_it_recurs(tiny_run: Path, tmp_path: Path) -> None:
+    backend = build_backend("openvino", export_model(tiny_run, "openvino", out=tmp_path / "tiny.xml"))
+    predictor = backend.predictor(max_tile=128, overlap=16)
+    assert backend.static_after == 4
+
+    def run(h: int, w: int) -> None:
+        predictor.predict_batch(torch.rand(1, 3, h, w) * 255)
+
+    # nothing compiled yet: a 64 x 64 box runs as the whole 128 px tile
+    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)
+    run(128, 128)
+    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)  # asked twice
+    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)  # three times
+    assert predictor.fit_shape(64, 64, 128, 128) == (64, 64)  # the fourth time it gets its own graph
+    run(64, 64)
+    assert set(backend._compiled) == {(1, 3, 128, 128), (1, 3, 64, 64)}
+    # a smaller box takes the smallest compiled shape that holds it; a wider one the whole tile
+    assert predictor.fit_shape(32, 64, 128, 128) == (64, 64)
+    assert predictor.fit_shape(64, 96, 128, 128) == (128, 128)
+    # no room for more graphs: a recurring shape keeps running in a compiled one
+    backend.max_shapes = 2
+    assert [predictor.fit_shape(32, 32, 128, 128) for _ in range(5)] == [(64, 64)] * 5
+    # torch takes any shape as it comes
+    assert Predictor.from_path(tiny_run, device="cpu").fit_shape(32, 96, 128, 128) == (32, 96)
+
+
+@needs_openvino
 @pytest.mark.fault
 def test_openvino_pair_torn_by_a_kill_is_refused(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
     """A kill between the .bin and the .xml rename leaves a new .bin beside an old .xml: detected at load."""
