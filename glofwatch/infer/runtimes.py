@@ -168,6 +168,7 @@ class OpenVINOBackend(Backend):
     def __init__(
         self, bundle: ModelBundle, model_path: Path, device: str, source: str, threads: int | None = None
     ) -> None:
+        import numpy as np
         import torch
 
         from glofwatch.models.export import import_openvino
@@ -176,6 +177,9 @@ class OpenVINOBackend(Backend):
         if device == "cuda":
             raise ConfigError("the openvino backend runs on CPU here; use --device cpu or --backend torch for CUDA")
         self.model_path = Path(model_path)
+        # pybind11 sets up its NumPy API on the first array it hands out; two threads doing that first at
+        # once (two requests' first tiles, from worker threads) deadlocked in its call_once: done here, once
+        _ = ov.Tensor(np.zeros(1, dtype=np.float32)).data
         self.core = ov.Core()
         self.model = self.core.read_model(str(model_path))
         # f32 explicitly: on CPUs with AMX/AVX512-BF16 OpenVINO would otherwise run fp32 graphs in bf16

@@ -160,6 +160,22 @@ class _Prepared:
     boxes: dict[int, Box] = field(default_factory=dict)
 
 
+def column_spans(starts: list[int], width: int) -> list[tuple[int, int]]:
+    """The columns ``[c, c + width)`` of sorted tile ``starts``, overlapping ones merged.
+
+    Example:
+        >>> column_spans([0, 480, 1440, 1920], 512)
+        [(0, 992), (1440, 2432)]
+    """
+    spans: list[tuple[int, int]] = []
+    for c in starts:
+        if spans and c <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], c + width))
+        else:
+            spans.append((c, c + width))
+    return spans
+
+
 def _water_bands(scene: Scene, conv: SceneInput) -> tuple[int, int] | None:
     """Indices of (green B03, NIR B08) in the bands read, or None when the scene read lacks one of them."""
     bands = list(conv.read_bands)
@@ -280,7 +296,9 @@ def predict_scene(
         if water_idx is not None and ndwi_min is not None:
             water = ndwi_above(data[water_idx[0]], data[water_idx[1]], ndwi_min)
         todo, skipped, boxes = plan_strip(plan, cols, tw, valid, observed, flat, water, stride)
-        x = conv.convert(data, valid)
+        x = np.zeros((len(spec.bands), data.shape[1], width), dtype=np.float32)
+        for a, b in column_spans(todo, tw):  # only the tiles that run are converted (rendering is most of a read)
+            x[:, :, a:b] = conv.convert(data[:, :, a:b], valid[:, a:b])
         return _Prepared(r, x, valid, scl, todo, skipped, observed, boxes)
 
     def write(r: int, final: int, prob: np.ndarray, covered: np.ndarray, valid: np.ndarray,
