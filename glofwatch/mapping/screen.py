@@ -21,14 +21,14 @@ rule that leaves it without candidates (``nodata``, ``cloud``, ``terrain``,
 
 A tile that runs is **trimmed** (``context`` px, when not None): the network sees
 only the box of its candidate pixels widened by ``context`` px on every side
-(rounded out to the network stride, within the tile), and the tile's pixels
+(rounded out to :data:`TRIM_STEP` px, within the tile), and the tile's pixels
 outside the box are left to the other tiles, or "not lake" when none covers
-them. On a synthetic Sentinel-2 tile 12 % of the pixels are candidates but 89 % of
-the tiles hold one; the boxes with 64 px of context cover 30 % less than the whole
-tiles. A box that would cover most of its tile (:data:`TRIM_MIN_SAVING`) stays the
-whole tile. Trimming changes what the network sees around the candidates only
-beyond ``context`` px from them, so it can cost recall and ``bench scene`` measures it
-with the spectral rule.
+them. On the synthetic Sentinel-2 tile with NDWI above 0, 12 % of the pixels are
+candidates but 89 % of the tiles hold one; with 64 px of context the boxes of the
+tiles run cover 0.64 of the scene's pixels against 0.93 for the whole tiles. A box
+that would not save :data:`TRIM_MIN_SAVING` of its tile stays the whole tile.
+Trimming changes what the network sees only beyond ``context`` px from the
+candidates, so it can cost recall, and ``bench scene`` measures it with the spectral rule.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ import numpy as np
 from glofwatch.errors import ConfigError
 
 DEFAULT_NDWI_MIN = 0.1
-"""NDWI a lake candidate exceeds: 0.1, above McFeeters' (1996) water threshold 0, because snow lies between them.
+"""NDWI a lake candidate exceeds: 0.1, above McFeeters' (1996) water threshold 0, where snow mostly lies.
 
 On the real false-colour crops (``../shared/data/himalaya-kmeans``, 410 crops, each with a lake) 1.6 % of
 the lake pixels are at or below 0 and 2.5 % at or below 0.1; a 128 px cell with no pixel above the
 threshold holds 0.14 % of the lake pixels at 0 and 0.24 % at 0.1, and the trimmed box of a crop's
 candidates (64 px of context) leaves out 0.028 % at 0 and 0.064 % at 0.1. On the synthetic Sentinel-2
-tile 77 % of the candidates at 0 are SCL snow, mostly below 0.1: at 0.1 the network sees 0.41 of the
+tile 77 % of the candidates at 0 are SCL snow, most of it below 0.1: at 0.1 the network sees 0.41 of the
 tile's pixels instead of 0.64, in 37 s instead of 44, and lake recall and pixel IoU do not change."""
 
 DEFAULT_CONTEXT = 64
@@ -88,7 +88,7 @@ class Screen:
         if self.min_pixels < 1:
             raise ConfigError(f"--screen-min-pixels {self.min_pixels} must be at least 1")
         if self.context is not None and self.context < 0:
-            raise ConfigError(f"--screen-context {self.context} must be at least 0 px (or leave trimming off)")
+            raise ConfigError(f"--trim-context {self.context} must be at least 0 px (or --no-trim)")
 
     @classmethod
     def off(cls) -> Screen:

@@ -24,7 +24,7 @@ def test_candidate_box_by_hand() -> None:
     assert candidate_box(c, 8, 32) is None  # no candidate: nothing to box
     c[100, 5] = True
     # rows 92..109 -> 64..128 (clipped to the tile), columns -3..14 -> 0..32
-    assert candidate_box(c, 8, 32) == (0 + 64, 128, 0, 32)
+    assert candidate_box(c, 8, 32) == (64, 128, 0, 32)
     c[3, 120] = True  # opposite corners: the box is the whole tile, run it whole
     assert candidate_box(c, 8, 32) is None
     # a box of exactly (1 - TRIM_MIN_SAVING) of the tile is still used: 128 x 160 of 160 x 160
@@ -73,8 +73,16 @@ def test_a_trimmed_part_blends_with_its_tiles_own_weights() -> None:
     assert covered[:, :64].all() and not covered[:, 64:].any()
 
 
+def test_column_spans_merge_the_tiles_that_run() -> None:
+    from glofwatch.mapping.scene import column_spans
+
+    assert column_spans([0, 480, 1440, 1920], 512) == [(0, 992), (1440, 2432)]
+    assert column_spans([0, 512], 512) == [(0, 1024)]  # touching tiles are one span
+    assert column_spans([], 512) == []
+
+
 def test_trim_settings() -> None:
-    with pytest.raises(ConfigError, match=r"--screen-context -1 must be at least 0 px"):
+    with pytest.raises(ConfigError, match=r"--trim-context -1 must be at least 0 px \(or --no-trim\)"):
         Screen(context=-1)
     assert MapOptions(trim=False).window_screen().context is None
     assert MapOptions(trim_context=32).window_screen().context == 32
