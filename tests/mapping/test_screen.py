@@ -56,13 +56,6 @@ def test_screen_settings_are_checked() -> None:
     assert Screen.off().describe() == "off"
 
 
-@pytest.fixture(scope="module")
-def cloudy_scene(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    from glofwatch.scene.synth import write_synthetic_scene
-
-    return write_synthetic_scene(tmp_path_factory.mktemp("cloudy"), size=256, seed=5, cloud_cover=0.3, scl=True)
-
-
 def _read(path: Path) -> np.ndarray:
     with rasterio.open(path) as ds:
         return ds.read(1)

@@ -90,13 +90,6 @@ def test_trim_settings() -> None:
     assert Screen.off().context is None
 
 
-@pytest.fixture(scope="module")
-def cloudy_scene(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    from glofwatch.scene.synth import write_synthetic_scene
-
-    return write_synthetic_scene(tmp_path_factory.mktemp("trim"), size=256, seed=5, cloud_cover=0.3, scl=True)
-
-
 def _read(path: Path) -> np.ndarray:
     with rasterio.open(path) as ds:
         return ds.read(1)
