@@ -32,6 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_NDWI_MIN
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -118,7 +120,7 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from glofwatch.mapping.batch import cached_predictor, map_scene
-    from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_NDWI_MIN, Screen
+    from glofwatch.mapping.screen import Screen
     from glofwatch.runtime import peak_rss_mb
 
     if job.get("threads"):
@@ -193,8 +195,8 @@ def bench_scene(
     truth: str | Path | None = None,
     cloud_cover: float = DEFAULT_CLOUD_COVER,
     matmul_n: int = 0,
-    trim_context: int | None = 64,
-    screen_ndwi: float | None = 0.1,
+    trim_context: int | None = DEFAULT_CONTEXT,
+    screen_ndwi: float | None = DEFAULT_NDWI_MIN,
 ) -> dict[str, Any]:
     """Map a synthetic scene and write ``scene.json`` and ``scene.md`` to ``out_dir``.
 
