@@ -250,7 +250,7 @@ def plan_strip(
         observed: (h, W) pixels the SCL does not hide (None: no SCL rule).
         flat: (h, W) pixels flat enough for a lake (None: no DEM).
         water: (h, W) pixels whose NDWI is above the threshold (None: no spectral rule).
-        stride: the network's stride (trimmed boxes are multiples of it).
+        stride: the network's stride (box sides are multiples of :data:`TRIM_STEP` rounded up to it).
 
     Returns:
         (columns to run, one reason from :data:`REASONS` per skipped column, the
