@@ -171,7 +171,7 @@ class OpenVINOBackend(Backend):
         import numpy as np
         import torch
 
-        from glofwatch.models.export import import_openvino
+        from glofwatch.models.export import import_openvino, openvino_core
 
         ov = import_openvino()
         if device == "cuda":
@@ -180,7 +180,7 @@ class OpenVINOBackend(Backend):
         # pybind11 sets up its NumPy API on the first array it hands out; two threads doing that first at
         # once (two requests' first tiles, from worker threads) deadlocked in its call_once: done here, once
         _ = ov.Tensor(np.zeros(1, dtype=np.float32)).data
-        self.core = ov.Core()
+        self.core = openvino_core()  # shared by all backends: see openvino_core
         self.model = self.core.read_model(str(model_path))
         # f32 explicitly: on CPUs with AMX/AVX512-BF16 OpenVINO would otherwise run fp32 graphs in bf16
         # (probabilities off by ~2e-3); INT8 graphs keep their quantised layers either way.

@@ -43,6 +43,7 @@ import json
 import math
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,27 @@ def import_openvino() -> Any:
     except ImportError:
         raise ConfigError(OPENVINO_MISSING) from None
     return openvino
+
+
+_CORE: Any = None
+_CORE_LOCK = threading.Lock()
+
+
+def openvino_core() -> Any:
+    """The process's one ``openvino.Core``, made the first time it is asked for and never closed.
+
+    One Core, not one per backend: each Core makes its own CPU plugin, and OpenVINO 2026.4's CPU
+    plugin installs a signal stack on the thread that makes it, keeping the one it replaced to put
+    back when it is destroyed. Two plugins destroyed in the order they were made (the first backend
+    dropped before the second) leave the thread's signal stack pointing at unmapped memory, and the
+    next signal that thread handles (Ctrl-C, a child's exit) kills the process with a segmentation
+    fault. One Core that lives as long as the process makes that order impossible.
+    """
+    global _CORE
+    with _CORE_LOCK:
+        if _CORE is None:
+            _CORE = import_openvino().Core()
+        return _CORE
 
 
 def export_metadata(bundle: ModelBundle, int8: bool = False,
@@ -144,10 +166,9 @@ def read_export_metadata(path: str | Path) -> dict[str, Any]:
         props = {p.key: p.value for p in model.metadata_props}
         text = props.get(METADATA_KEY)
     elif path.suffix.lower() == ".xml":
-        ov = import_openvino()
         weights = path.with_suffix(".bin")
         try:
-            model = ov.Core().read_model(str(path))
+            model = openvino_core().read_model(str(path))
         except Exception as exc:  # noqa: BLE001 - a damaged or half-written IR
             first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             raise InputError(f"{path}: cannot read the OpenVINO model ({first[:120]}); export it again") from None

@@ -136,6 +136,40 @@ def test_openvino_compiles_a_trimmed_shape_once_it_recurs(tiny_run: Path, tmp_pa
     assert Predictor.from_path(tiny_run, device="cpu").fit_shape(32, 96, 128, 128) == (32, 96)
 
 
+SIGNAL_AFTER_BACKENDS = """
+import gc, os, signal, sys
+from glofwatch.infer.backends import build_backend
+import torch
+def ran(backend):
+    backend.predictor(max_tile=64, overlap=16).predict_batch(torch.rand(1, 3, 64, 64) * 255)
+    return backend
+first = ran(build_backend("openvino", sys.argv[1]))
+second = ran(build_backend("openvino", sys.argv[1]))
+del first; gc.collect()   # dropped in the order they were made
+del second; gc.collect()
+signal.signal(signal.SIGUSR1, lambda *_: print("handled", flush=True))
+os.kill(os.getpid(), signal.SIGUSR1)
+print("alive", flush=True)
+"""
+
+
+@needs_openvino
+def test_backends_dropped_in_the_order_made_leave_signals_handled(tiny_run: Path, tmp_path: Path) -> None:
+    # with a Core (and so a CPU plugin) per backend, the second plugin put back the first one's
+    # unmapped signal stack, and the next handled signal killed the process with SIGSEGV
+    import subprocess
+
+    from glofwatch.models.export import openvino_core
+
+    xml = export_model(tiny_run, "openvino", out=tmp_path / "tiny.xml")
+    assert openvino_core() is openvino_core()
+    assert build_backend("openvino", xml).core is build_backend("openvino", xml).core is openvino_core()
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_AFTER_BACKENDS, str(xml)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.split() == ["handled", "alive"]
+
+
 @needs_openvino
 @pytest.mark.fault
 def test_openvino_pair_torn_by_a_kill_is_refused(tiny_run: Path, synth_root: Path, tmp_path: Path) -> None:
