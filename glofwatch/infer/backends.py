@@ -67,6 +67,14 @@ def cache_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "glofwatch"
 
 
+def openvino_cache() -> Path | None:
+    """Folder of OpenVINO's compiled graphs (:class:`OpenVINOBackend` ``cache``); None when
+    ``GLOFWATCH_OPENVINO_CACHE`` is ``0`` (compile in every process)."""
+    if os.environ.get("GLOFWATCH_OPENVINO_CACHE", "1").strip().lower() in ("0", "no", "off", "false"):
+        return None
+    return cache_dir() / "openvino"
+
+
 def available_backends() -> list[str]:
     """Backends whose runtime is importable here (torch and onnxruntime always; openvino when installed)."""
     names = ["torch"]
@@ -242,7 +250,7 @@ def _build(name: str, bundle: ModelBundle, exported: Path | None, model_file: Pa
     try:
         if name == "onnxruntime":
             return OnnxRuntimeBackend(bundle, path, device, source, threads)
-        return OpenVINOBackend(bundle, path, device, source, threads)
+        return OpenVINOBackend(bundle, path, device, source, threads, cache=openvino_cache())
     finally:
         if tmp is not None:
             tmp.cleanup()

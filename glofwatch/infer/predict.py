@@ -98,7 +98,7 @@ class Predictor:
         """The input (height, width) in which to run a trimmed tile of (h, w), at most (max_h, max_w).
 
         (h, w) for runtimes that take any shape alike; a runtime that compiles a graph per shape
-        (OpenVINO) may answer a larger one it has already compiled.
+        (OpenVINO) answers one of the few larger shapes it compiles for a tile of (max_h, max_w).
         """
         fit = getattr(getattr(self.runner, "__self__", None), "fit_shape", None)
         return fit(h, w, max_h, max_w) if fit is not None else (h, w)

@@ -52,8 +52,17 @@ import numpy as np
 from glofwatch.errors import ConfigError, InputError
 from glofwatch.infer.tiles import StripTiler
 from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
+from glofwatch.lakes.vectorize import LakeProbability
 from glofwatch.mapping.scene_input import SceneInput, default_gain, rendering_for
-from glofwatch.mapping.screen import Box, Screen, ScreenTally, grow_box, ndwi_above, plan_strip
+from glofwatch.mapping.screen import (
+    TRIM_MIN_SAVING,
+    Box,
+    Screen,
+    ScreenTally,
+    grow_box,
+    ndwi_above,
+    plan_strip,
+)
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG, Sun, TerrainRules, TerrainTally
 from glofwatch.scene.products import OffsetChoice
 from glofwatch.scene.read import Scene
@@ -86,6 +95,8 @@ class ScenePrediction:
         batch_size: tiles per forward pass used.
         waits: seconds the main thread spent in the network (``network``), waiting for the
             reader's next strip (``wait_read``) and for the writer's last one (``wait_write``).
+        lake_probability: the probability of each lake pixel of the mask written (for the lake
+            polygons' ``mean_prob`` and ``max_prob`` without reading the probability GeoTIFF back).
     """
 
     n_tiles: int
@@ -101,6 +112,7 @@ class ScenePrediction:
     screen: ScreenTally | None = None
     batch_size: int = 0
     waits: dict[str, float] = field(default_factory=dict)
+    lake_probability: LakeProbability | None = None
 
 
 GPU_BATCH = 8
@@ -157,7 +169,7 @@ class _Prepared:
     todo: list[int]
     skipped: list[str]
     observed: np.ndarray | None = None
-    boxes: dict[int, Box] = field(default_factory=dict)
+    boxes: dict[int, list[Box]] = field(default_factory=dict)
 
 
 def column_spans(starts: list[int], width: int) -> list[tuple[int, int]]:
@@ -283,8 +295,9 @@ def predict_scene(
     fast = {"compress": "zstd", "zstd_level": 1, "num_threads": gdal_threads, "BIGTIFF": "IF_SAFER"}
     prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
-    counts = {"done": 0, "run": 0, "padded": 0, "trimmed": 0, "px": 0, "valid": 0, "lake": 0, "hidden": 0}
+    counts = {"done": 0, "run": 0, "padded": 0, "trimmed": 0, "boxes": 0, "px": 0, "valid": 0, "lake": 0, "hidden": 0}
     waits = {"network": 0.0, "wait_read": 0.0, "wait_write": 0.0}
+    lake_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (flat index, probability) of each strip's lake pixels
 
     def prepare(r: int) -> _Prepared:
         data, scl = scene.read_with_scl(r, 0, th, width, conv.read_bands) if with_scl else (
@@ -319,7 +332,9 @@ def predict_scene(
             tally.add(scl, ok, mask == 1)
         np.putmask(mask, ~ok, np.uint8(MASK_NODATA))
         counts["valid"] += int(np.count_nonzero(ok))
-        counts["lake"] += int(np.count_nonzero(mask == 1))
+        at = np.flatnonzero(mask == 1)
+        counts["lake"] += at.size
+        lake_parts.append((at + r * width, prob.reshape(-1)[at]))
         win = Window(0, r, width, final)
         prob_ds.write(prob, 1, window=win)
         mask_ds.write(mask, 1, window=win)
@@ -353,28 +368,34 @@ def predict_scene(
             counts["done"] += len(cols) - len(todo)
             for b in range(0, len(todo), batch_size):
                 chunk = todo[b : b + batch_size]
-                box = prep.boxes.get(chunk[0])  # boxes only with batches of 1
-                if box is not None and fit_shape is not None:  # in a shape the runtime has (or will now) compile
-                    fh, fw = fit_shape(box[1] - box[0], box[3] - box[2], th, tw)
-                    box = grow_box(box, fh, fw, th, tw)
-                    if box[1] - box[0] == th and box[3] - box[2] == tw:
-                        box = None
-                r0, r1, c0, c1 = box if box is not None else (0, th, 0, tw)
-                xs = [x[:, r0:r1, c + c0 : c + c1] for c in chunk]
-                vs = [valid[r0:r1, c + c0 : c + c1] for c in chunk]
-                if pad_batches and len(chunk) < batch_size:  # one input shape: one compiled graph, bounded memory
-                    counts["padded"] += batch_size - len(chunk)
-                    xs += [np.zeros_like(xs[0])] * (batch_size - len(chunk))
-                    vs += [np.zeros_like(vs[0])] * (batch_size - len(chunk))
-                xb = torch.from_numpy(np.stack(xs))
-                vb = torch.from_numpy(np.stack(vs))
-                t = time.perf_counter()
-                probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
-                waits["network"] += time.perf_counter() - t
-                for c, p in zip(chunk, probs, strict=True):
-                    strip.add(c, p, r0, c0)
-                counts["px"] += xb.shape[0] * xb.shape[2] * xb.shape[3]
-                counts["trimmed"] += box is not None
+                parts: list[Box | None] = [None]  # the whole tile
+                if len(chunk) == 1 and chunk[0] in prep.boxes and fit_shape is not None:  # boxes: batches of 1
+                    # each box in a shape the runtime has (or will now) compile; whole when that saves too little
+                    fitted = []
+                    for p in prep.boxes[chunk[0]]:
+                        fh, fw = fit_shape(p[1] - p[0], p[3] - p[2], th, tw)
+                        fitted.append(grow_box(p, fh, fw, th, tw))
+                    if sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in fitted) <= (1.0 - TRIM_MIN_SAVING) * th * tw:
+                        parts = list(fitted)
+                for box in parts:
+                    r0, r1, c0, c1 = box if box is not None else (0, th, 0, tw)
+                    xs = [x[:, r0:r1, c + c0 : c + c1] for c in chunk]
+                    vs = [valid[r0:r1, c + c0 : c + c1] for c in chunk]
+                    if pad_batches and len(chunk) < batch_size:  # one input shape: one compiled graph, bounded memory
+                        counts["padded"] += batch_size - len(chunk)
+                        xs += [np.zeros_like(xs[0])] * (batch_size - len(chunk))
+                        vs += [np.zeros_like(vs[0])] * (batch_size - len(chunk))
+                    xb = torch.from_numpy(np.stack(xs))
+                    vb = torch.from_numpy(np.stack(vs))
+                    t = time.perf_counter()
+                    probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
+                    waits["network"] += time.perf_counter() - t
+                    for c, p in zip(chunk, probs, strict=True):
+                        strip.add(c, p, r0, c0)
+                    counts["px"] += xb.shape[0] * xb.shape[2] * xb.shape[3]
+                if parts[0] is not None:
+                    counts["trimmed"] += 1
+                    counts["boxes"] += len(parts)
                 counts["run"] += len(chunk)
                 counts["done"] += len(chunk)
                 if progress is not None:
@@ -398,12 +419,14 @@ def predict_scene(
     screened.run = counts["run"]
     screened.padded = counts["padded"]
     screened.trimmed = counts["trimmed"]
+    screened.boxes = counts["boxes"]
     screened.processed_px = counts["px"]
     stats_list = stats[0].tolist() if stats is not None else None
     return ScenePrediction(total, counts["run"], counts["valid"], counts["lake"], conv.describe(), stats_list, offset,
                            counts["hidden"], tally.summary() if tally is not None else None,
                            terrain.tally if terrain is not None else None, screened, batch_size,
-                           {k: round(v, 3) for k, v in waits.items()})
+                           {k: round(v, 3) for k, v in waits.items()},
+                           LakeProbability.concat(lake_parts, height * width))
 
 
 def _check_scene_rendering(scene: Scene, conv: SceneInput, bundle, rendering: str) -> None:  # noqa: ANN001

@@ -126,7 +126,8 @@ def map_scene(
     import rasterio
 
     from glofwatch.io.atomic import write_json_atomic
-    from glofwatch.lakes.vectorize import vectorize_raster, write_lakes
+    from glofwatch.io.raster import read_raster
+    from glofwatch.lakes.vectorize import vectorize_mask, write_lakes
     from glofwatch.mapping.scene import GDAL_CACHE_MB, predict_scene
     from glofwatch.scene.read import read_scene
 
@@ -148,10 +149,12 @@ def map_scene(
     stages["predict"], t = time.perf_counter() - t, time.perf_counter()
     stages.update({f"predict_{k}": v for k, v in pred.waits.items()})
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
-        lakes = vectorize_raster(out / "mask.tif", out / "probability.tif", min_area_m2=min_area_m2, date=scene.date)
+        mask, grid = read_raster(out / "mask.tif")  # once, for the polygons and the terrain counts
+        lakes = vectorize_mask(mask, grid, pred.lake_probability, min_area_m2=min_area_m2, date=scene.date)
     release_memory()
     stages["polygons"], t = time.perf_counter() - t, time.perf_counter()
-    terrain = pred.terrain.finish(out / "mask.tif", min_area_m2) if pred.terrain is not None else None
+    terrain = pred.terrain.finish(mask, grid, min_area_m2) if pred.terrain is not None else None
+    del mask
     if terrain is not None:
         stages["terrain_counts"], t = time.perf_counter() - t, time.perf_counter()
     notes = [pred.offset.note] if pred.offset and pred.offset.note else []

@@ -111,11 +111,8 @@ class TerrainTally:
     dem_rows_read: int = 0
     dem_rows_reread: int = 0
 
-    def finish(self, mask_path: str | Path, min_area_m2: float) -> dict[str, Any]:
-        """:meth:`summary` for the written mask GeoTIFF, counting lakes of at least ``min_area_m2``."""
-        from glofwatch.io.raster import read_raster
-
-        mask, grid = read_raster(mask_path)
+    def finish(self, mask: np.ndarray, grid: GeoGrid, min_area_m2: float) -> dict[str, Any]:
+        """:meth:`summary` for the scene's final mask on ``grid``, counting lakes of at least ``min_area_m2``."""
         area = grid.pixel_area_m2()
         return self.summary(mask, min_area_m2 / area if math.isfinite(area) and area > 0 else 0.0)
 
@@ -130,13 +127,14 @@ class TerrainTally:
         shadow_idx = np.concatenate(self.shadow_idx) if self.shadow_idx else np.zeros(0, np.int64)
         by = {"slope": 0, "shadow": 0}
         if mask is not None and (slope_idx.size or shadow_idx.size):
-            from glofwatch.connectivity import label_lakes, lake_sizes
+            from glofwatch.connectivity import label_lakes
 
             before = mask == 1
             before.flat[slope_idx] = True
             before.flat[shadow_idx] = True
             labels, n = label_lakes(before)
-            size = lake_sizes(labels, n)
+            size = np.bincount(labels[before], minlength=n + 1)  # the lake pixels only, not every label
+            del before
             left = np.bincount(labels[mask == 1], minlength=n + 1)
             n_slope = np.bincount(labels.flat[slope_idx], minlength=n + 1)
             n_shadow = np.bincount(labels.flat[shadow_idx], minlength=n + 1)

@@ -13,6 +13,7 @@ from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 from glofwatch.lakes.vectorize import (
     LAKE_COLUMNS,
+    LakeProbability,
     read_lakes,
     vectorize_mask,
     write_lakes,
@@ -75,6 +76,32 @@ def test_mean_and_max_probability() -> None:
     assert lakes.iloc[1].max_prob == pytest.approx(0.99, rel=1e-6)
     assert lakes["date"].tolist() == ["2020-08-01", "2020-08-01"]
     assert np.isnan(vectorize_mask(squares(), UTM_GRID).iloc[0].mean_prob)
+
+
+def test_lake_probability_of_the_lake_pixels_alone_gives_the_same_means() -> None:
+    mask = squares()
+    prob = np.random.default_rng(3).random(mask.shape, dtype=np.float32)
+    at = np.flatnonzero(mask.reshape(-1) == 1)
+    # in two parts, as the scene mapper keeps them strip by strip
+    half = at.size // 2
+    record = LakeProbability.concat([(at[:half], prob.reshape(-1)[at[:half]]),
+                                     (at[half:], prob.reshape(-1)[at[half:]])], mask.size)
+    assert record.index.dtype == np.uint32
+    dense = vectorize_mask(mask, UTM_GRID, probability=prob)
+    sparse = vectorize_mask(mask, UTM_GRID, probability=record)
+    for col in ("mean_prob", "max_prob", "area_km2"):
+        assert np.allclose(dense[col], sparse[col], rtol=1e-12), col
+    inside = prob[70:90, 50:90]  # lake 2 by hand
+    assert sparse.iloc[1].mean_prob == pytest.approx(float(inside.astype(np.float64).mean()), rel=1e-9)
+    assert sparse.iloc[1].max_prob == pytest.approx(float(inside.max()), rel=1e-7)
+    with pytest.raises(InputError, match=r"holds \d+ pixels but the mask has \d+ lake pixels"):
+        vectorize_mask(mask, UTM_GRID, probability=LakeProbability(at[1:], prob.reshape(-1)[at[1:]]))
+    off = at.copy()
+    off[0] = np.flatnonzero(mask.reshape(-1) == 0)[0]  # right count, one pixel that is not lake
+    with pytest.raises(InputError, match=r"names pixels that are not lake"):
+        vectorize_mask(mask, UTM_GRID, probability=LakeProbability(off, prob.reshape(-1)[off]))
+    with pytest.raises(InputError, match=r"\(3,\) indices for \(2,\) values"):
+        LakeProbability(np.arange(3), np.zeros(2, np.float32))
 
 
 def test_geographic_crs_uses_geodesic_area() -> None:

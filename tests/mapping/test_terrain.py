@@ -161,6 +161,14 @@ def test_cli_maps_with_a_dem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert res.exit_code == 0, res.output
     s = json.loads((tmp_path / "maps" / "scene" / "summary.json").read_text())
     assert s["n_lakes"] == 1 and s["terrain"]["slope_removed_px"] == 100 and s["terrain"]["shadow"] is False
+    assert s["terrain"]["lakes_removed"] == 1 and s["terrain"]["lakes_removed_by"] == {"slope": 1, "shadow": 0}
+    # the lake probabilities kept while mapping give what the written probability GeoTIFF gives
+    from glofwatch.lakes.vectorize import read_lakes, vectorize_raster
+
+    out = tmp_path / "maps" / "scene"
+    kept, again = read_lakes(out / "lakes.gpkg"), vectorize_raster(out / "mask.tif", out / "probability.tif")
+    for col in ("mean_prob", "max_prob", "area_km2"):
+        assert kept[col].tolist() == pytest.approx(again[col].tolist(), rel=1e-6), col
     assert s["resume"]["options"]["dem"] == str(dem.resolve())
     res = runner.invoke(app, [*base, "--dem", str(dem), "--max-slope", "50"])  # a changed option redoes the scene
     assert res.exit_code == 0, res.output

@@ -1,4 +1,4 @@
-"""Trimmed tiles: the candidates' box, its growth to a compiled shape, blending a part of a tile, and the maps."""
+"""Trimmed tiles: the candidates' boxes, their growth to a compiled shape, blending a part of a tile, and the maps."""
 
 from __future__ import annotations
 
@@ -15,25 +15,34 @@ from glofwatch.errors import ConfigError
 from glofwatch.infer.tiles import StripTiler, blend_weights
 from glofwatch.mapping.batch import MapOptions
 from glofwatch.mapping.scene import predict_scene
-from glofwatch.mapping.screen import TRIM_MIN_SAVING, Screen, candidate_box, grow_box, plan_strip
+from glofwatch.mapping.screen import TRIM_MIN_SAVING, Screen, candidate_boxes, grow_box, plan_strip
 from glofwatch.scene.read import read_scene
 
 
-def test_candidate_box_by_hand() -> None:
+def test_candidate_boxes_by_hand() -> None:
     c = np.zeros((128, 128), dtype=bool)
-    assert candidate_box(c, 8, 32) is None  # no candidate: nothing to box
+    assert candidate_boxes(c, 8, 32) is None  # no candidate: nothing to box
     c[100, 5] = True
-    # rows 92..109 -> 64..128 (clipped to the tile), columns -3..14 -> 0..32
-    assert candidate_box(c, 8, 32) == (64, 128, 0, 32)
-    c[3, 120] = True  # opposite corners: the box is the whole tile, run it whole
-    assert candidate_box(c, 8, 32) is None
-    # a box of exactly (1 - TRIM_MIN_SAVING) of the tile is still used: 128 x 160 of 160 x 160
+    # rows 92..108 -> cells 2..3 (64..128, clipped to the tile), columns -3..13 -> cell 0 (0..32)
+    assert candidate_boxes(c, 8, 32) == [(64, 128, 0, 32)]
+    c[3, 120] = True  # the opposite corner: a box of its own, cut along the empty row of cells 1
+    assert candidate_boxes(c, 8, 32) == [(0, 32, 96, 128), (64, 128, 0, 32)]
+    # the context is exact to the pixel: 23 px from row 40 stays in cells 0..1, 24 px reaches cell 2
+    c = np.zeros((128, 128), dtype=bool)
+    c[40, 40] = True
+    assert candidate_boxes(c, 23, 32) == [(0, 64, 0, 64)]
+    assert candidate_boxes(c, 24, 32) == [(0, 96, 0, 96)]
+    # two columns of candidates: cut along the empty columns of cells
+    c = np.zeros((128, 128), dtype=bool)
+    c[10:120, 10] = c[10:120, 110] = True
+    assert candidate_boxes(c, 0, 32) == [(0, 128, 0, 32), (0, 128, 96, 128)]
+    # boxes of exactly (1 - TRIM_MIN_SAVING) of the tile are still used: 128 x 160 of 160 x 160
     assert TRIM_MIN_SAVING == pytest.approx(0.2)
     c = np.zeros((160, 160), dtype=bool)
-    c[0, 0] = c[127, 159] = True
-    assert candidate_box(c, 0, 32) == (0, 128, 0, 160)
-    c[128, 0] = True  # one row more: 160 x 160 rows after rounding, no saving
-    assert candidate_box(c, 0, 32) is None
+    c[:128] = True
+    assert candidate_boxes(c, 0, 32) == [(0, 128, 0, 160)]
+    c[128, 0] = True  # one row of cells more, nowhere to cut: no saving, run it whole
+    assert candidate_boxes(c, 0, 32) is None
 
 
 def test_grow_box_keeps_the_box_inside_the_tile() -> None:
@@ -49,10 +58,12 @@ def test_plan_strip_boxes_only_the_tiles_that_save() -> None:
     h, w, tw = 64, 256, 128
     valid = np.ones((h, w), dtype=bool)
     water = np.zeros((h, w), dtype=bool)
-    water[10, 20] = True  # tile 0: one candidate -> rows 2..19 -> 0..32, columns 12..29 -> 0..32
-    water[0, 128] = water[63, 255] = True  # tile 1: candidates in opposite corners -> whole
+    water[10, 20] = True  # tile 0: one candidate -> rows 2..18 -> cell 0, columns 12..28 -> cell 0
+    water[0:64:16, 128:256:16] = True  # tile 1: candidates in every cell -> whole
     run, skipped, boxes = plan_strip(Screen(context=8), [0, 128], tw, valid, None, None, water, stride=32)
-    assert run == [0, 128] and skipped == [] and boxes == {0: (0, 64, 0, 64)}  # sides are multiples of 64
+    assert run == [0, 128] and skipped == [] and boxes == {0: [(0, 32, 0, 32)]}
+    # cells are the network's stride when it is coarser than TRIM_STEP
+    assert plan_strip(Screen(context=8), [0, 128], tw, valid, None, None, water, stride=64)[2] == {0: [(0, 64, 0, 64)]}
     # no trimming without a context, or with the screen off
     assert plan_strip(Screen(context=None), [0, 128], tw, valid, None, None, water, stride=32)[2] == {}
     assert plan_strip(Screen.off(), [0, 128], tw, valid, None, None, water, stride=32)[2] == {}
@@ -121,20 +132,22 @@ def test_trimmed_tiles_map_like_whole_ones_on_fewer_pixels(tiny_run: Path, cloud
     trim = predict_scene(scene, predictor, tmp_path / "p1.tif", tmp_path / "m1.tif", screen=Screen(context=8), **kw)
     assert whole.screen is not None and trim.screen is not None
     assert whole.n_tiles_run == trim.n_tiles_run and whole.screen.trimmed == 0
-    # the three tiles of the top strip that hold the lake run, each on a 64 x 64 px box
-    assert whole.n_tiles_run == 3 and trim.screen.trimmed == 3
-    assert whole.screen.processed_px == 3 * 128 * 128 and trim.screen.processed_px == 3 * 64 * 64
+    # the three tiles of the top strip that hold the lake run (its candidates end at row 23): tile 0 on a
+    # 32 x 64 px box (rows 0..32, columns 64..128), the tiles at 112 and 128 on 32 x 32 px boxes at their left edges
+    assert whole.n_tiles_run == 3 and trim.screen.trimmed == 3 and trim.screen.boxes == 3
+    assert whole.screen.processed_px == 3 * 128 * 128 and trim.screen.processed_px == 32 * 64 + 2 * 32 * 32
     assert trim.screen.to_dict()["trimmed_tiles"] == 3
     m0, m1 = _read(tmp_path / "m0.tif"), _read(tmp_path / "m1.tif")
     p0, p1 = _read(tmp_path / "p0.tif"), _read(tmp_path / "p1.tif")
     lake0, lake1 = m0[region] == 1, m1[region] == 1
     assert lake0.any()
     iou = np.count_nonzero(lake0 & lake1) / np.count_nonzero(lake0 | lake1)
-    assert iou > 0.97 and np.abs(p0[region] - p1[region]).max() < 0.05  # only context beyond 8 px differs
+    near = (slice(0, 24), region[1])  # the candidates' rows; at the boxes' edges 8 px below them the context differs
+    assert iou > 0.97 and np.abs(p0[near] - p1[near]).max() < 0.05
     np.testing.assert_array_equal(m0 == 255, m1 == 255)
     # below the boxes no tile ran: not lake, where the whole tiles may have found some
-    below = ~np.isnan(p1[64:])
-    assert (p1[64:][below] == 0).all() and not (m1[64:] == 1).any()
+    below = ~np.isnan(p1[32:])
+    assert (p1[32:][below] == 0).all() and not (m1[32:] == 1).any()
     # with batches of several tiles the network sees whole tiles (one input shape per batch)
     batched = predict_scene(scene, predictor, tmp_path / "p2.tif", tmp_path / "m2.tif", screen=Screen(context=32),
                             **{**kw, "batch_size": 2})

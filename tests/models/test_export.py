@@ -110,28 +110,24 @@ def test_openvino_export_parity(tiny_run: Path, tmp_path: Path, synth_root: Path
 
 
 @needs_openvino
-def test_openvino_compiles_a_trimmed_shape_once_it_recurs(tiny_run: Path, tmp_path: Path) -> None:
+def test_openvino_runs_boxes_in_a_few_shapes_of_the_tile(tiny_run: Path, tmp_path: Path) -> None:
+    from glofwatch.infer.runtimes import shape_sides
+
     backend = build_backend("openvino", export_model(tiny_run, "openvino", out=tmp_path / "tiny.xml"))
-    predictor = backend.predictor(max_tile=128, overlap=16)
-    assert backend.static_after == 4
-
-    def run(h: int, w: int) -> None:
-        predictor.predict_batch(torch.rand(1, 3, h, w) * 255)
-
-    # nothing compiled yet: a 64 x 64 box runs as the whole 128 px tile
-    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)
-    run(128, 128)
-    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)  # asked twice
-    assert predictor.fit_shape(64, 64, 128, 128) == (128, 128)  # three times
-    assert predictor.fit_shape(64, 64, 128, 128) == (64, 64)  # the fourth time it gets its own graph
-    run(64, 64)
-    assert set(backend._compiled) == {(1, 3, 128, 128), (1, 3, 64, 64)}
-    # a smaller box takes the smallest compiled shape that holds it; a wider one the whole tile
-    assert predictor.fit_shape(32, 64, 128, 128) == (64, 64)
-    assert predictor.fit_shape(64, 96, 128, 128) == (128, 128)
-    # no room for more graphs: a recurring shape keeps running in a compiled one
-    backend.max_shapes = 2
-    assert [predictor.fit_shape(32, 32, 128, 128) for _ in range(5)] == [(64, 64)] * 5
+    predictor = backend.predictor(max_tile=512, overlap=16)
+    assert shape_sides(512) == [192, 320, 512]  # 3/8, 5/8 and all of the side
+    assert shape_sides(128) == [64, 96, 128]  # 48 and 80 rounded up to the stride of 32
+    assert predictor.fit_shape(96, 200, 512, 512) == (192, 320)
+    assert predictor.fit_shape(192, 321, 512, 512) == (192, 512)
+    assert predictor.fit_shape(64, 64, 128, 128) == (64, 64)
+    assert predictor.fit_shape(65, 128, 128, 128) == (96, 128)
+    with pytest.raises(ValueError, match="a box side of 600 px does not fit a tile side of 512 px"):
+        predictor.fit_shape(600, 64, 512, 512)
+    # boxes of every size a 128 px tile can hold run in 9 graphs at most
+    for h in range(32, 129, 32):
+        for w in range(32, 129, 32):
+            predictor.predict_batch(torch.rand(1, 3, *predictor.fit_shape(h, w, 128, 128)) * 255)
+    assert set(backend._compiled) == {(1, 3, a, b) for a in (64, 96, 128) for b in (64, 96, 128)}
     # torch takes any shape as it comes
     assert Predictor.from_path(tiny_run, device="cpu").fit_shape(32, 96, 128, 128) == (32, 96)
 
@@ -168,6 +164,26 @@ def test_backends_dropped_in_the_order_made_leave_signals_handled(tiny_run: Path
                           timeout=300, check=False)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     assert proc.stdout.split() == ["handled", "alive"]
+
+
+@needs_openvino
+def test_openvino_keeps_compiled_graphs_in_the_cache(tiny_run: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    xml = export_model(tiny_run, "openvino", out=tmp_path / "tiny.xml")
+    x = torch.rand(1, 3, 64, 96) * 255
+    first = build_backend("openvino", xml)
+    assert first.cache == tmp_path / "cache" / "openvino"
+    a = first.predictor(max_tile=128, overlap=16).predict_batch(x)
+    blobs = sorted(first.cache.glob("*.blob"))
+    assert len(blobs) == 1  # one graph compiled, for the one shape run
+    second = build_backend("openvino", xml)  # a later process loads that graph: same probabilities
+    b = second.predictor(max_tile=128, overlap=16).predict_batch(x)
+    assert sorted(second.cache.glob("*.blob")) == blobs
+    assert torch.equal(a, b)
+    second.predictor(max_tile=128, overlap=16).predict_batch(torch.rand(1, 3, 64, 64) * 255)
+    assert len(list(second.cache.glob("*.blob"))) == 2  # a new shape is a new graph
+    monkeypatch.setenv("GLOFWATCH_OPENVINO_CACHE", "0")
+    assert build_backend("openvino", xml).cache is None
 
 
 @needs_openvino
