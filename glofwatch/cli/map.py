@@ -75,9 +75,12 @@ def map_cmd(
     screen_ndwi: float = typer.Option(0.1, "--screen-ndwi", help="NDWI (B03, B08) a pixel must exceed to keep its "
                                       "tile (0.1: above snow; McFeeters' water threshold is 0)."),
     screen_min_pixels: int = typer.Option(1, "--screen-min-pixels", help="Lake-candidate pixels a tile needs to run."),
-    trim: bool = typer.Option(True, "--trim/--no-trim", help="With --screen, on CPU: the network sees only the box "
-                              "of a tile's lake candidates plus --trim-context px (a third fewer pixels on a "
-                              "Sentinel-2 tile)."),
+    screen_min_patch: int = typer.Option(10, "--screen-min-patch", help="Pixels with NDWI above --screen-ndwi a "
+                                         "patch needs to hold lake candidates (10: the smallest lake mapped; 1: "
+                                         "every patch)."),
+    trim: bool = typer.Option(True, "--trim/--no-trim", help="With --screen, on CPU: the network sees only boxes "
+                              "around a tile's lake candidates, --trim-context px wide (half the pixels of the "
+                              "tiles on a Sentinel-2 tile)."),
     trim_context: int = typer.Option(64, "--trim-context", help="Pixels of image kept around the lake candidates "
                                      "of a trimmed tile."),
     rendering: str = typer.Option("auto", "--rendering", help="What 8-bit scenes show: auto (detected and checked "
@@ -137,7 +140,8 @@ def map_cmd(
                          overwrite=overwrite, threshold=threshold, tta=tta,
                          dem=str(dem) if dem is not None else None, max_slope=max_slope, shadow=shadow,
                          precision=precision, screen=screen, screen_ndwi=screen_ndwi,
-                         screen_min_pixels=screen_min_pixels, trim=trim, trim_context=trim_context, ndwi=ndwi,
+                         screen_min_pixels=screen_min_pixels, screen_min_patch=screen_min_patch, trim=trim,
+                         trim_context=trim_context, ndwi=ndwi,
                          rendering=rendering)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -55,7 +55,7 @@ from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.infer.precision import check_precision
 from glofwatch.infer.rendering import check_declared
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
-from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_NDWI_MIN, Screen
+from glofwatch.mapping.screen import DEFAULT_CONTEXT, DEFAULT_MIN_PATCH, DEFAULT_NDWI_MIN, Screen
 from glofwatch.mapping.single import OUTPUT_FILES, SUMMARY_FILE, is_complete, map_scene
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
 from glofwatch.scene.read import scene_name
@@ -96,7 +96,8 @@ class MapOptions:
         screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).
         screen_ndwi: NDWI threshold of the spectral screen (None: no spectral rule).
         screen_min_pixels: lake-candidate pixels a tile needs to run.
-        trim: the network sees only the box of a run tile's lake candidates widened by ``trim_context`` px
+        screen_min_patch: water-looking pixels a patch needs to hold lake candidates (1: every patch).
+        trim: the network sees only boxes around a run tile's lake candidates, ``trim_context`` px wide
             (with ``screen``, on CPU batches of one tile).
         trim_context: px of image kept around the candidates of a trimmed tile.
         ndwi: map without a model, with the NDWI baseline: ``"otsu"`` (one Otsu threshold per scene) or a
@@ -126,6 +127,7 @@ class MapOptions:
     screen: bool = True
     screen_ndwi: float | None = DEFAULT_NDWI_MIN
     screen_min_pixels: int = 1
+    screen_min_patch: int = DEFAULT_MIN_PATCH
     trim: bool = True
     trim_context: int = DEFAULT_CONTEXT
     ndwi: str | float | None = None
@@ -141,7 +143,7 @@ class MapOptions:
         """The :class:`~glofwatch.mapping.screen.Screen` of these options."""
         if not self.screen:
             return Screen.off()
-        return Screen(ndwi_min=self.screen_ndwi, min_pixels=self.screen_min_pixels,
+        return Screen(ndwi_min=self.screen_ndwi, min_pixels=self.screen_min_pixels, min_patch=self.screen_min_patch,
                       context=self.trim_context if self.trim else None)
 
 

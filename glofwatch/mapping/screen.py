@@ -8,7 +8,10 @@ A pixel is a **lake candidate** when it
 3. is flat enough (with a DEM: slope at most ``max_slope``; the terrain rule turns
    steeper lake pixels into "not lake" anyway; unknown slope counts as flat), and
 4. looks like water (with a green and a near-infrared band: McFeeters' NDWI
-   ``(B03 - B08) / (B03 + B08)`` above ``ndwi_min``, :data:`DEFAULT_NDWI_MIN`).
+   ``(B03 - B08) / (B03 + B08)`` above ``ndwi_min``, :data:`DEFAULT_NDWI_MIN`), in a
+   patch of at least ``min_patch`` such pixels (4-connected, :data:`DEFAULT_MIN_PATCH`;
+   patches touching the top or bottom of the strip are kept whatever their size, as the
+   rest of them may lie in the next strip).
 
 A tile goes through the network when at least ``min_pixels`` of its pixels are
 candidates; the others are skipped, and their pixels get probability 0 and mask 0
@@ -55,6 +58,15 @@ candidates (64 px of context) leaves out 0.028 % at 0 and 0.064 % at 0.1. On the
 tile 77 % of the candidates at 0 are SCL snow, most of it below 0.1: at 0.1 the network sees 0.41 of the
 tile's pixels instead of 0.64, in 37 s instead of 44, and lake recall and pixel IoU do not change."""
 
+DEFAULT_MIN_PATCH = 10
+"""Smallest patch of water-looking pixels that makes lake candidates: 10 px, the smallest lake mapped
+(1000 m2 at 10 m, ``DEFAULT_MIN_AREA_M2``).
+
+On the synthetic Sentinel-2 tile 5748 of its 6888 candidate patches are smaller (0.7 % of the candidate
+pixels), and dropping them cuts the pixels the network sees from 0.334 to 0.235 of the scene. On the 410
+real false-colour crops the boxes then lose 0.153 % of the lake pixels the whole crops find, against
+0.121 % with every patch (IoU against the truth 80.96 both ways)."""
+
 DEFAULT_CONTEXT = 64
 """Pixels of real image kept around a run tile's candidates when it is trimmed (two network strides of 32).
 
@@ -81,12 +93,14 @@ class Screen:
         enabled: screen at all (False: every tile with data runs, as without screening).
         ndwi_min: NDWI above which a pixel may be water (None: no spectral rule).
         min_pixels: candidate pixels a tile needs to run.
+        min_patch: water-looking pixels a patch needs to hold lake candidates (with the spectral rule).
         context: trim run tiles to their candidates' box widened by this many px (None: whole tiles).
     """
 
     enabled: bool = True
     ndwi_min: float | None = DEFAULT_NDWI_MIN
     min_pixels: int = 1
+    min_patch: int = DEFAULT_MIN_PATCH
     context: int | None = DEFAULT_CONTEXT
 
     def __post_init__(self) -> None:
@@ -94,6 +108,8 @@ class Screen:
             raise ConfigError(f"--screen-ndwi {self.ndwi_min} must be in [-1, 1); the default is {DEFAULT_NDWI_MIN}")
         if self.min_pixels < 1:
             raise ConfigError(f"--screen-min-pixels {self.min_pixels} must be at least 1")
+        if self.min_patch < 1:
+            raise ConfigError(f"--screen-min-patch {self.min_patch} must be at least 1 px (1: every patch)")
         if self.context is not None and self.context < 0:
             raise ConfigError(f"--trim-context {self.context} must be at least 0 px (or --no-trim)")
 
@@ -106,7 +122,10 @@ class Screen:
         """One line for summaries."""
         if not self.enabled:
             return "off"
-        spectral = f"NDWI > {self.ndwi_min:g}" if self.ndwi_min is not None else "no spectral rule"
+        spectral = "no spectral rule"
+        if self.ndwi_min is not None:
+            spectral = f"NDWI > {self.ndwi_min:g}" + (f" in patches of >= {self.min_patch} px" if self.min_patch > 1
+                                                     else "")
         trim = f"; run tiles trimmed to their candidates + {self.context} px" if self.context is not None else ""
         return f"nodata, SCL cloud, DEM slope, {spectral}; at least {self.min_pixels} candidate px per tile{trim}"
 
@@ -190,6 +209,26 @@ class ScreenTally:
             "processed_px": self.processed_px, "scene_px": self.scene_px,
             "processed_over_scene": round(self.processed_px / self.scene_px, 4) if self.scene_px else None,
         }
+
+
+def drop_specks(cand: np.ndarray, min_px: int) -> np.ndarray:
+    """``cand`` without its 4-connected patches under ``min_px`` pixels, but for those touching its top or bottom row.
+
+    Example:
+        >>> c = np.zeros((5, 6), dtype=bool); c[2, 1] = True; c[1:4, 4] = True; c[0, 0] = True
+        >>> drop_specks(c, 2).astype(int).tolist()  # the lone pixel at (2, 1) goes; (0, 0) touches the top
+        [[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0]]
+    """
+    from glofwatch.connectivity import label_lakes
+
+    if min_px <= 1 or not cand.any():
+        return cand
+    labels, n = label_lakes(cand)
+    keep = np.bincount(labels.reshape(-1), minlength=n + 1) >= min_px
+    keep[labels[0]] = True
+    keep[labels[-1]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def tile_counts(flags: np.ndarray, cols: list[int], tile_w: int) -> np.ndarray:
@@ -320,6 +359,8 @@ def plan_strip(
         if layer is None:
             continue
         cand = layer if cand is None else cand & layer
+        if name == "spectral" and screen.min_patch > 1:
+            cand = drop_specks(cand, screen.min_patch)
         fail = keep & (tile_counts(cand, cols, tile_w) < (1 if name == "nodata" else need))
         reason[fail] = name
         keep &= ~fail
@@ -336,5 +377,6 @@ def plan_strip(
     return run, [str(r) for r, k in zip(reason, keep, strict=True) if not k], boxes
 
 
-__all__ = ["DEFAULT_CONTEXT", "DEFAULT_NDWI_MIN", "REASONS", "TRIM_MIN_SAVING", "Box", "Screen", "ScreenTally",
-           "TRIM_STEP", "candidate_boxes", "grow_box", "ndwi", "ndwi_above", "plan_strip", "tile_counts"]
+__all__ = ["DEFAULT_CONTEXT", "DEFAULT_MIN_PATCH", "DEFAULT_NDWI_MIN", "REASONS", "TRIM_MIN_SAVING", "TRIM_STEP", "Box",
+           "Screen", "ScreenTally", "candidate_boxes", "drop_specks", "grow_box", "ndwi", "ndwi_above", "plan_strip",
+           "tile_counts"]

@@ -48,11 +48,34 @@ def test_plan_strip_puts_each_skipped_tile_down_to_the_first_rule_that_empties_i
     assert run == [4, 8, 12]
 
 
+def test_water_specks_smaller_than_the_smallest_lake_are_no_candidates() -> None:
+    h, w, tw = 12, 24, 8
+    cols = [0, 8, 16]
+    valid = np.ones((h, w), dtype=bool)
+    water = np.zeros((h, w), dtype=bool)
+    water[5, 2:5] = True  # tile 0: a 3 px speck inside the strip
+    water[3:6, 9:13] = True  # tile 1: a 12 px patch
+    water[11, 17:19] = True  # tile 2: 2 px on the strip's bottom row (the patch may go on in the next strip)
+    run, skipped, _ = plan_strip(Screen(min_patch=10), cols, tw, valid, None, None, water)
+    assert run == [8, 16] and skipped == ["spectral"]
+    run, skipped, _ = plan_strip(Screen(min_patch=1), cols, tw, valid, None, None, water)
+    assert run == [0, 8, 16] and skipped == []  # every patch counts
+    # the patch size counts only water-looking candidates: half the 12 px patch under cloud leaves 6 px
+    observed = np.ones((h, w), dtype=bool)
+    observed[3:6, 11:13] = False
+    run, skipped, _ = plan_strip(Screen(min_patch=10), cols, tw, valid, observed, None, water)
+    assert run == [16] and skipped == ["spectral", "spectral"]
+    assert "NDWI > 0.1 in patches of >= 10 px" in Screen().describe()
+    assert "in patches" not in Screen(min_patch=1).describe()
+
+
 def test_screen_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="--screen-ndwi 1.5 must be in"):
         Screen(ndwi_min=1.5)
     with pytest.raises(ConfigError, match="--screen-min-pixels 0"):
         Screen(min_pixels=0)
+    with pytest.raises(ConfigError, match=r"--screen-min-patch 0 must be at least 1 px \(1: every patch\)"):
+        Screen(min_patch=0)
     assert Screen.off().describe() == "off"
 
 

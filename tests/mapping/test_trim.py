@@ -60,10 +60,11 @@ def test_plan_strip_boxes_only_the_tiles_that_save() -> None:
     water = np.zeros((h, w), dtype=bool)
     water[10, 20] = True  # tile 0: one candidate -> rows 2..18 -> cell 0, columns 12..28 -> cell 0
     water[0:64:16, 128:256:16] = True  # tile 1: candidates in every cell -> whole
-    run, skipped, boxes = plan_strip(Screen(context=8), [0, 128], tw, valid, None, None, water, stride=32)
+    run, skipped, boxes = plan_strip(Screen(context=8, min_patch=1), [0, 128], tw, valid, None, None, water, stride=32)
     assert run == [0, 128] and skipped == [] and boxes == {0: [(0, 32, 0, 32)]}
     # cells are the network's stride when it is coarser than TRIM_STEP
-    assert plan_strip(Screen(context=8), [0, 128], tw, valid, None, None, water, stride=64)[2] == {0: [(0, 64, 0, 64)]}
+    assert plan_strip(Screen(context=8, min_patch=1), [0, 128], tw, valid, None, None, water, stride=64)[2] == {
+        0: [(0, 64, 0, 64)]}
     # no trimming without a context, or with the screen off
     assert plan_strip(Screen(context=None), [0, 128], tw, valid, None, None, water, stride=32)[2] == {}
     assert plan_strip(Screen.off(), [0, 128], tw, valid, None, None, water, stride=32)[2] == {}
@@ -97,6 +98,8 @@ def test_trim_settings() -> None:
         Screen(context=-1)
     assert MapOptions(trim=False).window_screen().context is None
     assert MapOptions(trim_context=32).window_screen().context == 32
+    assert MapOptions().window_screen().min_patch == 10
+    assert MapOptions(screen_min_patch=1).window_screen().min_patch == 1
     assert "trimmed to their candidates + 32 px" in MapOptions(trim_context=32).window_screen().describe()
     assert Screen.off().context is None
 
