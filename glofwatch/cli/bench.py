@@ -96,7 +96,7 @@ def scene_cmd(
                                          help="Folder for the synthetic scene (default ~/.cache/glofwatch/bench)."),
     screen: str = typer.Option("both", help="both: map without screening in fp32 (the reference) and with screening "
                                "at --precision (the fast path), and score both; on; off."),
-    precision: str = typer.Option("auto", help="Precision of the fast path: auto, fp32, int8 or bf16."),
+    precision: str = typer.Option("auto", help="Precision of the fast path: auto, fp32, int8, int8-all or bf16."),
     dem: Optional[Path] = typer.Option(None, help="DEM for the terrain rules and the screen (default: the "
                                        "synthetic scene's own)."),
     truth: Optional[Path] = typer.Option(None, help="Truth lake mask on the scene grid (default: the synthetic "

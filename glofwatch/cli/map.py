@@ -67,8 +67,8 @@ def map_cmd(
     shadow: bool = typer.Option(True, "--shadow/--no-shadow", help="With --dem: drop lake pixels in cast shadow "
                                 "steeper than 5 degrees (needs the product's sun angles)."),
     precision: str = typer.Option("auto", help="CPU graph precision: auto (the fastest of fp32, INT8 and bf16 whose "
-                                  "validation IoU is within 0.5 points of fp32; chosen once per model), fp32, int8, "
-                                  "bf16."),
+                                  "validation IoU is within 0.5 points of fp32; chosen once per model), fp32, int8 "
+                                  "(decoder quantised), int8-all (encoder too), bf16."),
     screen: bool = typer.Option(True, "--screen/--no-screen", help="Skip tiles that cannot hold a lake: no data, all "
                                 "SCL cloud, all steeper than --max-slope (with --dem), no pixel with NDWI above "
                                 "--screen-ndwi (summary.json -> screen)."),

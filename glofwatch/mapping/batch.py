@@ -90,7 +90,7 @@ class MapOptions:
         max_slope: steepest slope of a lake pixel in degrees (with ``dem``).
         shadow: the cast-shadow rule (with ``dem`` and a product that records its sun angles).
         precision: CPU graph precision, auto (the fastest within 0.5 validation IoU points of fp32,
-            :mod:`glofwatch.infer.precision`), fp32, int8 or bf16.
+            :mod:`glofwatch.infer.precision`), fp32, int8, int8-all (encoder quantised too) or bf16.
         rendering: what 8-bit scenes show: auto (detected, checked against the model), true-colour,
             false-colour, any (no check).
         screen: skip tiles that cannot hold a lake (:mod:`glofwatch.mapping.screen`).

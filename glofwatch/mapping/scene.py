@@ -293,7 +293,9 @@ def predict_scene(
     # as many compression threads as the network has: Dask workers sharing a machine do not oversubscribe it
     gdal_threads = str(max(1, torch.get_num_threads()))
     fast = {"compress": "zstd", "zstd_level": 1, "num_threads": gdal_threads, "BIGTIFF": "IF_SAFER"}
-    prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, predictor=3, **fast)
+    # no floating-point predictor: it doubled the compression time (0.47 against 0.22 s per 2000 rows of a
+    # mapped tile) for files 7 % smaller
+    prob_profile = grid.profile(dtype="float32", count=1, nodata=PROB_NODATA, **fast)
     mask_profile = grid.profile(dtype="uint8", count=1, nodata=MASK_NODATA, **fast)
     counts = {"done": 0, "run": 0, "padded": 0, "trimmed": 0, "boxes": 0, "px": 0, "valid": 0, "lake": 0, "hidden": 0}
     waits = {"network": 0.0, "wait_read": 0.0, "wait_write": 0.0}

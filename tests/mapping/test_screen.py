@@ -166,7 +166,7 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
 
     record = choose_precision(tiny_run, threads=1)
     cands = record["candidates"]
-    assert {"fp32", "int8"} <= set(cands)
+    assert {"fp32", "int8"} <= set(cands) and "int8-all" not in cands  # int8-all only when asked for
     ok = [n for n, c in cands.items() if c["val_iou"] >= cands["fp32"]["val_iou"] - IOU_TOLERANCE]
     assert record["chosen"] == min(ok, key=lambda n: cands[n]["ns_per_px"])
     for c in cands.values():
@@ -175,8 +175,18 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
     assert json.loads(path.read_text())["chosen"] == record["chosen"]
     stamp = path.stat().st_mtime_ns
     assert choose_precision(tiny_run)["chosen"] == record["chosen"] and path.stat().st_mtime_ns == stamp  # kept
+    # a record that scored other candidates is made again
+    older = json.loads(path.read_text())
+    del older["candidates"]["int8"]
+    path.write_text(json.dumps(older))
+    assert "int8" in choose_precision(tiny_run, threads=1)["candidates"]
     backend, note = mapping_backend(tiny_run, "auto", device="cpu", threads=1)
     assert note is not None and note.startswith(f"precision {record['chosen']}")
+    backend, note = mapping_backend(tiny_run, "int8-all", device="cpu", threads=1)  # asked for: encoder quantised too
+    assert backend.name == "openvino-int8-all" and note == "precision int8-all (asked for)"
+    from glofwatch.models.export import read_export_metadata
+
+    assert read_export_metadata(tiny_run / "export" / "model-int8-all.onnx")["calibration"]["scope"] == "all"
     with pytest.raises(ConfigError, match="--precision int8 needs a run folder mapped on CPU with OpenVINO"):
         mapping_backend(tiny_run / "model.pt", "int8", device="cpu")
     with pytest.raises(ConfigError, match="unknown precision 'int9'"):
