@@ -39,6 +39,7 @@ by strip; the probability is kept.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import time
@@ -117,6 +118,10 @@ class ScenePrediction:
 
 GPU_BATCH = 8
 """Tiles per forward pass on a GPU when ``batch_size`` is 0 (automatic); 1 on CPU."""
+
+READ_AHEAD = 2
+"""Strips the reader prepares ahead of the network: with one, a strip of few lakes left the network
+waiting on the next strip's reading (3.7 s over a Sentinel-2 tile) while a core idled."""
 
 PAD_MIN_TILES = 8
 """Scenes with at least this many tiles per batch pad short batches (see :func:`predict_scene`)."""
@@ -344,26 +349,26 @@ def predict_scene(
     with contextlib.ExitStack() as stack:
         terrain = None
         if dem is not None:
-            # the writer may ask for DEM rows up to two strips behind the reader's
+            # the writer may ask for DEM rows up to READ_AHEAD + 1 strips behind the reader's
             terrain = stack.enter_context(TerrainRules(dem, grid, max_slope, Sun.of(scene.product), shadow,
-                                                       str(scene.path), lag_rows=2 * th + 2))
+                                                       str(scene.path), lag_rows=(READ_AHEAD + 1) * th + 2))
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20, GDAL_NUM_THREADS=gdal_threads))
         prob_tmp = stack.enter_context(atomic_path(probability_path))
         mask_tmp = stack.enter_context(atomic_path(mask_path))
         prob_ds = stack.enter_context(rasterio.open(prob_tmp, "w", **prob_profile))
         mask_ds = stack.enter_context(rasterio.open(mask_tmp, "w", **mask_profile))
-        # one reader and one writer thread: each strip is read while the one before is predicted
-        # and written while the one after is predicted (the terrain cache is used by both in order)
+        # one reader and one writer thread: the next READ_AHEAD strips are read while one is predicted,
+        # and the one before is written (the terrain cache is used by both in order)
         reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-read"))
         writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="glofwatch-write"))
         pending: Future | None = None
-        ahead = reader.submit(prepare, tiler.rows[0])
+        ahead = collections.deque(reader.submit(prepare, r) for r in tiler.rows[:READ_AHEAD])
         for i, strip in enumerate(tiler.strips()):
             t = time.perf_counter()
-            prep = ahead.result()
+            prep = ahead.popleft().result()
             waits["wait_read"] += time.perf_counter() - t
-            if i + 1 < len(tiler.rows):
-                ahead = reader.submit(prepare, tiler.rows[i + 1])
+            if i + READ_AHEAD < len(tiler.rows):
+                ahead.append(reader.submit(prepare, tiler.rows[i + READ_AHEAD]))
             for reason in prep.skipped:
                 screened.skipped[reason] += 1
             x, valid, todo = prep.x, prep.valid, prep.todo

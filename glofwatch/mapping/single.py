@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,13 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass
 class SceneSummary:
-    """What mapping one scene produced (the content of ``summary.json``)."""
+    """What mapping one scene produced (the content of ``summary.json``).
+
+    ``stage_seconds``: wall time of ``read_scene``, ``predict`` (with ``predict_network``, the main
+    thread's wait on the network, and its waits on the reader and writer threads), ``polygons``,
+    ``terrain_counts`` (with a DEM; counted in a thread beside the polygons, so only the wait after
+    them) and ``write_lakes``.
+    """
 
     scene: str
     name: str
@@ -150,20 +157,26 @@ def map_scene(
     stages.update({f"predict_{k}": v for k, v in pred.waits.items()})
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         mask, grid = read_raster(out / "mask.tif")  # once, for the polygons and the terrain counts
+    # the terrain counts label the lakes as they were before the rules in a second thread while the
+    # polygons are traced (scipy's labelling releases the GIL): the second core is idle otherwise
+    with ThreadPoolExecutor(1, thread_name_prefix="glofwatch-lakes") as pool:
+        counting = pool.submit(pred.terrain.finish, mask, grid, min_area_m2) if pred.terrain is not None else None
         lakes = vectorize_mask(mask, grid, pred.lake_probability, min_area_m2=min_area_m2, date=scene.date)
-    release_memory()
-    stages["polygons"], t = time.perf_counter() - t, time.perf_counter()
-    terrain = pred.terrain.finish(mask, grid, min_area_m2) if pred.terrain is not None else None
+        stages["polygons"], t = time.perf_counter() - t, time.perf_counter()
+        terrain = counting.result() if counting is not None else None
     del mask
+    release_memory()
     if terrain is not None:
-        stages["terrain_counts"], t = time.perf_counter() - t, time.perf_counter()
+        stages["terrain_counts"], t = time.perf_counter() - t, time.perf_counter()  # beyond the polygons' time
     notes = [pred.offset.note] if pred.offset and pred.offset.note else []
     if getattr(predictor, "precision_note", None):
         notes.append(str(predictor.precision_note))
     if terrain is not None and terrain.get("note"):
         notes.append(f"{scene.path}: {terrain['note']}")
-    write_lakes(lakes, out / "lakes.gpkg")
-    write_lakes(lakes, out / "lakes.geojson")
+    with ThreadPoolExecutor(1, thread_name_prefix="glofwatch-lakes") as pool:  # the two files at once
+        geojson = pool.submit(write_lakes, lakes, out / "lakes.geojson")
+        write_lakes(lakes, out / "lakes.gpkg")
+        geojson.result()
     stages["write_lakes"] = time.perf_counter() - t
     seconds = time.perf_counter() - start
     h, w = scene.shape
