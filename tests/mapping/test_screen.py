@@ -69,6 +69,22 @@ def test_water_specks_smaller_than_the_smallest_lake_are_no_candidates() -> None
     assert "in patches" not in Screen(min_patch=1).describe()
 
 
+def test_drop_specks_equals_labelling_the_patches() -> None:
+    from glofwatch.connectivity import label_lakes
+    from glofwatch.mapping.screen import drop_specks
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        cand = rng.random((h, w)) < rng.uniform(0.0, 0.7)
+        k = int(rng.integers(1, 12))
+        labels, n = label_lakes(cand)  # the definition: 4-connected patches of at least k px, or touching row 0 / h-1
+        keep = np.bincount(labels.reshape(-1), minlength=n + 1) >= k
+        keep[labels[0]] = keep[labels[-1]] = True
+        keep[0] = False
+        np.testing.assert_array_equal(drop_specks(cand, k), keep[labels])
+
+
 def test_screen_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="--screen-ndwi 1.5 must be in"):
         Screen(ndwi_min=1.5)

@@ -176,6 +176,9 @@ def test_openvino_keeps_compiled_graphs_in_the_cache(tiny_run: Path, tmp_path: P
     a = first.predictor(max_tile=128, overlap=16).predict_batch(x)
     blobs = sorted(first.cache.glob("*.blob"))
     assert len(blobs) == 1  # one graph compiled, for the one shape run
+    (ir,) = first.cache.glob("*.xml")  # the graph reshaped to that shape, kept as IR; no temporary file left
+    assert ir.name.startswith("tiny-") and ir.name.endswith("-1x3x64x96.xml") and ir.with_suffix(".bin").is_file()
+    assert not list(first.cache.glob(".*"))
     second = build_backend("openvino", xml)  # a later process loads that graph: same probabilities
     b = second.predictor(max_tile=128, overlap=16).predict_batch(x)
     assert sorted(second.cache.glob("*.blob")) == blobs
