@@ -182,9 +182,9 @@ class OpenVINOBackend(Backend):
     agree within 0.1), while each static shape takes 0.55-0.9 s to compile. The boxes of trimmed
     tiles (:mod:`glofwatch.mapping.screen`) therefore ask :meth:`fit_shape` which shape to run in:
     each side rounded up to one of :data:`SHAPE_SIDES` of the tile (3/8, 5/8 or all of it), at most
-    9 shapes for a tile size. On the synthetic Sentinel-2 tile that runs 0.34 of the scene's pixels
-    in 8 graphs, where the boxes' own shapes are 0.31 in 40 graphs and the earlier policy (a box's
-    own graph the fourth time its shape came, at most 8) ran 0.41.
+    9 shapes for a tile size. On the synthetic Sentinel-2 tile the cut boxes run 0.33 of the scene's
+    pixels in 8 graphs; in their own shapes they are 0.26 in 54 shapes, and the earlier policy (a
+    box's own graph the fourth time its shape came, at most 8) ran one box per tile in 0.41.
 
     Compiled graphs are shared; infer requests are per thread (an OpenVINO request must not run
     two inferences at once), so one backend serves ``glofwatch map --worker-threads`` safely.
@@ -193,7 +193,7 @@ class OpenVINOBackend(Backend):
     ``$GLOFWATCH_CACHE_DIR/openvino``) each shape's graph is kept there as OpenVINO IR, and OpenVINO
     keeps its compiled form, keyed by the graph, the settings and the CPU: later processes load
     it in 0.13 s instead of 0.55-0.9 s per shape on a 2-core AVX2 EPYC (INT8 demo model, about
-    12 MB of compiled graph and 4 MB of IR per shape). Nothing prunes that folder: delete it to
+    12 MB of compiled graph and 13 MB of IR per shape). Nothing prunes that folder: delete it to
     reclaim the space.
     """
 
