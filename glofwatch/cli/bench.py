@@ -155,6 +155,8 @@ def region_cmd(
     worker_processes: bool = typer.Option(True, "--worker-processes/--worker-threads",
                                           help="Workers as processes or threads."),
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/maps-<n>w."),
+    dem: bool = typer.Option(True, "--dem/--no-dem",
+                             help="Map with the synthetic scene's DEM (terrain rules), as `bench scene` does."),
 ) -> None:
     """Tiles per hour of `glofwatch map` over a region on 1 and 2 Dask workers, scaling efficiency, 350-tile times."""
     from glofwatch.runtime import passive_openmp
@@ -173,7 +175,7 @@ def region_cmd(
                        project_workers=counts(project_workers, "--project-workers"), project_tiles=project_tiles,
                        backend=backend, device=device, tile=tile, overlap=overlap, batch_size=batch_size, cache=cache,
                        seed=seed, threads=threads, worker_memory=worker_memory, processes=worker_processes,
-                       keep_outputs=keep_outputs, progress=_say)
+                       keep_outputs=keep_outputs, dem=dem, progress=_say)
     typer.echo(region_markdown(doc))
     typer.echo(f"\nwrote {out / 'region.json'} and {out / 'region.md'}")
 

@@ -58,6 +58,9 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     one, two = doc["runs"]
     assert (one["workers"], two["workers"]) == (1, 2) and one["wall_s"] > 0 and two["wall_s"] > 0
     assert one["tile_map_s_mean"] > 0 and two["tile_map_s_mean"] > 0
+    # mapped with the scene's DEM by default: every tile ran the terrain rules
+    assert s["dem"] == str(tmp_path / "scenes" / Path(s["scene"]).parent.name / "dem.tif")
+    assert one["tiles_with_terrain"] == two["tiles_with_terrain"] == 2
     # every derived number follows from the recorded wall times
     assert two["efficiency"] == pytest.approx(one["wall_s"] / (2 * two["wall_s"]))
     assert doc["efficiency"] == two["efficiency"]
@@ -75,6 +78,18 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     md = (out / "region.md").read_text()
     assert "| workers | wall s | tiles/h | tiles/h per worker | speed-up | efficiency |" in md
     assert "| workers | from | 350 tiles s | h | rounds | whole rounds s |" in md and "hard links" in md
+    assert "with the scene DEM (terrain rules)" in md
+
+
+def test_bench_region_without_the_dem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLOFWATCH_CACHE_DIR", str(tmp_path / "cache"))
+    res = CliRunner().invoke(app, ["bench", "region", "--tiles", "1", "--size", "256", "--workers", "1",
+                                   "--model", "tiny-unet", "--backend", "torch", "--tile", "128", "--overlap", "16",
+                                   "--cache", str(tmp_path / "scenes"), "--no-dem", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "r" / "region.json").read_text())
+    assert doc["settings"]["dem"] is None and doc["runs"][0]["tiles_with_terrain"] == 0
+    assert "no DEM" in (tmp_path / "r" / "region.md").read_text()
 
 
 def test_bench_region_bad_lists(tmp_path: Path) -> None:
