@@ -5,8 +5,7 @@ polygon (islands kept as holes) with :func:`rasterio.features.shapes`, drops
 lakes smaller than ``min_area_m2`` and measures each lake:
 
 * ``area_km2`` and ``perimeter_m`` are geodesic, on the WGS84 ellipsoid
-  (:meth:`pyproj.Geod.geometry_area_perimeter` on the polygon in longitude /
-  latitude). That is an equal-area measure whatever the scene's projection: UTM
+  (:func:`geodesic_area_perimeter`: each ring in longitude / latitude). That is an equal-area measure whatever the scene's projection: UTM
   areas are off by up to 0.1-0.2 % at the zone edges, geodesic areas are not.
   The perimeter counts the shoreline of islands too.
 * ``centroid_lon`` / ``centroid_lat``: the polygon centroid (computed in the
@@ -168,14 +167,7 @@ def vectorize_mask(
     objects = ndimage.find_objects(labels)
     geoms_arr = np.array(_polygons(labels, keep, objects, grid), dtype=object)
     to_ll = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(grid.crs), "EPSG:4326", always_xy=True)
-    geod = pyproj.Geod(ellps="WGS84")
-    area_m2 = np.empty(len(keep))
-    perim_m = np.empty(len(keep))
-    for i, g in enumerate(geoms_arr):
-        ll = shapely.transform(g, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
-        a, _ = geod.geometry_area_perimeter(ll)
-        area_m2[i] = abs(a)
-        perim_m[i] = geod.geometry_length(ll.boundary)
+    area_m2, perim_m = geodesic_area_perimeter(geoms_arr, to_ll)
     cent = shapely.centroid(geoms_arr)
     lon, lat = to_ll.transform(shapely.get_x(cent), shapely.get_y(cent))
 
@@ -219,6 +211,48 @@ def vectorize_mask(
         crs=grid.crs,
     )
     return table
+
+
+def geodesic_area_perimeter(geoms: np.ndarray, to_lonlat) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Area (m2) and perimeter (m) of each polygon on the WGS84 ellipsoid; holes subtract area, add shore.
+
+    ``to_lonlat`` is a ``pyproj.Transformer`` from the polygons' CRS to EPSG:4326 (``always_xy``).
+    All vertices are projected in one call and each ring is measured once
+    (:meth:`pyproj.Geod.polygon_area_perimeter`): a ring's area counts by its role (shell or
+    hole), not by its winding, and a MultiPolygon sums its parts.
+
+    Example:
+        >>> import pyproj, shapely
+        >>> to_ll = pyproj.Transformer.from_crs("EPSG:32645", "EPSG:4326", always_xy=True)
+        >>> sq = shapely.Polygon([(500000, 3100000), (500100, 3100000), (500100, 3100100), (500000, 3100100)],
+        ...                      holes=[[(500040, 3100040), (500060, 3100040), (500060, 3100060), (500040, 3100060)]])
+        >>> area, perim = geodesic_area_perimeter(np.array([sq]), to_ll)
+        >>> # (100 m x 100 m less 20 m x 20 m) / k0**2 and (400 m + 80 m of shore) / k0, k0 = 0.9996 on the
+        >>> # central meridian
+        >>> round(float(area[0])), round(float(perim[0]))
+        (9608, 480)
+    """
+    import pyproj
+    import shapely
+
+    area = np.zeros(len(geoms))
+    perim = np.zeros(len(geoms))
+    if len(geoms) == 0:
+        return area, perim
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
+    bounds = np.searchsorted(vertex_ring, np.arange(len(rings) + 1))
+    shell = np.r_[True, ring_part[1:] != ring_part[:-1]]  # a part's first ring is its exterior
+    geod = pyproj.Geod(ellps="WGS84")
+    ring_geom = part_of[ring_part]
+    for r in range(len(rings)):
+        a, p = geod.polygon_area_perimeter(lon[bounds[r]:bounds[r + 1]], lat[bounds[r]:bounds[r + 1]])
+        g = ring_geom[r]
+        area[g] += abs(a) if shell[r] else -abs(a)
+        perim[g] += p
+    return area, perim
 
 
 def unobserved_fractions(mask: np.ndarray, labels: np.ndarray, lakes: np.ndarray, ring_px: int,

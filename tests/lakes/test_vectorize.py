@@ -14,6 +14,7 @@ from glofwatch.geo import GeoGrid
 from glofwatch.lakes.vectorize import (
     LAKE_COLUMNS,
     LakeProbability,
+    geodesic_area_perimeter,
     read_lakes,
     vectorize_mask,
     write_lakes,
@@ -48,6 +49,24 @@ def test_square_lake_areas_perimeters_and_holes() -> None:
     assert second.perimeter_m == pytest.approx(1200 / K0, rel=2e-4)
     assert lakes.crs.to_epsg() == 32645
     assert first.geometry.area == pytest.approx(87500.0)  # planar area in the scene CRS
+
+
+def test_geodesic_measure_counts_rings_by_role_not_by_winding() -> None:
+    import shapely
+
+    to_ll = pyproj.Transformer.from_crs(32645, 4326, always_xy=True)
+    x, y = 500000.0, 3100000.0
+    cw = [(x, y), (x, y + 100), (x + 100, y + 100), (x + 100, y)]  # clockwise shell
+    hole_same_way = [(x + 40, y + 40), (x + 40, y + 60), (x + 60, y + 60), (x + 60, y + 40)]
+    lake = shapely.Polygon(cw, holes=[hole_same_way])
+    two = shapely.MultiPolygon([shapely.Polygon(cw), shapely.box(x - 300, y, x - 250, y + 50)])  # ccw box
+    area, perim = geodesic_area_perimeter(np.array([lake, two, shapely.box(x, y, x + 10, y + 10)]), to_ll)
+    assert area[0] == pytest.approx((100 * 100 - 20 * 20) / K0**2, rel=1e-4)  # the hole subtracts
+    assert perim[0] == pytest.approx((400 + 80) / K0, rel=1e-4)  # and adds shore
+    assert area[1] == pytest.approx((100 * 100 + 50 * 50) / K0**2, rel=1e-4)  # the parts add up
+    assert perim[1] == pytest.approx((400 + 200) / K0, rel=1e-4)
+    assert area[2] == pytest.approx(100 / K0**2, rel=1e-4)
+    assert geodesic_area_perimeter(np.array([], dtype=object), to_ll)[0].shape == (0,)
 
 
 def test_centroid_lon_lat() -> None:
