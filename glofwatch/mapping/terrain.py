@@ -127,17 +127,15 @@ class TerrainTally:
         shadow_idx = np.concatenate(self.shadow_idx) if self.shadow_idx else np.zeros(0, np.int64)
         by = {"slope": 0, "shadow": 0}
         if mask is not None and (slope_idx.size or shadow_idx.size):
-            from glofwatch.connectivity import label_lakes
+            from glofwatch.connectivity import label_pixels
 
-            before = mask == 1
-            before.flat[slope_idx] = True
-            before.flat[shadow_idx] = True
-            labels, n = label_lakes(before)
-            size = np.bincount(labels[before], minlength=n + 1)  # the lake pixels only, not every label
-            del before
-            left = np.bincount(labels[mask == 1], minlength=n + 1)
-            n_slope = np.bincount(labels.flat[slope_idx], minlength=n + 1)
-            n_shadow = np.bincount(labels.flat[shadow_idx], minlength=n + 1)
+            final = np.flatnonzero(mask.reshape(-1) == 1)
+            before = np.union1d(final, np.concatenate([slope_idx, shadow_idx]))  # the lake pixels before the rules
+            lake, n = label_pixels(before, mask.shape[1])  # those pixels alone, no scene-size label raster
+            size = np.bincount(lake, minlength=n + 1)
+            left = np.bincount(lake[np.searchsorted(before, final)], minlength=n + 1)
+            n_slope = np.bincount(lake[np.searchsorted(before, slope_idx)], minlength=n + 1)
+            n_shadow = np.bincount(lake[np.searchsorted(before, shadow_idx)], minlength=n + 1)
             gone = (size >= max(min_area_px, 1)) & (left < max(min_area_px, 1))
             gone[0] = False
             by = {"slope": int(np.count_nonzero(gone & (n_slope >= n_shadow))),

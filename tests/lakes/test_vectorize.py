@@ -108,8 +108,11 @@ def test_lake_probability_of_the_lake_pixels_alone_gives_the_same_means() -> Non
     assert record.index.dtype == np.uint32
     dense = vectorize_mask(mask, UTM_GRID, probability=prob)
     sparse = vectorize_mask(mask, UTM_GRID, probability=record)
+    shuffled = np.random.default_rng(4).permutation(at.size)  # in any order
+    mixed = vectorize_mask(mask, UTM_GRID, probability=LakeProbability(at[shuffled], prob.reshape(-1)[at[shuffled]]))
     for col in ("mean_prob", "max_prob", "area_km2"):
         assert np.allclose(dense[col], sparse[col], rtol=1e-12), col
+        assert np.allclose(dense[col], mixed[col], rtol=1e-12), col
     inside = prob[70:90, 50:90]  # lake 2 by hand
     assert sparse.iloc[1].mean_prob == pytest.approx(float(inside.astype(np.float64).mean()), rel=1e-9)
     assert sparse.iloc[1].max_prob == pytest.approx(float(inside.max()), rel=1e-7)
