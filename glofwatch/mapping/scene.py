@@ -316,7 +316,7 @@ def predict_scene(
         if water_idx is not None and ndwi_min is not None:
             water = ndwi_above(data[water_idx[0]], data[water_idx[1]], ndwi_min)
         todo, skipped, boxes = plan_strip(plan, cols, tw, valid, observed, flat, water, stride)
-        x = np.zeros((len(spec.bands), data.shape[1], width), dtype=np.float32)
+        x: np.ndarray = np.zeros((len(spec.bands), data.shape[1], width), dtype=conv.dtype)
         for a, b in column_spans(todo, tw):  # only the tiles that run are converted (rendering is most of a read)
             x[:, :, a:b] = conv.convert(data[:, :, a:b], valid[:, a:b])
         return _Prepared(r, x, valid, scl, todo, skipped, observed, boxes)
@@ -392,7 +392,7 @@ def predict_scene(
                         counts["padded"] += batch_size - len(chunk)
                         xs += [np.zeros_like(xs[0])] * (batch_size - len(chunk))
                         vs += [np.zeros_like(vs[0])] * (batch_size - len(chunk))
-                    xb = torch.from_numpy(np.stack(xs))
+                    xb = torch.from_numpy(np.stack(xs).astype(np.float32, copy=False))
                     vb = torch.from_numpy(np.stack(vs))
                     t = time.perf_counter()
                     probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]

@@ -20,7 +20,7 @@ from glofwatch.geo import GeoGrid
 from glofwatch.mapping.batch import map_scene
 from glofwatch.mapping.relief import cast_shadow_at
 from glofwatch.mapping.screen import Screen
-from glofwatch.mapping.terrain import Sun, TerrainRules, cast_shadow, slope_deg
+from glofwatch.mapping.terrain import NO_DEM, SHADOW_STEEP, STEEP, Sun, TerrainRules, cast_shadow, slope_deg
 
 UTM = "EPSG:32645"
 TRANSFORM = Affine(10, 0, 500000, 0, -10, 3100000)
@@ -49,6 +49,25 @@ def test_slope_of_planes_with_known_gradient() -> None:
     assert np.allclose(slope_deg(np.full((4, 4), 5000.0), 10.0, 10.0), 0.0)
     both = np.add.outer(10.0 * np.arange(4), 10.0 * np.arange(4))  # dz/dx = dz/dy = 1: tan = sqrt(2)
     assert np.allclose(slope_deg(both, 10.0, 10.0), math.degrees(math.atan(math.sqrt(2))))
+
+
+def test_slope_classes_of_a_strip_by_hand(tmp_path: Path) -> None:
+    # columns 0-19 flat, 20-39 rising 1 m per 10 m pixel (5.7 deg), 40-79 rising 2.5 m (14 deg);
+    # rows 50-59 without DEM data
+    dem = np.full((H, W), 3000.0, np.float32)
+    cols = np.arange(W, dtype=np.float32)
+    dem += np.where(cols < 20, 0.0, np.where(cols < 40, cols - 19, 20 + 2.5 * (cols - 39)))[None, :]
+    dem[50:] = -9999.0
+    with TerrainRules(write_geotiff(tmp_path / "dem.tif", dem, nodata=-9999.0), GRID, max_slope=10.0) as rules:
+        classes = rules.strip(0, H)
+        assert classes.dtype == np.uint8 and classes.shape == (H, W)
+        inner = classes[1:48]  # away from the DEM's edge rows and the hole
+        assert (inner[:, 1:19] == 0).all()
+        assert (inner[:, 21:39] == SHADOW_STEEP).all()
+        assert (inner[:, 41:79] == STEEP | SHADOW_STEEP).all()
+        assert (classes[51:] == NO_DEM).all()  # no DEM: neither slope bit
+        flat = rules.flat(0, H)
+        assert flat[1:48, 21:39].all() and not flat[1:48, 41:79].any() and flat[51:].all()
 
 
 def test_dem_in_another_crs_and_resolution_is_resampled_onto_the_scene_grid(tmp_path: Path) -> None:
