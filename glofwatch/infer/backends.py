@@ -102,20 +102,43 @@ def _bundle_file(path: Path) -> Path:
     return run_model_file(path, ".ckpt", "") if path.is_dir() else path
 
 
-def _cached_onnx(bundle: ModelBundle, model_file: Path | None) -> tuple[Path, tempfile.TemporaryDirectory | None]:
-    """An fp32 ONNX export of ``bundle``: cached for files, in a temporary folder for in-memory bundles."""
+def _export_digest(model_file: Path) -> str:
+    """The key of a bundle file's cached ONNX export: the file (path, size, time) and the versions that export it."""
     import torch
 
     from glofwatch import __version__
+
+    st = model_file.stat()
+    key = f"{model_file.resolve()}|{st.st_size}|{st.st_mtime_ns}|{__version__}|{torch.__version__}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def cached_export(model: str | Path) -> Path | None:
+    """The cached fp32 ONNX export of a run folder or bundle file, if it was made; None otherwise.
+
+    Found by the bundle file alone, without building the network: an OpenVINO backend built from
+    it never imports the model's libraries (segmentation-models-pytorch, timm, torchvision), which
+    held about 170 MB of a mapping process's memory.
+    """
+    path = Path(model)
+    if path.suffix.lower() in EXPORT_SUFFIXES or not path.exists():
+        return None
+    try:
+        model_file = _bundle_file(path)
+    except GlofwatchError:
+        return None
+    hits = sorted((cache_dir() / "exports").glob(f"*-{_export_digest(model_file)}.onnx"))
+    return hits[0] if len(hits) == 1 else None
+
+
+def _cached_onnx(bundle: ModelBundle, model_file: Path | None) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    """An fp32 ONNX export of ``bundle``: cached for files, in a temporary folder for in-memory bundles."""
     from glofwatch.models.export import export_model
 
     if model_file is None:
         tmp = tempfile.TemporaryDirectory(prefix="glofwatch-onnx-")
         return export_model(bundle, "onnx", out=Path(tmp.name) / "model.onnx"), tmp
-    st = model_file.stat()
-    key = f"{model_file.resolve()}|{st.st_size}|{st.st_mtime_ns}|{__version__}|{torch.__version__}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = cache_dir() / "exports" / f"{bundle.config.model}-{digest}.onnx"
+    path = cache_dir() / "exports" / f"{bundle.config.model}-{_export_digest(model_file)}.onnx"
     if not path.is_file():
         log.info("exporting %s to %s (once; cached)", model_file, path)
         export_model(bundle, "onnx", out=path)

@@ -68,14 +68,16 @@ def _model_key(model_file: Path) -> dict[str, Any]:
 
 def build_candidate(name: str, run: Path, threads: int | None = None, data_root: Path | None = None) -> Backend:
     """The OpenVINO backend of precision ``name`` for the run folder ``run`` (INT8 is exported once, cached)."""
-    from glofwatch.infer.backends import build_backend
+    from glofwatch.infer.backends import build_backend, cached_export
     from glofwatch.models.export import export_model
 
     check_precision(name)
+    if name in ("fp32", "auto", "bf16"):
+        # the run's cached export when there is one: the same graph, and no network built to get it
+        backend = build_backend("openvino", cached_export(run) or run, device="cpu", threads=threads)
     if name in ("fp32", "auto"):
-        return build_backend("openvino", run, device="cpu", threads=threads)
+        return backend
     if name == "bf16":
-        backend = build_backend("openvino", run, device="cpu", threads=threads)
         backend.use_precision("bf16")  # type: ignore[attr-defined]
         return backend
     model_file = run / "model.pt"

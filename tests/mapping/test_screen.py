@@ -209,6 +209,33 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
         mapping_backend(tiny_run, "int9")
 
 
+def test_fp32_candidate_from_the_cached_export_builds_no_network(tiny_run: Path) -> None:
+    import subprocess
+    import sys
+
+    import torch
+
+    from glofwatch.infer.backends import build_backend, cached_export
+    from glofwatch.infer.precision import build_candidate
+
+    built = build_backend("openvino", tiny_run, device="cpu", threads=1)  # makes the run's cached export
+    export = cached_export(tiny_run)
+    assert export is not None and export.suffix == ".onnx"
+    assert cached_export(tiny_run / "model.pt") == export and cached_export(export) is None
+    cand = build_candidate("fp32", tiny_run, threads=1)
+    assert cand.bundle.net is None and built.bundle.net is not None
+    a, b = built.predictor(max_tile=64, overlap=16), cand.predictor(max_tile=64, overlap=16)
+    assert a.threshold == b.threshold
+    x = torch.rand(1, 3, 64, 64)
+    np.testing.assert_array_equal(a.runner(x).numpy(), b.runner(x).numpy())  # the same graph
+    # in a fresh process, the model's libraries are never imported
+    code = ("import sys; from pathlib import Path; from glofwatch.infer.precision import build_candidate; "
+            f"build_candidate('fp32', Path({str(tiny_run)!r}), threads=1); "
+            "print(sorted({'segmentation_models_pytorch', 'timm', 'torchvision'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
 def test_automatic_batch_is_one_tile_on_cpu(tiny_run: Path, cloudy_scene, tmp_path: Path) -> None:  # noqa: ANN001
     from glofwatch.infer.predict import Predictor
 
