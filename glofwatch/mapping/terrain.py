@@ -133,7 +133,9 @@ class TerrainTally:
             from glofwatch.connectivity import label_pixels
 
             final = np.flatnonzero(mask.reshape(-1) == 1)
-            before = np.union1d(final, np.concatenate([slope_idx, shadow_idx]))  # the lake pixels before the rules
+            # the lake pixels before the rules, sorted (np.union1d's hashing unique took 1.6 s for 1.4 M pixels)
+            before = np.sort(np.concatenate([final, slope_idx, shadow_idx]))
+            before = before[np.r_[True, before[1:] != before[:-1]]]
             lake, n = label_pixels(before, mask.shape[1])  # those pixels alone, no scene-size label raster
             size = np.bincount(lake, minlength=n + 1)
             left = np.bincount(lake[np.searchsorted(before, final)], minlength=n + 1)
