@@ -103,7 +103,7 @@ def scene_cmd(
                                          "scene's own)."),
     cloud_cover: float = typer.Option(0.15, help="Cloud share of the synthetic scene."),
     matmul_n: int = typer.Option(0, help="Matrix side for the matmul peak (0: the best of 1024-4096)."),
-    trim_context: int = typer.Option(64, "--trim-context", help="The fast path trims run tiles to their lake "
+    trim_context: int = typer.Option(96, "--trim-context", help="The fast path trims run tiles to their lake "
                                      "candidates plus this many px (-1: whole tiles)."),
     screen_ndwi: float = typer.Option(0.1, "--screen-ndwi", help="NDWI (B03, B08) a lake candidate of the fast "
                                       "path's screen exceeds."),

@@ -81,8 +81,8 @@ def map_cmd(
     trim: bool = typer.Option(True, "--trim/--no-trim", help="With --screen, on CPU: the network sees only boxes "
                               "around a tile's lake candidates, --trim-context px wide (half the pixels of the "
                               "tiles on a Sentinel-2 tile)."),
-    trim_context: int = typer.Option(64, "--trim-context", help="Pixels of image kept around the lake candidates "
-                                     "of a trimmed tile."),
+    trim_context: int = typer.Option(96, "--trim-context", help="Pixels of image kept around the lake candidates "
+                                     "of a trimmed tile (glofwatch.mapping.screen.DEFAULT_CONTEXT)."),
     rendering: str = typer.Option("auto", "--rendering", help="What 8-bit scenes show: auto (detected and checked "
                                   "against the model), true-colour, false-colour, or any (no check)."),
 ) -> None:

@@ -104,6 +104,22 @@ def test_trim_settings() -> None:
     assert Screen.off().context is None
 
 
+def test_trim_context_defaults_agree_everywhere() -> None:
+    import typer
+
+    from glofwatch.cli.app import app
+    from glofwatch.mapping.screen import DEFAULT_CONTEXT
+
+    assert MapOptions().trim_context == Screen().context == DEFAULT_CONTEXT == 96
+    root = typer.main.get_command(app)
+    for path in (["map"], ["bench", "scene"]):
+        cmd = root
+        for name in path:
+            cmd = cmd.commands[name]  # type: ignore[attr-defined]
+        (opt,) = [p for p in cmd.params if p.name == "trim_context"]
+        assert opt.default == DEFAULT_CONTEXT, path
+
+
 def _read(path: Path) -> np.ndarray:
     with rasterio.open(path) as ds:
         return ds.read(1)
