@@ -225,7 +225,7 @@ def test_fp32_candidate_from_the_cached_export_builds_no_network(tiny_run: Path)
     cand = build_candidate("fp32", tiny_run, threads=1)
     assert cand.bundle.net is None and built.bundle.net is not None
     a, b = built.predictor(max_tile=64, overlap=16), cand.predictor(max_tile=64, overlap=16)
-    assert a.threshold == b.threshold
+    assert (a.threshold, a.temperature, a.stride, a.spec) == (b.threshold, b.temperature, b.stride, b.spec)
     x = torch.rand(1, 3, 64, 64)
     np.testing.assert_array_equal(a.runner(x).numpy(), b.runner(x).numpy())  # the same graph
     # in a fresh process, the model's libraries are never imported
