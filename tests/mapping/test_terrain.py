@@ -20,7 +20,17 @@ from glofwatch.geo import GeoGrid
 from glofwatch.mapping.batch import map_scene
 from glofwatch.mapping.relief import cast_shadow_at
 from glofwatch.mapping.screen import Screen
-from glofwatch.mapping.terrain import NO_DEM, SHADOW_STEEP, STEEP, Sun, TerrainRules, cast_shadow, slope_deg
+from glofwatch.mapping.terrain import (
+    NO_DEM,
+    SHADOW_STEEP,
+    STEEP,
+    STEEP_HERE,
+    Sun,
+    TerrainRules,
+    cast_shadow,
+    slope_deg,
+    steep_everywhere_near,
+)
 
 UTM = "EPSG:32645"
 TRANSFORM = Affine(10, 0, 500000, 0, -10, 3100000)
@@ -64,10 +74,54 @@ def test_slope_classes_of_a_strip_by_hand(tmp_path: Path) -> None:
         inner = classes[1:48]  # away from the DEM's edge rows and the hole
         assert (inner[:, 1:19] == 0).all()
         assert (inner[:, 21:39] == SHADOW_STEEP).all()
-        assert (inner[:, 41:79] == STEEP | SHADOW_STEEP).all()
+        assert (inner[:, 41:79] == STEEP | SHADOW_STEEP | STEEP_HERE).all()  # a 10 m DEM blurs nothing
         assert (classes[51:] == NO_DEM).all()  # no DEM: neither slope bit
         flat = rules.flat(0, H)
         assert flat[1:48, 21:39].all() and not flat[1:48, 41:79].any() and flat[51:].all()
+
+
+def test_a_30_m_dem_keeps_the_shore_it_smears_and_still_drops_the_wall(tmp_path: Path) -> None:
+    # 10 m ground: flat floor (cols < 40) and a 45 deg wall, averaged into 30 m cells on the scene's origin.
+    # Cell 12 (cols 36-38) is 3000 m, cell 13 (39-41) 3010, cell 14 (42-44) 3040; bilinear back onto 10 m
+    # gives z[37] = 3000, z[38] = 3003.3, z[39] = 3006.7, z[40] = 3010, z[41] = 3020, so central differences
+    # make col 37 9.5 deg (shadow-steep), cols 38-40 18.4-33.7 deg (steep) and col 41 on 45 deg.
+    cols = np.arange(W)
+    ground = np.tile(3000.0 + 10.0 * np.clip(cols - 39, 0, None), (H, 1))
+    dem30 = np.pad(ground, ((0, 0), (0, 1)), mode="edge").reshape(H // 3, 3, -1, 3).mean(axis=(1, 3))  # 81 cols
+    t30 = Affine(30, 0, TRANSFORM.c, 0, -30, TRANSFORM.f)
+    path = write_geotiff(tmp_path / "dem30.tif", dem30.astype(np.float32), t30)
+    with TerrainRules(path, GRID, max_slope=10.0) as rules:
+        assert rules.blur == 3  # one 30 m cell in 10 m pixels
+        c = rules.strip(0, H)[30]
+        assert (c[30:37] & (STEEP | STEEP_HERE)).max() == 0 and c[37] == 0  # 9.5 deg, but 36 is flat
+        assert [int(v & STEEP_HERE) for v in c[37:42]] == [0, STEEP_HERE, STEEP_HERE, STEEP_HERE, STEEP_HERE]
+        # steep only where all of the 7 columns around are: col 41 (38-44), not 38-40 (37 is in reach)
+        assert [int(v & STEEP) for v in c[37:42]] == [0, 0, 0, 0, STEEP]
+        assert int(c[40] & SHADOW_STEEP) and not int(c[39] & SHADOW_STEEP)  # 37-43 all over 5 deg; 36 is flat
+        assert rules.flat(0, H)[30, 37] and not rules.flat(0, H)[30, 38:42].any()  # the screen: own slope
+        mask = np.zeros((H, W), np.uint8)
+        mask[10:50, 30:40] = 1  # a lake on the floor up to the wall
+        mask[10:50, 50:70] = 1  # and one on the wall
+        kept = mask.copy()
+        removed, shade = rules.apply(0, kept)
+    assert shade == 0 and kept[10:50, 30:40].all()  # the shore the 30 m cells smeared is kept
+    assert removed == 40 * 20 and not kept[:, 50:70].any()  # the wall still goes
+    # without the allowance the two floor columns next to the wall would go as well: their own slope is steep
+    assert ((c[30:40] & STEEP_HERE) != 0).sum() == 2
+
+
+def test_steep_everywhere_near_is_a_minimum_that_ignores_unknown_cells() -> None:
+    rng = np.random.default_rng(3)
+    classes = rng.choice(np.array([0, SHADOW_STEEP, STEEP | SHADOW_STEEP], np.uint8), size=(23, 31), p=[0.2, 0.2, 0.6])
+    unknown = rng.random(classes.shape) < 0.15
+    for r in (1, 2, 4):
+        got = steep_everywhere_near(classes, unknown, r)
+        assert got.shape == (23 - 2 * r, 31 - 2 * r)
+        for i in range(got.shape[0]):
+            for j in range(got.shape[1]):
+                block = classes[i : i + 2 * r + 1, j : j + 2 * r + 1][~unknown[i : i + 2 * r + 1, j : j + 2 * r + 1]]
+                want = 0 if unknown[i + r, j + r] else int(block.min())  # known pixels only; itself is known
+                assert got[i, j] == want, (r, i, j)
 
 
 def test_dem_in_another_crs_and_resolution_is_resampled_onto_the_scene_grid(tmp_path: Path) -> None:
