@@ -153,6 +153,7 @@ def bench_region(
     keep_outputs: bool = False,
     dem: bool = True,
     progress: Callable[[str], None] | None = None,
+    dem_grid: str = "glo30",
 ) -> dict[str, Any]:
     """Map ``tiles`` tiles with each worker count and write ``region.json`` and ``region.md`` (see module doc).
 
@@ -173,17 +174,19 @@ def bench_region(
         processes: workers are processes (True) or threads of this process.
         keep_outputs: keep the maps under ``out_dir/maps-<n>w`` (default: each tile's outputs are deleted
             as soon as it is done, so the disk holds only the tiles in flight).
-        dem: map with the scene's DEM (``dem.tif`` beside it, on its grid), as ``glofwatch map --dem`` and
-            ``bench scene`` do: its slope rule keeps the network off steep snow and shadow, which on the
-            synthetic tile cuts the pixels it sees from 0.60 to 0.24 of the scene; False maps without
-            terrain rules.
+        dem: map with the scene's DEM, as ``glofwatch map --dem`` and ``bench scene`` do: its slope rule
+            keeps the network off steep snow and shadow, which on the synthetic tile cuts the pixels it
+            sees from 0.60 to about 0.3 of the scene; False maps without terrain rules.
         progress: called with one line per step.
+        dem_grid: that DEM laid out like Copernicus GLO-30 (``glo30``, warped while mapping) or on the
+            scene's grid (``scene``); see :mod:`glofwatch.bench.dem`.
 
     Raises:
         ConfigError: a bad count or list.
         GlofwatchError: a tile failed (the first reason).
     """
     from glofwatch.bench import machine_info, write_report
+    from glofwatch.bench.dem import DEM_GRIDS, bench_dem
     from glofwatch.bench.infer import bench_bundle
     from glofwatch.bench.scene import cached_scene
     from glofwatch.errors import ConfigError, GlofwatchError
@@ -197,6 +200,8 @@ def bench_region(
     counts = sorted(set(int(n) for n in workers))
     if tiles < 1:
         raise ConfigError(f"--tiles {tiles} must be at least 1")
+    if dem and dem_grid not in DEM_GRIDS:
+        raise ConfigError(f"--dem-grid {dem_grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
     if not counts or counts[0] < 1:
         raise ConfigError(f"--workers {','.join(map(str, workers))}: give worker counts of at least 1, e.g. 1,2")
     if any(int(n) < 1 for n in project_workers) or project_tiles < 1:
@@ -221,10 +226,7 @@ def bench_region(
         assert len(region.scenes) == tiles, region
         backend_used, warm_s = _warm_backend(model_file, backend, device, threads)
         say(f"{tiles} tiles ({method}s to {scene}), backend {backend_used}, {threads} thread(s) per worker")
-        dem_file = scene.parent / "dem.tif" if dem else None
-        if dem_file is not None and not dem_file.is_file():
-            raise ConfigError(f"{dem_file}: the cached scene has no DEM; delete {scene.parent} to make it again, "
-                              "or use --no-dem")
+        dem_file = bench_dem(scene.parent, dem_grid) if dem else None
         options = MapOptions(tile=tile, overlap=overlap, batch_size=batch_size, device=device, backend=backend,
                              threads=threads, dem=str(dem_file) if dem_file is not None else None)
         for n in counts:
@@ -265,7 +267,8 @@ def bench_region(
                      "overlap": overlap, "batch_size": batch_size, "worker_memory": worker_memory or "auto",
                      "processes": processes, "seed": seed, "scene": str(scene), "inputs": method,
                      "project_tiles": project_tiles, "project_workers": [int(n) for n in project_workers],
-                     "dem": str(dem_file) if dem_file is not None else None},
+                     "dem": str(dem_file) if dem_file is not None else None,
+                     "dem_grid": dem_grid if dem_file is not None else None},
         "backend_used": backend_used,
         "scene_prepare_s": scene_s,
         "warmup_s": warm_s,
@@ -278,6 +281,15 @@ def bench_region(
     return doc
 
 
+def _dem_words(settings: dict[str, Any]) -> str:
+    """How the region's tiles were mapped with respect to a DEM, for the report's first line."""
+    if not settings.get("dem"):
+        return "no DEM"
+    if settings.get("dem_grid") == "glo30":
+        return "with a GLO-30-like DEM (geographic, warped while mapping; terrain rules)"
+    return "with the scene DEM on its grid (terrain rules)"
+
+
 def region_markdown(doc: dict[str, Any]) -> str:
     """The Markdown report: one row per worker count measured, then the projection."""
     from glofwatch.bench import markdown_table
@@ -287,7 +299,7 @@ def region_markdown(doc: dict[str, Any]) -> str:
             f"so reads come from the page cache after the first), model {s['model']} ({s['model_kind']}), backend "
             f"{doc['backend_used']}, tile {s['tile']}, overlap {s['overlap']}, batch {s['batch_size']}; Dask "
             f"LocalCluster, {s['threads_per_worker']} thread(s) per worker, worker memory {s['worker_memory']}, "
-            f"{'with the scene DEM (terrain rules)' if s.get('dem') else 'no DEM'}, on "
+            f"{_dem_words(s)}, on "
             f"{m['cpu']} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). Wall time includes starting "
             "the workers and loading the model in each.\n")
     rows = [[r["workers"], r["wall_s"], r["tiles_per_hour"], r["tiles_per_hour_per_worker"], r["speedup"],

@@ -197,6 +197,7 @@ def bench_scene(
     matmul_n: int = 0,
     trim_context: int | None = DEFAULT_CONTEXT,
     screen_ndwi: float | None = DEFAULT_NDWI_MIN,
+    dem_grid: str = "glo30",
 ) -> dict[str, Any]:
     """Map a synthetic scene and write ``scene.json`` and ``scene.md`` to ``out_dir``.
 
@@ -226,10 +227,14 @@ def bench_scene(
         matmul_n: matrix side of the matmul peak (0: the best of :data:`~glofwatch.bench.peak.ROBUST_SIZES`).
         trim_context: the fast path trims run tiles to their candidates plus this many px (None: whole tiles).
         screen_ndwi: NDWI a lake candidate of the fast path's screen exceeds (None: no spectral rule).
+        dem_grid: the synthetic scene's DEM as users have it (``glo30``: geographic, 1 arc second, warped
+            onto the scene while mapping; see :mod:`glofwatch.bench.dem`) or on the scene's own grid
+            (``scene``); ignored when ``dem`` is given.
     """
     import torch
 
     from glofwatch.bench import machine_info, run_worker, write_report
+    from glofwatch.bench.dem import DEM_GRIDS, bench_dem
     from glofwatch.bench.infer import bench_bundle
     from glofwatch.bench.peak import ROBUST_SIZES, matmul_peak_gflops
     from glofwatch.errors import ConfigError
@@ -242,13 +247,17 @@ def bench_scene(
     check_precision(precision)
     if screen not in SCREENS:
         raise ConfigError(f"--screen {screen!r} is unknown; use both, on or off")
+    if dem_grid not in DEM_GRIDS:
+        raise ConfigError(f"--dem-grid {dem_grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
     t0 = time.perf_counter()
     synthetic = scene is None
     if scene is None:
         cache = Path(cache) if cache is not None else cache_dir() / "bench"
         say(f"synthetic scene {size}x{size} with {cloud_cover:.0%} cloud, DEM and truth (cached in {cache})")
         scene = cached_scene(cache, size, seed, cloud_cover)
-        dem = dem if dem is not None else scene.parent / "dem.tif"
+        if dem is None:
+            say(f"DEM laid out as {dem_grid}")
+            dem = bench_dem(scene.parent, dem_grid)
         truth = truth if truth is not None else scene.parent / "lakes_mask.tif"
     else:
         from glofwatch.scene.read import read_scene
@@ -307,7 +316,7 @@ def bench_scene(
                      "backend": backend, "device": device, "tile": tile, "overlap": overlap, "batch_size": batch_size,
                      "threads": threads, "isolate": isolate, "scene": str(scene), "screen": screen,
                      "precision": precision, "trim_context": trim_context, "screen_ndwi": screen_ndwi,
-                     "dem": str(dem) if dem is not None else None,
+                     "dem": str(dem) if dem is not None else None, "dem_grid": dem_grid if synthetic else None,
                      "truth": str(truth) if truth is not None else None, "cloud_cover": cloud_cover},
         "scene_prepare_s": scene_s,
         "matmul_peak": peaks,
@@ -332,7 +341,10 @@ def scene_markdown(doc: dict[str, Any]) -> str:
     from glofwatch.bench import markdown_table
 
     s, m = doc["settings"], doc["machine"]
-    what = "synthetic tile (uint16 L2A + SCL, DEM)" if s["synthetic"] else f"scene {s['scene']}"
+    grids = {"glo30": "a GLO-30-like DEM (EPSG:4326, 1 arcsec, warped while mapping)",
+             "scene": "its DEM on the scene grid"}
+    what = (f"synthetic tile (uint16 L2A + SCL, {grids.get(s.get('dem_grid') or 'scene')})" if s["synthetic"]
+            else f"scene {s['scene']}")
     peaks = ", ".join(f"{k} {v['gflops']:.0f} GFLOP/s (best of sides {', '.join(str(n) for n in v['per_size'])})"
                       for k, v in doc["matmul_peak"].items())
     head = (f"Whole {what}, {doc['summary']['height']}x{doc['summary']['width']} px, model {s['model']} "

@@ -99,6 +99,8 @@ def scene_cmd(
     precision: str = typer.Option("auto", help="Precision of the fast path: auto, fp32, int8, int8-all or bf16."),
     dem: Optional[Path] = typer.Option(None, help="DEM for the terrain rules and the screen (default: the "
                                        "synthetic scene's own)."),
+    dem_grid: str = typer.Option("glo30", "--dem-grid", help="The synthetic scene's DEM: glo30 (geographic, "
+                                 "1 arcsec, warped onto the scene like Copernicus GLO-30) or scene (on its grid)."),
     truth: Optional[Path] = typer.Option(None, help="Truth lake mask on the scene grid (default: the synthetic "
                                          "scene's own)."),
     cloud_cover: float = typer.Option(0.15, help="Cloud share of the synthetic scene."),
@@ -124,7 +126,8 @@ def scene_cmd(
                       batch_size=batch_size, cache=cache, seed=seed, threads=threads, isolate=isolate,
                       keep_outputs=keep_outputs, scene=scene, progress=_say, screen=screen, precision=precision,
                       dem=dem, truth=truth, cloud_cover=cloud_cover, matmul_n=matmul_n,
-                      trim_context=trim_context if trim_context >= 0 else None, screen_ndwi=screen_ndwi)
+                      trim_context=trim_context if trim_context >= 0 else None, screen_ndwi=screen_ndwi,
+                      dem_grid=dem_grid)
     typer.echo(scene_markdown(doc))
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 
@@ -157,6 +160,8 @@ def region_cmd(
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps in OUT/maps-<n>w."),
     dem: bool = typer.Option(True, "--dem/--no-dem",
                              help="Map with the synthetic scene's DEM (terrain rules), as `bench scene` does."),
+    dem_grid: str = typer.Option("glo30", "--dem-grid", help="That DEM: glo30 (geographic, 1 arcsec, warped onto "
+                                 "the scene like Copernicus GLO-30) or scene (on its grid)."),
 ) -> None:
     """Tiles per hour of `glofwatch map` over a region on 1 and 2 Dask workers, scaling efficiency, 350-tile times."""
     from glofwatch.runtime import passive_openmp
@@ -175,7 +180,7 @@ def region_cmd(
                        project_workers=counts(project_workers, "--project-workers"), project_tiles=project_tiles,
                        backend=backend, device=device, tile=tile, overlap=overlap, batch_size=batch_size, cache=cache,
                        seed=seed, threads=threads, worker_memory=worker_memory, processes=worker_processes,
-                       keep_outputs=keep_outputs, dem=dem, progress=_say)
+                       keep_outputs=keep_outputs, dem=dem, dem_grid=dem_grid, progress=_say)
     typer.echo(region_markdown(doc))
     typer.echo(f"\nwrote {out / 'region.json'} and {out / 'region.md'}")
 

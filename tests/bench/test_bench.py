@@ -160,10 +160,66 @@ def test_bench_scene_tiny(tmp_path: Path) -> None:
     assert set(doc["meets_targets"]) == {"wall_s", "peak_rss_mb", "recall_points"}
     assert doc["map_s"] == fast["map_s"] > 0 and doc["peak_rss_mb"] > 0
     scene_dir = tmp_path / "scenes" / "scene-256-s0-c15"
-    assert all((scene_dir / f).is_file() for f in ("scene.tif", "dem.tif", "lakes_mask.tif"))  # cached
+    assert all((scene_dir / f).is_file() for f in ("scene.tif", "dem.tif", "dem-glo30.tif", "lakes_mask.tif"))
+    # mapped with the GLO-30-like DEM by default: warped onto the scene, its shore allowance one DEM cell
+    assert doc["settings"]["dem"] == str(scene_dir / "dem-glo30.tif") and doc["settings"]["dem_grid"] == "glo30"
+    assert ref["summary"]["terrain"]["dem"] == str(scene_dir / "dem-glo30.tif")
     assert not list(out.glob("map-*"))  # maps are deleted unless --keep-outputs
     text = (out / "scene.md").read_text()
-    assert "Meets targets" in text and "network floor s" in text
+    assert "Meets targets" in text and "network floor s" in text and "GLO-30-like DEM" in text
+    res = runner.invoke(app, ["bench", "scene", "--dem-grid", "srtm", "--cache", str(tmp_path / "scenes"),
+                              "--out", str(out)])
+    assert res.exit_code == 2 and "--dem-grid 'srtm' is unknown; use scene or glo30" in res.output
+
+
+def test_geographic_bench_dem_averages_the_scene_dem_onto_whole_arc_seconds(tmp_path: Path) -> None:
+    import numpy as np
+    import rasterio
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+
+    from glofwatch.bench.dem import GLO30_NODATA, bench_dem, geographic_dem
+    from glofwatch.geo import GeoGrid
+    from glofwatch.mapping.terrain import TerrainRules
+
+    # a 10 m UTM plane rising 0.1 m per metre eastwards, 3 x 3 km, with a void in one corner
+    t = Affine(10, 0, 500000, 0, -10, 3100000)
+    x = 500000 + 10 * (np.arange(300) + 0.5)
+    z = np.tile(2000.0 + 0.1 * (x - 500000), (300, 1)).astype(np.float32)
+    z[:60, :60] = -9999.0
+    prof = dict(driver="GTiff", height=300, width=300, count=1, dtype="float32", crs="EPSG:32645", transform=t,
+                nodata=-9999.0)
+    src = tmp_path / "scene" / "dem.tif"
+    src.parent.mkdir()
+    with rasterio.open(src, "w", **prof) as ds:
+        ds.write(z, 1)
+    out = geographic_dem(src, tmp_path / "geo.tif")
+    step = 1 / 3600
+    with rasterio.open(out) as g:
+        a = g.read(1)
+        assert g.crs.to_epsg() == 4326 and g.res == pytest.approx((step, step)) and g.nodata == GLO30_NODATA
+        assert g.block_shapes[0] == (1024, 1024) and g.tags()["source"] == "dem.tif averaged to 1 arcsec"
+        # corners on whole arc seconds, covering the source
+        assert g.transform.c / step == pytest.approx(round(g.transform.c / step), abs=1e-6)
+        assert g.transform.f / step == pytest.approx(round(g.transform.f / step), abs=1e-6)
+        left, bottom, right, top = transform_bounds("EPSG:32645", "EPSG:4326", 500000, 3097000, 503000, 3100000)
+        assert g.bounds.left <= left and g.bounds.right >= right and g.bounds.bottom <= bottom and g.bounds.top >= top
+    assert (a == GLO30_NODATA).any() and (a != GLO30_NODATA).mean() > 0.8  # the void and the footprint's margin
+    # an average of a plane is the plane at the cell's middle: warp it back and compare with the plane
+    grid = GeoGrid("EPSG:32645", t, 300, 300)
+    with TerrainRules(out, grid) as rules:
+        back = rules.read(0, 300)[rules.halo : rules.halo + 300, rules.halo : rules.halo + 300]
+    inside = np.isfinite(back)
+    inside[:70, :70] = False  # near the void the bilinear leaves NaN or a part-mean
+    inside[[0, -1], :] = inside[:, [0, -1]] = False
+    assert inside.mean() > 0.8
+    assert np.abs(back - z)[inside].max() < 0.5  # within 0.5 m of the 10 m plane (1 arcsec ~ 30 m cells)
+    # the bench's choice of layout: made once, then reused; the scene grid is the file itself
+    assert bench_dem(src.parent, "scene") == src
+    made = bench_dem(src.parent, "glo30")
+    assert made == src.parent / "dem-glo30.tif" and made.is_file()
+    stamp = made.stat().st_mtime_ns
+    assert bench_dem(src.parent, "glo30").stat().st_mtime_ns == stamp
 
 
 def test_large_scenes_are_a_mosaic_of_one_drawn_scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,8 +58,9 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     one, two = doc["runs"]
     assert (one["workers"], two["workers"]) == (1, 2) and one["wall_s"] > 0 and two["wall_s"] > 0
     assert one["tile_map_s_mean"] > 0 and two["tile_map_s_mean"] > 0
-    # mapped with the scene's DEM by default: every tile ran the terrain rules
-    assert s["dem"] == str(tmp_path / "scenes" / Path(s["scene"]).parent.name / "dem.tif")
+    # mapped with the scene's DEM laid out like GLO-30 by default: every tile ran the terrain rules
+    assert s["dem"] == str(tmp_path / "scenes" / Path(s["scene"]).parent.name / "dem-glo30.tif")
+    assert s["dem_grid"] == "glo30"
     assert one["tiles_with_terrain"] == two["tiles_with_terrain"] == 2
     # every derived number follows from the recorded wall times
     assert two["efficiency"] == pytest.approx(one["wall_s"] / (2 * two["wall_s"]))
@@ -78,7 +79,7 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     md = (out / "region.md").read_text()
     assert "| workers | wall s | tiles/h | tiles/h per worker | speed-up | efficiency |" in md
     assert "| workers | from | 350 tiles s | h | rounds | whole rounds s |" in md and "hard links" in md
-    assert "with the scene DEM (terrain rules)" in md
+    assert "with a GLO-30-like DEM (geographic, warped while mapping; terrain rules)" in md
 
 
 def test_bench_region_without_the_dem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
