@@ -24,14 +24,22 @@ DEM_GRIDS = ("scene", "glo30")
 """How a benchmark's DEM is laid out: on the scene's own grid, or geographic like GLO-30."""
 
 
+MARGIN_M = 6000.0
+"""How far the bench DEM reaches past the scene (a user's GLO-30 tiles cover whole degrees around it;
+the cast-shadow march looks 5 km towards the sun)."""
+
+
 def geographic_dem(src_path: str | Path, dst_path: str | Path, arcsec: float = GLO30_ARCSEC,
-                   block: int = 1024) -> Path:
+                   block: int = 1024, margin_m: float = MARGIN_M) -> Path:
     """Average the DEM ``src_path`` onto an EPSG:4326 grid of ``arcsec`` pixels, written to ``dst_path``.
 
     The grid's corners lie on whole multiples of the pixel (as GLO-30 tiles' do) and it
-    covers the source's bounds. Cells of the source without data (its nodata, or NaN) are
-    left out of the average; cells with none become :data:`GLO30_NODATA`. The file is
-    written atomically, tiled ``block`` x ``block``, DEFLATE with the floating-point predictor.
+    covers the source's bounds plus ``margin_m``. Cells of the source without data (its
+    nodata, or NaN) are left out of the average. Like GLO-30, which is void-filled, the result
+    has no voids: cells without source data (the margin, the corners the projected footprint
+    leaves) are filled by inverse-distance interpolation from the nearest cells with data
+    (:func:`rasterio.fill.fillnodata`). The file is written atomically, tiled ``block`` x
+    ``block``, DEFLATE with the floating-point predictor.
     """
     import numpy as np
     import rasterio
@@ -46,7 +54,10 @@ def geographic_dem(src_path: str | Path, dst_path: str | Path, arcsec: float = G
         z = src.read(1, out_dtype="float32")
         if src.nodata is not None and not math.isnan(src.nodata):
             z[z == np.float32(src.nodata)] = np.nan
-        left, bottom, right, top = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=101)
+        b = src.bounds
+        margin = margin_m / src.crs.linear_units_factor[1] if src.crs.is_projected else margin_m / 111_000.0
+        left, bottom, right, top = transform_bounds(src.crs, "EPSG:4326", b.left - margin, b.bottom - margin,
+                                                    b.right + margin, b.top + margin, densify_pts=101)
         west, north = math.floor(left / step) * step, math.ceil(top / step) * step
         width = math.ceil((right - west) / step)
         height = math.ceil((north - bottom) / step)
@@ -55,7 +66,14 @@ def geographic_dem(src_path: str | Path, dst_path: str | Path, arcsec: float = G
         reproject(z, out, src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
                   dst_transform=transform, dst_crs="EPSG:4326", dst_nodata=np.nan,
                   resampling=Resampling.average)
-    out[np.isnan(out)] = GLO30_NODATA
+    known = np.isfinite(out)
+    if not known.all():  # void-filled like GLO-30: the margin and corners from the nearest data
+        from rasterio.fill import fillnodata
+
+        out[~known] = 0.0
+        reach = 2 * max(height, width)  # far enough for any cell of the grid
+        out = fillnodata(out, mask=known.view(np.uint8), max_search_distance=reach, smoothing_iterations=0)
+    out[~np.isfinite(out)] = GLO30_NODATA
     profile = {"driver": "GTiff", "dtype": "float32", "count": 1, "width": width, "height": height,
                "crs": "EPSG:4326", "transform": transform, "nodata": GLO30_NODATA, "tiled": True,
                "blockxsize": block, "blockysize": block, "compress": "deflate", "predictor": 3}

@@ -169,6 +169,7 @@ class TerrainTally:
     seconds: float = 0.0
     dem_rows_read: int = 0
     dem_rows_reread: int = 0
+    dem_rows_plain: int = 0
 
     def finish(self, mask: np.ndarray, grid: GeoGrid, min_area_m2: float) -> dict[str, Any]:
         """:meth:`summary` for the scene's final mask on ``grid``, counting lakes of at least ``min_area_m2``."""
@@ -210,6 +211,7 @@ class TerrainTally:
             "lakes_removed": by["slope"] + by["shadow"], "lakes_removed_by": by,
             "dem_missing_px": self.dem_missing_px, "seconds": round(self.seconds, 3),
             "dem_rows_read": self.dem_rows_read, "dem_rows_reread": self.dem_rows_reread,
+            "dem_rows_warped_plain": self.dem_rows_plain,
             "note": "the product records no sun angles, so the cast-shadow rule was skipped (the slope rule was "
                     "applied)" if self.shadow and self.sun is None else None,
         }
@@ -327,7 +329,9 @@ class TerrainRules:
         if self._vrt is not None:  # the VRT has :attr:`halo` rows and columns around the scene
             v0, v1 = max(r0 + h, 0), min(r1 + h, height + 2 * h)
             if v0 < v1:
-                out[v0 - h - r0 : v1 - h - r0] = self._vrt.read(1, window=Window(0, v0, width + 2 * h, v1 - v0))
+                part = out[v0 - h - r0 : v1 - h - r0]
+                if not self._warp_plain(v0, v1, part):
+                    part[:] = self._vrt.read(1, window=Window(0, v0, width + 2 * h, v1 - v0))
             return out
         rr0, rr1 = max(r0, 0), min(r1, height)
         if rr0 < rr1:  # the part inside the DEM, read plainly (a boundless read warps: slow)
@@ -340,6 +344,41 @@ class TerrainRules:
                 part = np.ma.filled(self._src.read(1, window=window, masked=True, out_dtype="float32"), np.nan)
             out[rr0 - r0 : rr1 - r0, h : h + width] = part
         return out
+
+    def _warp_plain(self, v0: int, v1: int, out: np.ndarray) -> bool:
+        """Warp VRT rows ``v0 .. v1`` into ``out`` from a DEM window without voids; False (nothing
+        written) when the window has voids, a mask, or reaches the DEM's edge.
+
+        GDAL's warper checks every source cell against the nodata value: 8-14 s per Sentinel-2
+        tile from a GLO-30-like DEM against 3.5 s for the same bilinear warp of a window known
+        to be whole (the numbers agree to 0.5 mm). Near voids and the DEM's edges the VRT's
+        nodata-aware warp stays in charge.
+        """
+        from affine import Affine
+        from rasterio.enums import Resampling
+        from rasterio.transform import array_bounds
+        from rasterio.warp import reproject, transform_bounds
+        from rasterio.windows import Window, from_bounds
+
+        src, vrt = self._src, self._vrt
+        if vrt is None or not self._plain_nodata:
+            return False
+        n, w = v1 - v0, out.shape[1]
+        dst_transform = vrt.transform @ Affine.translation(0, v0)
+        bounds = transform_bounds(self.grid.crs, src.crs, *array_bounds(n, w, dst_transform), densify_pts=21)
+        win = from_bounds(*bounds, transform=src.transform)
+        c0, r0 = math.floor(win.col_off) - 2, math.floor(win.row_off) - 2
+        c1, r1 = math.ceil(win.col_off + win.width) + 2, math.ceil(win.row_off + win.height) + 2
+        if c0 < 0 or r0 < 0 or c1 > src.width or r1 > src.height:
+            return False
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        z = src.read(1, window=window, out_dtype="float32")
+        if not np.isfinite(z).all() or (src.nodata is not None and bool((z == np.float32(src.nodata)).any())):
+            return False
+        reproject(z, out, src_transform=src.window_transform(window), src_crs=src.crs, dst_transform=dst_transform,
+                  dst_crs=self.grid.crs, resampling=Resampling.bilinear, init_dest_nodata=False)
+        self.tally.dem_rows_plain += n
+        return True
 
     def _rows(self, r0: int, r1: int) -> np.ndarray:
         """DEM rows ``r0 .. r1`` of the scene grid, columns ``-halo .. W + halo``, from the rolling buffer.

@@ -110,6 +110,40 @@ def test_a_30_m_dem_keeps_the_shore_it_smears_and_still_drops_the_wall(tmp_path:
     assert ((c[30:40] & STEEP_HERE) != 0).sum() == 2
 
 
+def test_whole_dem_windows_warp_without_the_nodata_checks_and_equal_the_vrt(tmp_path: Path) -> None:
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    # a wavy geographic DEM of about 30 m (1 arcsec: GDAL's bilinear is a plain 2 x 2 kernel when it
+    # upsamples) reaching 0.005 deg (~500 m) past the scene on every side
+    left, bottom, right, top = transform_bounds(UTM, "EPSG:4326", *GRID.bounds)
+    step, pad = 1 / 3600, 0.005
+    t = Affine(step, 0, left - pad, 0, -step, top + pad)
+    rows, cols = int((top - bottom + 2 * pad) / step) + 1, int((right - left + 2 * pad) / step) + 1
+    yy, xx = np.mgrid[0:rows, 0:cols]
+    z = (3000 + 40 * np.sin(xx / 3.0) + 25 * np.cos(yy / 2.0)).astype(np.float32)
+
+    def both(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+        with TerrainRules(path, GRID) as rules:
+            got = rules.read(0, H)
+            plain = rules.tally.dem_rows_plain
+            h = rules.halo
+        assert h == 1 + 3  # no sun: the slope's halo and the 30 m DEM's blur
+        with rasterio.open(path) as src, WarpedVRT(src, crs=UTM, transform=TRANSFORM @ Affine.translation(-h, -h),
+                                                   width=W + 2 * h, height=H + 2 * h, resampling=Resampling.bilinear,
+                                                   src_nodata=src.nodata, nodata=np.nan, dtype="float32") as vrt:
+            want = vrt.read(1)
+        return got, want, plain
+
+    got, want, plain = both(write_geotiff(tmp_path / "whole.tif", z, t, "EPSG:4326", nodata=-32767.0))
+    assert plain == H + 2 * 4  # every row the plain way
+    assert np.isfinite(got).all() and np.abs(got - want).max() < 1e-3
+    z[rows // 2, cols // 2] = -32767.0  # one void: the VRT's nodata-aware warp for the window that sees it
+    got, want, plain = both(write_geotiff(tmp_path / "void.tif", z, t, "EPSG:4326", nodata=-32767.0))
+    assert plain == 0 and np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).any()
+    assert np.nanmax(np.abs(got - want)) < 1e-3
+
+
 def test_steep_everywhere_near_is_a_minimum_that_ignores_unknown_cells() -> None:
     rng = np.random.default_rng(3)
     classes = rng.choice(np.array([0, SHADOW_STEEP, STEEP | SHADOW_STEEP], np.uint8), size=(23, 31), p=[0.2, 0.2, 0.6])
