@@ -60,8 +60,8 @@ def map_cmd(
     tta: bool = typer.Option(False, "--tta",
                              help="Test-time augmentation: 8 flips and rotations per tile (8x slower)."),
     dem: Optional[Path] = typer.Option(None, "--dem", help="DEM GeoTIFF in metres, any CRS and resolution (SRTM, "
-                                       "Copernicus GLO-30): lake pixels on steep slopes or in cast shadow become not "
-                                       "lake."),
+                                       "Copernicus GLO-30), or a folder of such tiles (each scene uses those it "
+                                       "overlaps): lake pixels on steep slopes or in cast shadow become not lake."),
     max_slope: float = typer.Option(10.0, "--max-slope", help="With --dem: steepest slope of a lake pixel in degrees "
                                     "(glacial-lake inventories use about 10)."),
     shadow: bool = typer.Option(True, "--shadow/--no-shadow", help="With --dem: drop lake pixels in cast shadow "

@@ -163,6 +163,7 @@ class TerrainTally:
     shadow: bool
     sun: Sun | None
     width: int
+    tiles: list[str] = field(default_factory=list)
     slope_idx: list[np.ndarray] = field(default_factory=list)
     shadow_idx: list[np.ndarray] = field(default_factory=list)
     dem_missing_px: int = 0
@@ -203,7 +204,8 @@ class TerrainTally:
             by = {"slope": int(np.count_nonzero(gone & (n_slope >= n_shadow))),
                   "shadow": int(np.count_nonzero(gone & (n_shadow > n_slope)))}
         return {
-            "dem": self.dem, "max_slope": self.max_slope, "shadow": self.shadow and self.sun is not None,
+            "dem": self.dem, "dem_tiles": self.tiles or None, "max_slope": self.max_slope,
+            "shadow": self.shadow and self.sun is not None,
             "shadow_min_slope": SHADOW_MIN_SLOPE_DEG, "shadow_max_distance_m": SHADOW_MAX_DISTANCE_M,
             "sun_zenith": self.sun.zenith if self.sun else None, "sun_azimuth": self.sun.azimuth if self.sun else None,
             "sun_from": self.sun.source if self.sun else None,
@@ -251,17 +253,24 @@ class TerrainRules:
         self.path = Path(dem)
         if not math.isfinite(max_slope) or not 0.0 < max_slope <= 90.0:
             raise InputError(f"--max-slope {max_slope} must be in (0, 90] degrees; inventories use 10")
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: DEM not found; give an SRTM or Copernicus GLO-30 GeoTIFF (metres) "
-                             "with --dem, or map without it")
+        if not self.path.is_file() and not self.path.is_dir():
+            raise InputError(f"{self.path}: DEM not found; give an SRTM or Copernicus GLO-30 GeoTIFF (metres), or a "
+                             "folder of their tiles, with --dem, or map without it")
         if grid.crs is None:
             raise InputError(f"{scene}: the scene has no CRS, so the DEM {self.path} cannot be placed on it; "
                              "georeference the scene or map without --dem")
-        try:
-            self._src = rasterio.open(self.path)
-        except rasterio.errors.RasterioError as exc:
-            raise InputError(f"{self.path}: cannot read the DEM ({str(exc).splitlines()[0]}); give a GeoTIFF of "
-                             "elevation in metres") from None
+        self._memfile: Any = None
+        self.tiles: list[Path] = []
+        if self.path.is_dir():  # a folder of tiles: those the scene overlaps, as one VRT
+            from glofwatch.mapping.dem_tiles import open_dem_folder
+
+            self._src, self._memfile, self.tiles = open_dem_folder(self.path, grid.crs, grid.bounds, scene)
+        else:
+            try:
+                self._src = rasterio.open(self.path)
+            except rasterio.errors.RasterioError as exc:
+                raise InputError(f"{self.path}: cannot read the DEM ({str(exc).splitlines()[0]}); give a GeoTIFF of "
+                                 "elevation in metres") from None
         src = self._src
         if src.crs is None:
             src.close()
@@ -303,7 +312,8 @@ class TerrainRules:
         self.lag_rows = int(lag_rows) + self._up
         self._store = np.empty((self.lag_rows + 2 * h + self._store_margin, grid.width + 2 * h), np.float32)
         self._lock = threading.RLock()
-        self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width)
+        self.tally = TerrainTally(str(self.path), self.max_slope, bool(shadow), sun, grid.width,
+                                  tiles=[p.name for p in self.tiles])
 
     def __enter__(self) -> TerrainRules:
         return self
@@ -316,6 +326,8 @@ class TerrainRules:
         if self._vrt is not None:
             self._vrt.close()
         self._src.close()
+        if self._memfile is not None:
+            self._memfile.close()
 
     def _read_rows(self, r0: int, r1: int, out: np.ndarray | None = None) -> np.ndarray:
         """DEM rows ``r0 .. r1`` of the scene grid from disk into ``out`` (new when None), columns
