@@ -19,9 +19,10 @@ of a strip of the mask from lake (1) into not lake (0):
 
 A DEM coarser than the scene smears each shore's slope break over about one of its cells
 (3 pixels of 10 m for Copernicus GLO-30), so per pixel the slope rule would erode every lake's
-rim: on the synthetic tile with a GLO-30-like DEM it cost 6.8 points of IoU and 3.0 of lake
-recall. A pixel is therefore steep for the rules only when every pixel within that reach
-(:func:`blur_px`) is steep too; a DEM on the scene's resolution is used pixel by pixel.
+rim: on the synthetic tile a GLO-30-like DEM cost 6.8 points of IoU and 3.0 of lake recall
+against the same DEM on the scene's grid (0.4 and 0.0 with the allowance). A pixel is therefore
+steep for the rules only when every pixel within that reach (:func:`blur_px`) is steep too; a
+DEM on the scene's resolution is used pixel by pixel.
 
 The DEM is read through a :class:`rasterio.vrt.WarpedVRT` onto the scene's grid (bilinear),
 so a geographic-CRS DEM arrives in the scene's projected CRS and the slope uses the scene's
