@@ -84,6 +84,14 @@ def geographic_dem(src_path: str | Path, dst_path: str | Path, arcsec: float = G
     return dst_path
 
 
+def check_dem_grid(grid: str) -> None:
+    """Raise :class:`~glofwatch.errors.ConfigError` unless ``grid`` is one of :data:`DEM_GRIDS`."""
+    from glofwatch.errors import ConfigError
+
+    if grid not in DEM_GRIDS:
+        raise ConfigError(f"--dem-grid {grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
+
+
 def bench_dem(folder: str | Path, grid: str) -> Path:
     """The DEM of the cached synthetic scene in ``folder`` laid out as ``grid`` (one of :data:`DEM_GRIDS`).
 
@@ -95,8 +103,7 @@ def bench_dem(folder: str | Path, grid: str) -> Path:
     """
     from glofwatch.errors import ConfigError
 
-    if grid not in DEM_GRIDS:
-        raise ConfigError(f"--dem-grid {grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
+    check_dem_grid(grid)
     folder = Path(folder)
     own = folder / "dem.tif"
     if not own.is_file():

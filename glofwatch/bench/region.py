@@ -186,7 +186,7 @@ def bench_region(
         GlofwatchError: a tile failed (the first reason).
     """
     from glofwatch.bench import machine_info, write_report
-    from glofwatch.bench.dem import DEM_GRIDS, bench_dem
+    from glofwatch.bench.dem import bench_dem, check_dem_grid
     from glofwatch.bench.infer import bench_bundle
     from glofwatch.bench.scene import cached_scene
     from glofwatch.errors import ConfigError, GlofwatchError
@@ -200,8 +200,8 @@ def bench_region(
     counts = sorted(set(int(n) for n in workers))
     if tiles < 1:
         raise ConfigError(f"--tiles {tiles} must be at least 1")
-    if dem and dem_grid not in DEM_GRIDS:
-        raise ConfigError(f"--dem-grid {dem_grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
+    if dem:
+        check_dem_grid(dem_grid)
     if not counts or counts[0] < 1:
         raise ConfigError(f"--workers {','.join(map(str, workers))}: give worker counts of at least 1, e.g. 1,2")
     if any(int(n) < 1 for n in project_workers) or project_tiles < 1:

@@ -234,7 +234,7 @@ def bench_scene(
     import torch
 
     from glofwatch.bench import machine_info, run_worker, write_report
-    from glofwatch.bench.dem import DEM_GRIDS, bench_dem
+    from glofwatch.bench.dem import bench_dem, check_dem_grid
     from glofwatch.bench.infer import bench_bundle
     from glofwatch.bench.peak import ROBUST_SIZES, matmul_peak_gflops
     from glofwatch.errors import ConfigError
@@ -247,8 +247,7 @@ def bench_scene(
     check_precision(precision)
     if screen not in SCREENS:
         raise ConfigError(f"--screen {screen!r} is unknown; use both, on or off")
-    if dem_grid not in DEM_GRIDS:
-        raise ConfigError(f"--dem-grid {dem_grid!r} is unknown; use {' or '.join(DEM_GRIDS)}")
+    check_dem_grid(dem_grid)
     t0 = time.perf_counter()
     synthetic = scene is None
     if scene is None:
