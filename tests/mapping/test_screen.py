@@ -195,9 +195,10 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
     older = json.loads(path.read_text())
     del older["candidates"]["int8"]
     path.write_text(json.dumps(older))
-    assert "int8" in choose_precision(tiny_run, threads=1)["candidates"]
+    remade = choose_precision(tiny_run, threads=1)  # timed again: on a noisy machine another candidate may win
+    assert "int8" in remade["candidates"]
     backend, note = mapping_backend(tiny_run, "auto", device="cpu", threads=1)
-    assert note is not None and note.startswith(f"precision {record['chosen']}")
+    assert note is not None and note.startswith(f"precision {remade['chosen']}")
     backend, note = mapping_backend(tiny_run, "int8-all", device="cpu", threads=1)  # asked for: encoder quantised too
     assert backend.name == "openvino-int8-all" and note == "precision int8-all (asked for)"
     from glofwatch.models.export import read_export_metadata
