@@ -63,6 +63,47 @@ def limit_malloc_arenas(n: int = MALLOC_ARENAS) -> bool:
     return bool(libc is not None and libc.mallopt(_M_ARENA_MAX, int(n)))
 
 
+def start_environment() -> dict[str, str] | None:
+    """The environment this process started with (``/proc/self/environ``; None where there is none).
+
+    Not ``os.environ``: glibc reads its variables once, at start-up, and Dask's nanny writes its
+    workers' variables into the environment of the process that starts them.
+    """
+    from pathlib import Path
+
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return None
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+
+
+FIXED_THRESHOLD_VARS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+"""glibc variables that fix the mmap threshold at start-up (Dask's nanny sets the first for its workers)."""
+
+
+def fixed_malloc_threshold_note() -> str | None:
+    """A note when this process started with glibc's mmap threshold fixed by the environment, else None.
+
+    glibc raises its mmap threshold as large blocks are freed, so the strip and tile buffers a
+    mapping allocates over and over come from the heap. Setting ``MALLOC_TRIM_THRESHOLD_`` (Dask's
+    nanny sets 65536 for its workers) or ``MALLOC_MMAP_THRESHOLD_`` turns that off: every buffer above
+    128 kB is mapped fresh and faulted in again. glibc reads them at start-up (:func:`start_environment`).
+    A whole Sentinel-2 tile mapped in 32.8 s with ``MALLOC_TRIM_THRESHOLD_=65536`` against 27.1 s without
+    (one process, 3 interleaved runs each, 2-core Xeon), for a peak 280 MB lower.
+    """
+    start = start_environment()
+    if start is None:
+        return None
+    found = [f"{k}={start[k]}" for k in FIXED_THRESHOLD_VARS if start.get(k)]
+    if not found:
+        return None
+    return (f"{' '.join(found)} in this process's environment fixes glibc's mmap threshold, which made a whole tile "
+            "map about 20 % slower; unset it where the workers start (for `dask worker`, "
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null in the Dask config)")
+
+
 def release_memory() -> bool:
     """Hand freed heap memory back to the system (glibc ``malloc_trim``; False where unavailable).
 

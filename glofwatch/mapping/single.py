@@ -15,7 +15,7 @@ from typing import Any
 from glofwatch.lakes.vectorize import DEFAULT_MIN_AREA_M2
 from glofwatch.mapping.screen import Screen
 from glofwatch.mapping.terrain import DEFAULT_MAX_SLOPE_DEG
-from glofwatch.runtime import peak_rss_mb, release_memory
+from glofwatch.runtime import fixed_malloc_threshold_note, peak_rss_mb, release_memory
 
 OUTPUT_FILES = ("probability.tif", "mask.tif", "lakes.gpkg", "lakes.geojson")
 SUMMARY_FILE = "summary.json"
@@ -173,6 +173,9 @@ def map_scene(
         notes.append(str(predictor.precision_note))
     if terrain is not None and terrain.get("note"):
         notes.append(f"{scene.path}: {terrain['note']}")
+    malloc_note = fixed_malloc_threshold_note()
+    if malloc_note is not None:
+        notes.append(malloc_note)
     # one after the other: writing them from two threads was no faster (0.6 s for both) and shared the geometries
     write_lakes(lakes, out / "lakes.gpkg")
     write_lakes(lakes, out / "lakes.geojson")

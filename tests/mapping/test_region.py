@@ -246,3 +246,44 @@ def test_worker_memory_errors(tiny_run: Path, tmp_path: Path, monkeypatch: pytes
     assert res.exit_code == 1, res.output
     assert ("the worker mapping it died twice (over its 1.9 GiB --worker-memory, or killed); give each worker more "
             "memory (--worker-memory) or run fewer workers (--workers)" in " ".join(res.output.split()))
+
+
+def test_local_workers_start_without_a_fixed_malloc_threshold(tiny_run: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import dask
+    import distributed  # noqa: F401 - Dask's defaults
+
+    from glofwatch.mapping.batch import worker_environ
+
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"] == 65536  # Dask's own
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker_environ() and worker_environ()["OMP_NUM_THREADS"] == 1
+    scene = scene_tif(tmp_path / "t.tif")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    args = ["map", str(scene), "--model", str(tiny_run), "--tile", "64", "--overlap", "16", "--backend", "torch",
+            "--device", "cpu", "--worker-memory", "none", "--no-progress"]  # one worker process on a LocalCluster
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    notes = json.loads((tmp_path / "a" / "t" / "summary.json").read_text())["notes"]
+    assert not any("MALLOC_TRIM_THRESHOLD_" in n for n in notes), notes
+    # a value set where `glofwatch map` starts still reaches the workers, and the summary says what it costs
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    notes = json.loads((tmp_path / "b" / "t" / "summary.json").read_text())["notes"]
+    assert any(n.startswith("MALLOC_TRIM_THRESHOLD_=65536 in this process's environment fixes glibc's mmap "
+                            "threshold") for n in notes), notes
+
+
+def test_the_malloc_note_reads_the_environment_the_process_started_with() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from glofwatch.runtime import fixed_malloc_threshold_note as n; a = n(); "
+            "os.environ['MALLOC_MMAP_THRESHOLD_'] = '1'; print(repr(a), repr(n()))")
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["None", "None"]  # set after start-up: glibc never saw it
+    env["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.startswith("\"MALLOC_MMAP_THRESHOLD_=131072 in this process's environment fixes")
