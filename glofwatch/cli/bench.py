@@ -185,6 +185,32 @@ def region_cmd(
     typer.echo(f"\nwrote {out / 'region.json'} and {out / 'region.md'}")
 
 
+@bench_app.command("trim")
+def trim_cmd(
+    model: str = typer.Option(..., "--model", "-m", help="Run folder to map the crops with."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for trim.json and trim.md."),
+    real: Optional[Path] = typer.Option(None, "--real", help="Real crops in the {images,masks} layout "
+                                        "(default ../shared/data/himalaya-kmeans beside the repository)."),
+    contexts: str = typer.Option("32,64,96,128", "--contexts", help="Trim contexts in px, comma-separated."),
+    bands: Optional[str] = typer.Option(None, "--bands", help="Band names of the crops' channels, comma-separated "
+                                        "(default: the model's input bands, e.g. B08,B04,B03)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N crops."),
+    precision: str = typer.Option("auto", help="auto, fp32, bf16 or int8, as for `glofwatch map`."),
+    threads: Optional[int] = typer.Option(None, help="Inference threads (default: all cores)."),
+) -> None:
+    """Lake pixels the fast path's NDWI screen and trimmed boxes lose on real crops, per trim context."""
+    from glofwatch.runtime import passive_openmp
+
+    passive_openmp("auto", "cpu")
+    from glofwatch.bench.trim import bench_trim, parse_contexts, trim_markdown
+
+    doc = bench_trim(model, out, real_root=real, contexts=parse_contexts(contexts),
+                     bands=[b.strip() for b in bands.split(",") if b.strip()] if bands else None, limit=limit,
+                     precision=precision, threads=threads, progress=_say)
+    typer.echo(trim_markdown(doc))
+    typer.echo(f"\nwrote {out / 'trim.json'} and {out / 'trim.md'}")
+
+
 @bench_app.command("realism")
 def realism_cmd(
     out: Path = typer.Option(..., "--out", "-o",
