@@ -115,7 +115,8 @@ def bench_trim(
 
     Returns:
         The report: one row per variant (lake pixels, lost and added against the
-        reference, crops losing more than 1 % of their lake, IoU against the masks,
+        reference and how many of the lost the masks call lake, crops losing more than 1 % of their lake, IoU
+        against the masks,
         pixels the network saw over crop pixels) and one record per crop.
     """
     from glofwatch.bench import machine_info, write_report
@@ -140,8 +141,8 @@ def bench_trim(
     bands = tuple(bands) if bands else tuple(predictor.spec.bands)
     variants = _variants(contexts)
     names = [n for n, _ in variants]
-    totals = {n: {"lake_px": 0, "lost_px": 0, "added_px": 0, "inter": 0, "union": 0, "processed_px": 0,
-                  "crops_losing_1pct": 0, "seconds": 0.0} for n in names}
+    totals = {n: {"lake_px": 0, "lost_px": 0, "lost_in_masks_px": 0, "added_px": 0, "inter": 0, "union": 0,
+                  "processed_px": 0, "crops_losing_1pct": 0, "seconds": 0.0} for n in names}
     crops: list[dict[str, Any]] = []
     crop_px = 0
     t_start = time.perf_counter()
@@ -167,9 +168,11 @@ def bench_trim(
                 if ref is None:
                     ref = lake
                 t = totals[name]
-                lost, added = int((ref & ~lake).sum()), int((lake & ~ref).sum())
+                gone = ref & ~lake
+                lost, added = int(gone.sum()), int((lake & ~ref).sum())
                 t["lake_px"] += int(lake.sum())
                 t["lost_px"] += lost
+                t["lost_in_masks_px"] += int((gone & truth).sum())
                 t["added_px"] += added
                 t["inter"] += int((lake & truth).sum())
                 t["union"] += int((lake | truth).sum())
@@ -187,6 +190,7 @@ def bench_trim(
         rows.append({
             "variant": name, "lake_px": t["lake_px"], "lost_px": t["lost_px"], "added_px": t["added_px"],
             "lost_pct_of_reference": 100.0 * t["lost_px"] / ref_px if ref_px else 0.0,
+            "lost_in_masks_px": t["lost_in_masks_px"],
             "crops_losing_over_1pct": t["crops_losing_1pct"],
             "iou_vs_masks": t["inter"] / t["union"] if t["union"] else None,
             "processed_over_crop_px": t["processed_px"] / crop_px, "seconds": round(t["seconds"], 2),
@@ -212,9 +216,9 @@ def trim_markdown(doc: dict[str, Any]) -> str:
     """The report as a Markdown table."""
     from glofwatch.bench import markdown_table
 
-    header = ["variant", "lake px", "lost px", "lost % of reference", "added px", "crops losing > 1 %",
-              "IoU vs masks", "processed / crop px", "map s"]
-    rows = [[r["variant"], r["lake_px"], r["lost_px"], r["lost_pct_of_reference"], r["added_px"],
+    header = ["variant", "lake px", "lost px", "lost % of reference", "of them lake in the masks", "added px",
+              "crops losing > 1 %", "IoU vs masks", "processed / crop px", "map s"]
+    rows = [[r["variant"], r["lake_px"], r["lost_px"], r["lost_pct_of_reference"], r["lost_in_masks_px"], r["added_px"],
              r["crops_losing_over_1pct"], r["iou_vs_masks"], r["processed_over_crop_px"], r["seconds"]]
             for r in doc["rows"]]
     head = (f"{doc['crops']} crops of {doc['real_root']} ({','.join(doc['bands'])}), model {doc['model']} "

@@ -69,6 +69,7 @@ def test_trim_bench_counts_what_each_variant_loses(tiny_run: Path, crops: Path, 
         assert r["lake_px"] == sum(c["lake_px"][name] for c in doc["per_crop"])
         assert r["lost_px"] == sum(c["lost_px"][name] for c in doc["per_crop"])
         assert r["lake_px"] == ref_px - r["lost_px"] + r["added_px"]  # what it kept of the reference plus what it added
+        assert 0 <= r["lost_in_masks_px"] <= r["lost_px"]
         if ref_px:
             assert r["lost_pct_of_reference"] == pytest.approx(100 * r["lost_px"] / ref_px)
     # the network saw all of every crop without a screen; with it, not the dry crop and only boxes of the corner one
