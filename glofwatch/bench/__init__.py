@@ -13,6 +13,8 @@ settings) and ``<kind>.md`` (a Markdown table) into one output folder:
   recall of mapping a whole synthetic Sentinel-2 tile, reference against fast path.
 * :mod:`glofwatch.bench.region` -- tiles per hour on 1 and 2 Dask workers, scaling
   efficiency and the projected time of a 350-tile region.
+* :mod:`glofwatch.bench.trim` -- lake pixels the fast path's NDWI screen and trimmed
+  boxes lose on real crops, per trim context.
 
 Numbers on a shared or busy machine are noisy: compare ratios within one run.
 """

@@ -274,13 +274,13 @@ class TerrainRules:
                                  "elevation in metres") from None
         src = self._src
         if src.crs is None:
-            src.close()
+            self._close_source()
             raise InputError(f"{self.path}: the DEM has no CRS; set it (e.g. gdal_edit.py -a_srs EPSG:4326 "
                              f"{self.path}) or give a georeferenced DEM")
         left, bottom, right, top = transform_bounds(src.crs, grid.crs, *src.bounds, densify_pts=21)
         sl, sb, sr, st = grid.bounds
         if left >= sr or right <= sl or bottom >= st or top <= sb:
-            src.close()
+            self._close_source()
             raise InputError(f"{self.path}: the DEM does not overlap the scene {scene} (DEM bounds "
                              f"{tuple(round(v, 4) for v in src.bounds)} in {src.crs}); give a DEM that covers it")
         self.grid, self.max_slope, self.sun = grid, float(max_slope), sun
@@ -326,6 +326,10 @@ class TerrainRules:
         """Close the DEM."""
         if self._vrt is not None:
             self._vrt.close()
+        self._close_source()
+
+    def _close_source(self) -> None:
+        """Close the DEM file (and the in-memory VRT of a folder's tiles)."""
         self._src.close()
         if self._memfile is not None:
             self._memfile.close()
