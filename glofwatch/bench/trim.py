@@ -79,11 +79,11 @@ def write_crop_scene(image: np.ndarray, path: Path, bands: Sequence[str], source
     return path
 
 
-def _variants(contexts: Sequence[int]) -> list[tuple[str, Any]]:
+def _variants(contexts: Sequence[int], min_saving: float) -> list[tuple[str, Any]]:
     from glofwatch.mapping.screen import Screen
 
     out: list[tuple[str, Any]] = [("no screen", Screen.off()), ("screen, whole tiles", Screen(context=None))]
-    out += [(f"screen, trimmed +{c} px", Screen(context=c)) for c in contexts]
+    out += [(f"screen, trimmed +{c} px", Screen(context=c, min_saving=min_saving)) for c in contexts]
     return out
 
 
@@ -99,6 +99,7 @@ def bench_trim(
     threads: int | None = None,
     tile: int = 512,
     overlap: int = 32,
+    min_saving: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Map every real crop with each screen variant and score it (see the module docstring).
@@ -111,6 +112,9 @@ def bench_trim(
         bands: band names of the crops' channels (default: the model's input bands).
         limit: the first ``limit`` crops only (natural order).
         precision, backend, threads, tile, overlap: as for ``glofwatch map``.
+        min_saving: share of a tile the boxes must save to be used (None: the screen's
+            :data:`~glofwatch.mapping.screen.TRIM_MIN_SAVING`, as ``glofwatch map`` uses; 0: boxes
+            whenever they are smaller than the tile, which shows what the context alone costs).
         progress: called with a line every 50 crops.
 
     Returns:
@@ -125,6 +129,7 @@ def bench_trim(
     from glofwatch.data.io import read_image, read_mask
     from glofwatch.mapping.batch import cached_predictor
     from glofwatch.mapping.scene import predict_scene
+    from glofwatch.mapping.screen import TRIM_MIN_SAVING
     from glofwatch.scene.read import read_scene
 
     root = find_real_root(real_root)
@@ -139,7 +144,8 @@ def bench_trim(
         raise ConfigError(f"{model}: its runtime ({predictor.backend}) runs tiles whole, so there are no trimmed boxes "
                           "to measure; use --backend openvino (or auto) on CPU")
     bands = tuple(bands) if bands else tuple(predictor.spec.bands)
-    variants = _variants(contexts)
+    min_saving = TRIM_MIN_SAVING if min_saving is None else float(min_saving)
+    variants = _variants(contexts, min_saving)
     names = [n for n, _ in variants]
     totals = {n: {"lake_px": 0, "lost_px": 0, "lost_in_masks_px": 0, "added_px": 0, "inter": 0, "union": 0,
                   "processed_px": 0, "crops_losing_1pct": 0, "seconds": 0.0} for n in names}
@@ -196,9 +202,9 @@ def bench_trim(
             "processed_over_crop_px": t["processed_px"] / crop_px, "seconds": round(t["seconds"], 2),
         })
     doc = {"kind": "trim", "model": str(model), "real_root": str(root), "crops": len(pairs), "crop_px": crop_px,
-           "bands": list(bands), "backend": predictor.backend, "precision_note": getattr(predictor, "precision_note",
-                                                                                          None),
-           "tile": tile, "overlap": overlap, "contexts": list(contexts), "rows": rows, "per_crop": crops,
+           "bands": list(bands), "backend": predictor.backend,
+           "precision_note": getattr(predictor, "precision_note", None), "tile": tile, "overlap": overlap,
+           "contexts": list(contexts), "min_saving": min_saving, "rows": rows, "per_crop": crops,
            "machine": machine_info(), "seconds": round(time.perf_counter() - t_start, 1)}
     if out_dir is not None:
         write_report(out_dir, "trim", doc, trim_markdown(doc))
@@ -222,7 +228,8 @@ def trim_markdown(doc: dict[str, Any]) -> str:
              r["crops_losing_over_1pct"], r["iou_vs_masks"], r["processed_over_crop_px"], r["seconds"]]
             for r in doc["rows"]]
     head = (f"{doc['crops']} crops of {doc['real_root']} ({','.join(doc['bands'])}), model {doc['model']} "
-            f"({doc['backend']}); reference: no screen. IoU is against the crops' masks.")
+            f"({doc['backend']}); boxes used when they save at least {doc['min_saving']:g} of a tile; reference: "
+            "no screen. IoU is against the crops' masks.")
     return head + "\n\n" + markdown_table(header, rows)
 
 

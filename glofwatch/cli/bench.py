@@ -197,6 +197,9 @@ def trim_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N crops."),
     precision: str = typer.Option("auto", help="auto, fp32, bf16 or int8, as for `glofwatch map`."),
     threads: Optional[int] = typer.Option(None, help="Inference threads (default: all cores)."),
+    min_saving: Optional[float] = typer.Option(None, "--min-saving", help="Share of a tile the boxes must save to "
+                                               "be used (default 0.2, as `glofwatch map`; 0: whenever smaller, "
+                                               "to measure the context alone)."),
 ) -> None:
     """Lake pixels the fast path's NDWI screen and trimmed boxes lose on real crops, per trim context."""
     from glofwatch.runtime import passive_openmp
@@ -206,7 +209,7 @@ def trim_cmd(
 
     doc = bench_trim(model, out, real_root=real, contexts=parse_contexts(contexts),
                      bands=[b.strip() for b in bands.split(",") if b.strip()] if bands else None, limit=limit,
-                     precision=precision, threads=threads, progress=_say)
+                     precision=precision, threads=threads, min_saving=min_saving, progress=_say)
     typer.echo(trim_markdown(doc))
     typer.echo(f"\nwrote {out / 'trim.json'} and {out / 'trim.md'}")
 

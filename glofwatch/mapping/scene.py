@@ -56,7 +56,6 @@ from glofwatch.io.raster import MASK_NODATA, PROB_NODATA
 from glofwatch.lakes.vectorize import LakeProbability
 from glofwatch.mapping.scene_input import SceneInput, default_gain, rendering_for
 from glofwatch.mapping.screen import (
-    TRIM_MIN_SAVING,
     Box,
     Screen,
     ScreenTally,
@@ -382,7 +381,7 @@ def predict_scene(
                     for p in prep.boxes[chunk[0]]:
                         fh, fw = fit_shape(p[1] - p[0], p[3] - p[2], th, tw)
                         fitted.append(grow_box(p, fh, fw, th, tw))
-                    if sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in fitted) <= (1.0 - TRIM_MIN_SAVING) * th * tw:
+                    if sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in fitted) <= (1.0 - screen.min_saving) * th * tw:
                         parts = list(fitted)
                 for box in parts:
                     r0, r1, c0, c1 = box if box is not None else (0, th, 0, tw)

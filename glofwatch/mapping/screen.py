@@ -105,6 +105,9 @@ class Screen:
         min_pixels: candidate pixels a tile needs to run.
         min_patch: water-looking pixels a patch needs to hold lake candidates (with the spectral rule).
         context: trim run tiles to their candidates' box widened by this many px (None: whole tiles).
+        min_saving: share of a tile its boxes must save to be used (:data:`TRIM_MIN_SAVING`; 0: whenever
+            they are smaller than the tile, which ``glofwatch bench trim --min-saving 0`` uses to measure
+            the context alone).
     """
 
     enabled: bool = True
@@ -112,6 +115,7 @@ class Screen:
     min_pixels: int = 1
     min_patch: int = DEFAULT_MIN_PATCH
     context: int | None = DEFAULT_CONTEXT
+    min_saving: float = TRIM_MIN_SAVING
 
     def __post_init__(self) -> None:
         if self.ndwi_min is not None and not -1.0 <= self.ndwi_min < 1.0:
@@ -122,6 +126,9 @@ class Screen:
             raise ConfigError(f"--screen-min-patch {self.min_patch} must be at least 1 px (1: every patch)")
         if self.context is not None and self.context < 0:
             raise ConfigError(f"--trim-context {self.context} must be at least 0 px (or --no-trim)")
+        if not 0.0 <= self.min_saving < 1.0:
+            raise ConfigError(f"--min-saving {self.min_saving} must be in [0, 1): the share of a tile its boxes save; "
+                              f"the default is {TRIM_MIN_SAVING}")
 
     @classmethod
     def off(cls) -> Screen:
@@ -137,6 +144,8 @@ class Screen:
             spectral = f"NDWI > {self.ndwi_min:g}" + (f" in patches of >= {self.min_patch} px" if self.min_patch > 1
                                                      else "")
         trim = f"; run tiles trimmed to their candidates + {self.context} px" if self.context is not None else ""
+        if trim and self.min_saving != TRIM_MIN_SAVING:
+            trim += f" (boxes saving at least {self.min_saving:g} of a tile)"
         return f"nodata, SCL cloud, DEM slope, {spectral}; at least {self.min_pixels} candidate px per tile{trim}"
 
 
@@ -305,13 +314,14 @@ def _cut(need: np.ndarray, r0: int, r1: int, c0: int, c1: int, out: list[Box]) -
     out.append((r0, r1, c0, c1))
 
 
-def candidate_boxes(cand: np.ndarray, context: int, step: int = 1) -> list[Box] | None:
+def candidate_boxes(cand: np.ndarray, context: int, step: int = 1,
+                    min_saving: float = TRIM_MIN_SAVING) -> list[Box] | None:
     """Disjoint boxes, on a grid of ``step`` px, that hold every True ``cand`` pixel with ``context`` px around it.
 
     The cells of ``step`` px within ``context`` px of a candidate are cut recursively along
     rows and columns of cells that hold none (an XY cut), so two lakes far apart in one tile
     get a box each instead of one box spanning both. None when there is no candidate, or when
-    the boxes would not save :data:`TRIM_MIN_SAVING` of the tile (run it whole).
+    the boxes would not save ``min_saving`` (:data:`TRIM_MIN_SAVING`) of the tile (run it whole).
 
     Example:
         >>> c = np.zeros((256, 256), dtype=bool); c[40, 40] = True; c[200, 210] = True
@@ -324,7 +334,7 @@ def candidate_boxes(cand: np.ndarray, context: int, step: int = 1) -> list[Box] 
     cells: list[Box] = []
     _cut(need, 0, need.shape[0], 0, need.shape[1], cells)
     boxes = [(r0 * step, min(h, r1 * step), c0 * step, min(w, c1 * step)) for r0, r1, c0, c1 in cells]
-    if not boxes or sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in boxes) > (1.0 - TRIM_MIN_SAVING) * h * w:
+    if not boxes or sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in boxes) > (1.0 - min_saving) * h * w:
         return None
     return boxes
 
@@ -393,7 +403,7 @@ def plan_strip(
     if screen.enabled and screen.context is not None and cand is not None:
         step = -(-max(TRIM_STEP, stride) // stride) * stride
         for c in run:
-            parts = candidate_boxes(cand[:, c : c + tile_w], screen.context, step)
+            parts = candidate_boxes(cand[:, c : c + tile_w], screen.context, step, screen.min_saving)
             if parts is not None:
                 boxes[c] = parts
     return run, [str(r) for r, k in zip(reason, keep, strict=True) if not k], boxes

@@ -78,6 +78,15 @@ def test_trim_bench_counts_what_each_variant_loses(tiny_run: Path, crops: Path, 
         rows[ref]["processed_over_crop_px"] * 2 / 3)
     whole = rows["screen, whole tiles"]["processed_over_crop_px"]
     assert rows["screen, trimmed +0 px"]["processed_over_crop_px"] < whole
+    assert doc["min_saving"] == pytest.approx(0.2)
+    # --min-saving 0 uses boxes whenever they are smaller than the tile; the wet crop's box is the whole crop
+    res = runner.invoke(app, ["bench", "trim", "--model", str(tiny_run), "--real", str(crops), "--contexts", "16",
+                              "--min-saving", "0", "--threads", "1", "--out", str(tmp_path / "forced")])
+    assert res.exit_code == 0, res.output
+    forced = json.loads((tmp_path / "forced" / "trim.json").read_text())
+    assert forced["min_saving"] == 0.0 and "boxes used when they save at least 0 of a tile" in res.output
+    per = {c["image"]: c for c in forced["per_crop"]}
+    assert per["b_wet.png"]["lost_px"]["screen, trimmed +16 px"] == 0
 
 
 def test_trim_bench_errors_name_the_fix(tiny_run: Path, crops: Path, tmp_path: Path) -> None:

@@ -43,6 +43,16 @@ def test_candidate_boxes_by_hand() -> None:
     assert candidate_boxes(c, 0, 32) == [(0, 128, 0, 160)]
     c[128, 0] = True  # one row of cells more, nowhere to cut: no saving, run it whole
     assert candidate_boxes(c, 0, 32) is None
+    # what it would save decides: 160 x 160 of 160 x 160 saves nothing, 32 x 32 of 64 x 64 saves 3/4
+    assert candidate_boxes(c, 0, 32, min_saving=0.0) == [(0, 160, 0, 160)]
+    c = np.zeros((64, 64), dtype=bool)
+    c[5, 5] = True
+    assert candidate_boxes(c, 0, 32, min_saving=0.75) == [(0, 32, 0, 32)]
+    assert candidate_boxes(c, 0, 32, min_saving=0.76) is None
+    with pytest.raises(ConfigError, match=r"--min-saving 1.0 must be in \[0, 1\)"):
+        Screen(min_saving=1.0)
+    assert "(boxes saving at least 0 of a tile)" in Screen(min_saving=0.0).describe()
+    assert "boxes saving" not in Screen().describe()
 
 
 def test_grow_box_keeps_the_box_inside_the_tile() -> None:
