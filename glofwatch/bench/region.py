@@ -234,11 +234,13 @@ def bench_region(
             shutil.rmtree(maps, ignore_errors=True)
             tile_s: list[float] = []
             with_terrain: list[str] = []
+            peaks: list[float] = []
 
             def done(res: SceneResult, maps: Path = maps, tile_s: list[float] = tile_s,
-                     with_terrain: list[str] = with_terrain) -> None:
+                     with_terrain: list[str] = with_terrain, peaks: list[float] = peaks) -> None:
                 if res.summary:
                     tile_s.append(float(res.summary["seconds"]))
+                    peaks.append(float(res.summary.get("peak_rss_mb") or 0.0))
                     if res.summary.get("terrain"):
                         with_terrain.append(res.name)
                 if not keep_outputs and res.status == "done":
@@ -256,7 +258,8 @@ def bench_region(
             memory, _ = parse_worker_memory(worker_memory, n)
             runs.append({"workers": n, "wall_s": wall_s, "tiles": tiles, "worker_memory_bytes": memory,
                          "tile_map_s_mean": sum(tile_s) / len(tile_s), "tile_map_s_sum": sum(tile_s),
-                         "tiles_with_terrain": len(with_terrain)})
+                         "tiles_with_terrain": len(with_terrain),
+                         "worker_peak_rss_mb": max(peaks) if peaks else None})
             say(f"{n} worker(s): {wall_s:.1f} s")
     scaling(runs, tiles)
     doc = {
@@ -303,9 +306,9 @@ def region_markdown(doc: dict[str, Any]) -> str:
             f"{m['cpu']} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). Wall time includes starting "
             "the workers and loading the model in each.\n")
     rows = [[r["workers"], r["wall_s"], r["tiles_per_hour"], r["tiles_per_hour_per_worker"], r["speedup"],
-             r["efficiency"], r["tile_map_s_mean"]] for r in doc["runs"]]
+             r["efficiency"], r["tile_map_s_mean"], r.get("worker_peak_rss_mb")] for r in doc["runs"]]
     runs = markdown_table(["workers", "wall s", "tiles/h", "tiles/h per worker", "speed-up", "efficiency",
-                           "mean s per tile"], rows)
+                           "mean s per tile", "worker peak MiB"], rows)
     proj_rows = [[r["workers"], "measured" if r["measured"] else "projected", r["projected_s"], r["projected_h"],
                   r["rounds"], r["rounds_s"]] for r in p["rows"]]
     proj = markdown_table(["workers", "from", f"{p['tiles']} tiles s", "h", "rounds", "whole rounds s"], proj_rows)

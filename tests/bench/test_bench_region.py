@@ -58,6 +58,8 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     one, two = doc["runs"]
     assert (one["workers"], two["workers"]) == (1, 2) and one["wall_s"] > 0 and two["wall_s"] > 0
     assert one["tile_map_s_mean"] > 0 and two["tile_map_s_mean"] > 0
+    # the largest peak a worker process reported over its tiles (torch and the model loaded: over 100 MiB)
+    assert 100 < one["worker_peak_rss_mb"] < 8000 and 100 < two["worker_peak_rss_mb"] < 8000
     # mapped with the scene's DEM laid out like GLO-30 by default: every tile ran the terrain rules
     assert s["dem"] == str(tmp_path / "scenes" / Path(s["scene"]).parent.name / "dem-glo30.tif")
     assert s["dem_grid"] == "glo30"
@@ -77,7 +79,8 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert rows[32]["rounds"] == math.ceil(350 / 32) and rows[32]["rounds_s"] == pytest.approx(11 * tile_s)
     assert not list(tmp_path.glob("region/maps-*"))  # maps deleted unless --keep-outputs
     md = (out / "region.md").read_text()
-    assert "| workers | wall s | tiles/h | tiles/h per worker | speed-up | efficiency |" in md
+    assert ("| workers | wall s | tiles/h | tiles/h per worker | speed-up | efficiency | mean s per tile "
+            "| worker peak MiB |") in md
     assert "| workers | from | 350 tiles s | h | rounds | whole rounds s |" in md and "hard links" in md
     assert "with a GLO-30-like DEM (geographic, warped while mapping; terrain rules)" in md
 
