@@ -348,22 +348,30 @@ def map_scenes(
     return [results[i] for i in range(len(scenes))]
 
 
-def worker_environ() -> dict[str, Any]:
-    """Dask's ``distributed.nanny.pre-spawn-environ`` for a LocalCluster's workers, without a fixed malloc threshold.
+FAST_MALLOC_MIN_BYTES = 3 * 10**9
+"""Worker memory limit from which LocalCluster workers start without Dask's fixed malloc threshold (3 GB)."""
+
+
+def worker_environ(memory_limit: int | None = None) -> dict[str, Any]:
+    """Dask's ``distributed.nanny.pre-spawn-environ`` for a LocalCluster's workers of ``memory_limit`` bytes each.
 
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which fixes glibc's mmap
-    threshold (:func:`glofwatch.runtime.fixed_malloc_threshold_note`): a whole tile through a one-worker
+    threshold (:func:`glofwatch.runtime.fixed_malloc_threshold_note`). A whole tile through a one-worker
     LocalCluster mapped in 34.9 s with it and 29.9 s without (3 interleaved runs each, 2-core Xeon; 27.1 s
-    in one process without Dask), for a worker peak of 1.96 GB instead of 1.68. The variable is left out
-    (a value set in the shell that starts ``glofwatch map`` still reaches the workers); the rest of Dask's
-    list (one OpenMP/BLAS thread per worker) stays.
+    in one process without Dask); over 3 tiles a worker took 35.1 s a tile with it and 23.6 s without, and
+    its peak was 1802 MiB with it and 2142 MiB without. So the variable is left out when each worker may use
+    at least :data:`FAST_MALLOC_MIN_BYTES` (or has no limit): 95 % of 3 GB, where a worker is restarted, is
+    2718 MiB. Below that Dask's list is kept as it is, for the lower peak. A value set in the shell that
+    starts ``glofwatch map`` still reaches the workers; the rest of Dask's list (one OpenMP/BLAS thread per
+    worker) stays.
     """
     import dask
     import distributed  # noqa: F401 - registers Dask's distributed defaults
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    for name in FIXED_THRESHOLD_VARS:
-        environ.pop(name, None)
+    if memory_limit is None or memory_limit >= FAST_MALLOC_MIN_BYTES:
+        for name in FIXED_THRESHOLD_VARS:
+            environ.pop(name, None)
     return environ
 
 
@@ -400,7 +408,7 @@ def _run_dask(
                               "distributed.worker.memory.pause": False,
                               "distributed.worker.memory.terminate": 0.95,
                               "distributed.scheduler.allowed-failures": 1,
-                              "distributed.nanny.pre-spawn-environ": worker_environ()}):
+                              "distributed.nanny.pre-spawn-environ": worker_environ(memory_limit)}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=logging.ERROR, memory_limit=memory_limit)
     try:

@@ -257,6 +257,8 @@ def test_local_workers_start_without_a_fixed_malloc_threshold(tiny_run: Path, tm
 
     assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"] == 65536  # Dask's own
     assert "MALLOC_TRIM_THRESHOLD_" not in worker_environ() and worker_environ()["OMP_NUM_THREADS"] == 1
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker_environ(3 * 10**9)  # room for the faster, larger heap
+    assert worker_environ(3 * 10**9 - 1)["MALLOC_TRIM_THRESHOLD_"] == 65536  # tight: Dask's, for the lower peak
     scene = scene_tif(tmp_path / "t.tif")
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     args = ["map", str(scene), "--model", str(tiny_run), "--tile", "64", "--overlap", "16", "--backend", "torch",
