@@ -118,10 +118,10 @@ def bench_trim(
         progress: called with a line every 50 crops.
 
     Returns:
-        The report: one row per variant (lake pixels, lost and added against the
-        reference and how many of the lost the masks call lake, crops losing more than 1 % of their lake, IoU
-        against the masks,
-        pixels the network saw over crop pixels) and one record per crop.
+        The report: one row per variant (lake pixels; those lost and added against the
+        reference, and how many of the lost the masks call lake; crops losing more than 1 %
+        of their lake; IoU against the masks; pixels the network saw over crop pixels) and
+        one record per crop.
     """
     from glofwatch.bench import machine_info, write_report
     from glofwatch.bench.realism import find_real_root
