@@ -62,6 +62,21 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def parse_ints(text: str, option: str, example: str = "1,2") -> list[int]:
+    """``"1,2"`` -> ``[1, 2]`` for a comma-separated option (empty parts ignored).
+
+    Raises:
+        ConfigError: a part is not a whole number (the message names ``option`` and an ``example``).
+    """
+    from glofwatch.errors import ConfigError
+
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: give whole numbers separated by commas, "
+                          f"e.g. {option} {example}") from None
+
+
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     """A GitHub Markdown table; floats get 3 significant digits, None becomes an en dash."""
 

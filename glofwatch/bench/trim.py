@@ -40,15 +40,10 @@ CROP_PIXEL_M = 10.0
 
 def parse_contexts(text: str) -> list[int]:
     """``"32,64,96"`` -> ``[32, 64, 96]`` (whole px, at least 0, each once, in the order given)."""
+    from glofwatch.bench import parse_ints
+
     out: list[int] = []
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            raise ConfigError(f"--contexts {text!r}: give whole pixel counts separated by commas, e.g. "
-                              "--contexts 32,64,96") from None
+    for value in parse_ints(text, "--contexts", "32,64,96"):
         if value < 0:
             raise ConfigError(f"--contexts {text!r}: {value} px is negative; give 0 or more")
         if value not in out:

@@ -167,17 +167,11 @@ def region_cmd(
     from glofwatch.runtime import passive_openmp
 
     passive_openmp(backend, device)  # as `glofwatch map` does; Dask workers inherit it
+    from glofwatch.bench import parse_ints
     from glofwatch.bench.region import bench_region, region_markdown
-    from glofwatch.errors import ConfigError
 
-    def counts(text: str, option: str) -> list[int]:
-        try:
-            return [int(v) for v in text.split(",") if v.strip()]
-        except ValueError:
-            raise ConfigError(f"{option} {text!r}: give whole numbers separated by commas, e.g. {option} 1,2") from None
-
-    doc = bench_region(model, out, tiles=tiles, size=size, workers=counts(workers, "--workers"),
-                       project_workers=counts(project_workers, "--project-workers"), project_tiles=project_tiles,
+    doc = bench_region(model, out, tiles=tiles, size=size, workers=parse_ints(workers, "--workers"),
+                       project_workers=parse_ints(project_workers, "--project-workers"), project_tiles=project_tiles,
                        backend=backend, device=device, tile=tile, overlap=overlap, batch_size=batch_size, cache=cache,
                        seed=seed, threads=threads, worker_memory=worker_memory, processes=worker_processes,
                        keep_outputs=keep_outputs, dem=dem, dem_grid=dem_grid, progress=_say)

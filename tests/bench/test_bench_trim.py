@@ -95,7 +95,7 @@ def test_trim_bench_errors_name_the_fix(tiny_run: Path, crops: Path, tmp_path: P
     assert res.exit_code != 0 and "real evaluation crops not found" in res.output
     res = runner.invoke(app, ["bench", "trim", "--model", str(tiny_run), "--real", str(crops), "--contexts", "32,x",
                               "--out", str(tmp_path / "o")])
-    assert res.exit_code != 0 and "give whole pixel counts separated by commas" in res.output
+    assert res.exit_code != 0 and "--contexts '32,x': give whole numbers separated by commas" in res.output
     res = runner.invoke(app, ["bench", "trim", "--model", str(tiny_run), "--real", str(crops), "--bands", "B04,B03",
                               "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "a_dry.png: the crop has 3 channel(s) but --bands names 2" in res.output
