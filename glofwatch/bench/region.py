@@ -34,6 +34,20 @@ Numbers, for ``n`` workers, the smallest worker count measured ``b`` (1 by defau
   efficiency measured at ``n`` workers holds at N, which is optimistic when the
   workers share a disk or a network link; on one machine with fewer cores than
   workers it cannot hold at all.
+
+The CPU time each tile cost (``cpu_seconds`` in its ``summary.json``: the worker
+process's CPU time over the tile, all threads) gives a second projection that
+does not lean on an efficiency measured on a few cores:
+
+* ``cores_busy``: the cores one tile keeps busy while it maps, ``sum(cpu) / sum(map s)``
+  over a run; on ``c`` logical CPUs, ``n`` workers can speed up by ``min(n, c / cores_busy)``
+  of the base run at the most, which is what a 2-core machine's efficiency measures;
+* ``machine_busy``: the share of the machine's CPUs the tiles kept busy over the
+  run's wall time, ``sum(cpu) / (T_n c)``;
+* on each of ``project_cores`` C cores (any number of machines): 350 tiles take at
+  least ``350 s_cpu / C``, ``s_cpu`` the mean CPU seconds per tile of the base run,
+  when every core is kept busy and nothing else (start-up, reading a remote disk)
+  takes time.
 """
 
 from __future__ import annotations
@@ -50,6 +64,8 @@ from typing import Any
 PROJECT_TILES = 350
 """Tiles projected: about the Sentinel-2 tiles of the Hindu Kush-Himalaya glacier area."""
 PROJECT_WORKERS = (4, 8, 16, 32, 64)
+PROJECT_CORES = (16, 64, 128, 256)
+"""Core counts the CPU-time projection shows (a few 8-16-core nodes up to a small cluster)."""
 
 
 def make_tiles(scene: Path, folder: Path, n: int) -> str:
@@ -80,19 +96,32 @@ def make_tiles(scene: Path, folder: Path, n: int) -> str:
     return method
 
 
-def scaling(runs: list[dict[str, Any]], tiles: int) -> None:
-    """Add tiles per hour, speed-up and efficiency to each run (``workers``, ``wall_s``), against the smallest."""
+def scaling(runs: list[dict[str, Any]], tiles: int, cpus: int | None = None) -> None:
+    """Add tiles per hour, speed-up and efficiency to each run (``workers``, ``wall_s``), against the smallest.
+
+    Runs that also carry ``tile_cpu_s_sum`` and ``tile_map_s_sum`` get ``cores_busy`` and, given the
+    machine's ``cpus``, ``machine_busy`` and ``speedup_bound`` (see the module doc).
+    """
     base = min(runs, key=lambda r: r["workers"])
     for r in runs:
         r["tiles_per_hour"] = 3600.0 * tiles / r["wall_s"]
         r["tiles_per_hour_per_worker"] = r["tiles_per_hour"] / r["workers"]
         r["speedup"] = base["wall_s"] / r["wall_s"]
         r["efficiency"] = (base["workers"] * base["wall_s"]) / (r["workers"] * r["wall_s"])
+        if r.get("tile_cpu_s_sum") and r.get("tile_map_s_sum"):
+            r["cores_busy"] = r["tile_cpu_s_sum"] / r["tile_map_s_sum"]
+            if cpus:
+                r["machine_busy"] = r["tile_cpu_s_sum"] / (r["wall_s"] * cpus)
+    if cpus and base.get("cores_busy"):
+        for r in runs:
+            r["speedup_bound"] = min(r["workers"] / base["workers"], cpus / (base["workers"] * base["cores_busy"]))
 
 
 def projection(runs: list[dict[str, Any]], tiles: int, project_tiles: int = PROJECT_TILES,
-               project_workers: Sequence[int] = PROJECT_WORKERS) -> dict[str, Any]:
-    """Projected wall time of ``project_tiles`` tiles on each measured and each of ``project_workers`` workers."""
+               project_workers: Sequence[int] = PROJECT_WORKERS,
+               project_cores: Sequence[int] = PROJECT_CORES) -> dict[str, Any]:
+    """Projected wall time of ``project_tiles`` tiles on each measured and each of ``project_workers`` workers,
+    and (when the base run carries ``tile_cpu_s_mean``) the CPU-time bound on each of ``project_cores`` cores."""
     base = min(runs, key=lambda r: r["workers"])
     top = max(runs, key=lambda r: r["workers"])
     eff = top["efficiency"] if top["workers"] > base["workers"] else 1.0
@@ -110,10 +139,13 @@ def projection(runs: list[dict[str, Any]], tiles: int, project_tiles: int = PROJ
                      "rounds_s": rounds * tile_s})
     for row in rows:
         row["projected_h"] = row["projected_s"] / 3600.0
+    cpu_s = base.get("tile_cpu_s_mean")
+    core_rows = [{"cores": c, "projected_s": project_tiles * cpu_s / c, "projected_h": project_tiles * cpu_s / c / 3600,
+                  "tiles_per_hour": 3600.0 * c / cpu_s} for c in project_cores] if cpu_s else []
     return {"tiles": project_tiles, "base_workers": base["workers"], "efficiency_workers": top["workers"],
             "efficiency": eff, "per_worker_tile_s": per_worker_tile_s,
             "per_worker_tiles_per_hour": 3600.0 / per_worker_tile_s, "tile_s_at_efficiency": tile_s,
-            "rows": sorted(rows, key=lambda r: r["workers"])}
+            "rows": sorted(rows, key=lambda r: r["workers"]), "cpu_s_per_tile": cpu_s, "core_rows": core_rows}
 
 
 def _warm_backend(model_file: Path, backend: str, device: str, threads: int) -> tuple[str, float]:
@@ -140,6 +172,7 @@ def bench_region(
     workers: Sequence[int] = (1, 2),
     project_workers: Sequence[int] = PROJECT_WORKERS,
     project_tiles: int = PROJECT_TILES,
+    project_cores: Sequence[int] = PROJECT_CORES,
     backend: str = "auto",
     device: str = "cpu",
     tile: int = 512,
@@ -165,6 +198,7 @@ def bench_region(
         workers: worker counts to measure, e.g. (1, 2).
         project_workers: worker counts to project ``project_tiles`` tiles onto.
         project_tiles: tiles of the projected region.
+        project_cores: core counts for the CPU-time bound on ``project_tiles`` tiles.
         backend, device, tile, overlap, batch_size: as ``glofwatch map``.
         cache: folder for the synthetic scene (default ``<cache_dir()>/bench``).
         seed: scene seed.
@@ -204,8 +238,9 @@ def bench_region(
         check_dem_grid(dem_grid)
     if not counts or counts[0] < 1:
         raise ConfigError(f"--workers {','.join(map(str, workers))}: give worker counts of at least 1, e.g. 1,2")
-    if any(int(n) < 1 for n in project_workers) or project_tiles < 1:
-        raise ConfigError("--project-workers and --project-tiles must be at least 1, e.g. --project-workers 8,32")
+    if any(int(n) < 1 for n in (*project_workers, *project_cores)) or project_tiles < 1:
+        raise ConfigError("--project-workers, --project-cores and --project-tiles must be at least 1, "
+                          "e.g. --project-workers 8,32")
     for n in counts:
         parse_worker_memory(worker_memory, n)  # a bad size is one error before anything runs
     threads = threads or max(1, (os.cpu_count() or 1) // counts[-1])
@@ -235,12 +270,15 @@ def bench_region(
             tile_s: list[float] = []
             with_terrain: list[str] = []
             peaks: list[float] = []
+            cpu_s: list[float] = []
 
             def done(res: SceneResult, maps: Path = maps, tile_s: list[float] = tile_s,
-                     with_terrain: list[str] = with_terrain, peaks: list[float] = peaks) -> None:
+                     with_terrain: list[str] = with_terrain, peaks: list[float] = peaks,
+                     cpu_s: list[float] = cpu_s) -> None:
                 if res.summary:
                     tile_s.append(float(res.summary["seconds"]))
                     peaks.append(float(res.summary.get("peak_rss_mb") or 0.0))
+                    cpu_s.append(float(res.summary.get("cpu_seconds") or 0.0))
                     if res.summary.get("terrain"):
                         with_terrain.append(res.name)
                 if not keep_outputs and res.status == "done":
@@ -258,18 +296,21 @@ def bench_region(
             memory, _ = parse_worker_memory(worker_memory, n)
             runs.append({"workers": n, "wall_s": wall_s, "tiles": tiles, "worker_memory_bytes": memory,
                          "tile_map_s_mean": sum(tile_s) / len(tile_s), "tile_map_s_sum": sum(tile_s),
+                         "tile_cpu_s_mean": sum(cpu_s) / len(cpu_s), "tile_cpu_s_sum": sum(cpu_s),
                          "tiles_with_terrain": len(with_terrain),
                          "worker_peak_rss_mb": max(peaks) if peaks else None})
             say(f"{n} worker(s): {wall_s:.1f} s")
-    scaling(runs, tiles)
+    machine = machine_info()
+    scaling(runs, tiles, machine.get("logical_cpus") or os.cpu_count())
     doc = {
         "kind": "region",
-        "machine": machine_info(),
+        "machine": machine,
         "settings": {"model": model, "model_kind": kind, "size": size, "tiles": tiles, "workers": counts,
                      "threads_per_worker": threads, "backend": backend, "device": device, "tile": tile,
                      "overlap": overlap, "batch_size": batch_size, "worker_memory": worker_memory or "auto",
                      "processes": processes, "seed": seed, "scene": str(scene), "inputs": method,
                      "project_tiles": project_tiles, "project_workers": [int(n) for n in project_workers],
+                     "project_cores": [int(n) for n in project_cores],
                      "dem": str(dem_file) if dem_file is not None else None,
                      "dem_grid": dem_grid if dem_file is not None else None},
         "backend_used": backend_used,
@@ -277,7 +318,7 @@ def bench_region(
         "warmup_s": warm_s,
         "runs": runs,
         "efficiency": runs[-1]["efficiency"],
-        "projection": projection(runs, tiles, project_tiles, project_workers),
+        "projection": projection(runs, tiles, project_tiles, project_workers, project_cores),
     }
     if out_dir is not None:
         write_report(out_dir, "region", doc, region_markdown(doc))
@@ -306,9 +347,11 @@ def region_markdown(doc: dict[str, Any]) -> str:
             f"{m['cpu']} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). Wall time includes starting "
             "the workers and loading the model in each.\n")
     rows = [[r["workers"], r["wall_s"], r["tiles_per_hour"], r["tiles_per_hour_per_worker"], r["speedup"],
-             r["efficiency"], r["tile_map_s_mean"], r.get("worker_peak_rss_mb")] for r in doc["runs"]]
-    runs = markdown_table(["workers", "wall s", "tiles/h", "tiles/h per worker", "speed-up", "efficiency",
-                           "mean s per tile", "worker peak MiB"], rows)
+             r.get("speedup_bound"), r["efficiency"], r["tile_map_s_mean"], r.get("tile_cpu_s_mean"),
+             r.get("cores_busy"), r.get("machine_busy"), r.get("worker_peak_rss_mb")] for r in doc["runs"]]
+    runs = markdown_table(["workers", "wall s", "tiles/h", "tiles/h per worker", "speed-up", "speed-up bound",
+                           "efficiency", "mean s per tile", "CPU s per tile", "cores busy", "machine busy",
+                           "worker peak MiB"], rows)
     proj_rows = [[r["workers"], "measured" if r["measured"] else "projected", r["projected_s"], r["projected_h"],
                   r["rounds"], r["rounds_s"]] for r in p["rows"]]
     proj = markdown_table(["workers", "from", f"{p['tiles']} tiles s", "h", "rounds", "whole rounds s"], proj_rows)
@@ -316,4 +359,13 @@ def region_markdown(doc: dict[str, Any]) -> str:
              f"on {p['base_workers']}) times the efficiency {p['efficiency']:.3g} (measured on "
              f"{p['efficiency_workers']}); 'whole rounds' counts ceil({p['tiles']} / N) rounds of one tile per "
              "worker. On a cluster each worker needs its own cores and about 2 GB.\n")
-    return head + "\n" + runs + "\n" + basis + "\n" + proj
+    text = head + "\n" + runs + "\n" + basis + "\n" + proj
+    if p.get("core_rows"):
+        cores = markdown_table(["cores", f"{p['tiles']} tiles s", "h", "tiles/h"],
+                               [[r["cores"], r["projected_s"], r["projected_h"], r["tiles_per_hour"]]
+                                for r in p["core_rows"]])
+        text += (f"\nCPU-time bound: a tile cost {p['cpu_s_per_tile']:.3g} CPU s on {p['base_workers']} worker(s), "
+                 f"so {p['tiles']} tiles take at least {p['tiles']} x {p['cpu_s_per_tile']:.3g} s / C on C cores "
+                 "kept busy (no start-up, no waits on a disk or a network). 'speed-up bound' is what the "
+                 "machine's CPUs allow: min(workers, CPUs / (cores busy on the base run)).\n\n" + cores)
+    return text

@@ -141,6 +141,8 @@ def region_cmd(
     project_workers: str = typer.Option("4,8,16,32,64", "--project-workers",
                                         help="Worker counts to project the region onto, comma-separated."),
     project_tiles: int = typer.Option(350, "--project-tiles", help="Tiles of the projected region."),
+    project_cores: str = typer.Option("16,64,128,256", "--project-cores",
+                                      help="Core counts for the CPU-time bound on the region, comma-separated."),
     model: str = typer.Option("unet-efflite0-slim", "--model", "-m",
                               help="Run folder, model file, or model name (random weights)."),
     backend: str = typer.Option("auto", help="auto, torch, onnxruntime or openvino."),
@@ -172,6 +174,7 @@ def region_cmd(
 
     doc = bench_region(model, out, tiles=tiles, size=size, workers=parse_ints(workers, "--workers"),
                        project_workers=parse_ints(project_workers, "--project-workers"), project_tiles=project_tiles,
+                       project_cores=parse_ints(project_cores, "--project-cores"),
                        backend=backend, device=device, tile=tile, overlap=overlap, batch_size=batch_size, cache=cache,
                        seed=seed, threads=threads, worker_memory=worker_memory, processes=worker_processes,
                        keep_outputs=keep_outputs, dem=dem, dem_grid=dem_grid, progress=_say)

@@ -28,7 +28,9 @@ class SceneSummary:
     ``stage_seconds``: wall time of ``read_scene``, ``predict`` (with ``predict_network``, the main
     thread's wait on the network, and its waits on the reader and writer threads), ``polygons``,
     ``terrain_counts`` (with a DEM; counted in a thread beside the polygons, so only the wait after
-    them) and ``write_lakes``.
+    them) and ``write_lakes``. ``cpu_seconds``: the CPU time of the whole process over the same span
+    (all its threads; :func:`time.process_time`), so ``cpu_seconds / seconds`` is how many cores the
+    scene kept busy on average.
     """
 
     scene: str
@@ -57,6 +59,7 @@ class SceneSummary:
     seconds: float
     megapixels_per_s: float
     peak_rss_mb: float
+    cpu_seconds: float | None = None
     files: list[str] = field(default_factory=lambda: list(OUTPUT_FILES))
     dn_offset: float | None = None
     dn_offset_from: str | None = None
@@ -138,7 +141,7 @@ def map_scene(
     from glofwatch.mapping.scene import GDAL_CACHE_MB, predict_scene
     from glofwatch.scene.read import read_scene
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     scene = read_scene(scene_path, tuple(bands) if bands else None)
     if scl is not None:
         scene.with_scl(scl)
@@ -192,7 +195,7 @@ def map_scene(
         n_tiles=pred.n_tiles, n_tiles_run=pred.n_tiles_run, valid_fraction=pred.valid_pixels / (h * w),
         lake_pixels=pred.lake_pixels, n_lakes=len(lakes), lake_area_km2=float(lakes["area_km2"].sum()),
         min_area_m2=min_area_m2, seconds=round(seconds, 3), megapixels_per_s=round(h * w / 1e6 / seconds, 4),
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        peak_rss_mb=round(peak_rss_mb(), 1), cpu_seconds=round(time.process_time() - cpu_start, 3),
         dn_offset=pred.offset.offset if pred.offset else None,
         dn_offset_from=pred.offset.source if pred.offset else None,
         processing_baseline=scene.product.baseline, nodata_from=scene.nodata_from,

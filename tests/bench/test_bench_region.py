@@ -30,6 +30,28 @@ def test_scaling_and_projection_arithmetic() -> None:
     assert rows[4]["rounds_s"] == pytest.approx(528.0)
     assert rows[64]["projected_s"] == pytest.approx(350 * 6 / 64) and rows[64]["rounds_s"] == pytest.approx(36.0)
     assert rows[4]["projected_h"] == pytest.approx(525 / 3600)
+    assert p["core_rows"] == [] and p["cpu_s_per_tile"] is None  # runs without CPU times: no CPU-time bound
+
+
+def test_cpu_time_bound_arithmetic() -> None:
+    # 20 tiles; on 1 worker each mapped in 4 s on 6 CPU s (1.5 cores busy); on 2 workers 7 s on 8 CPU s each
+    runs = [{"workers": 1, "wall_s": 100.0, "tile_cpu_s_sum": 120.0, "tile_map_s_sum": 80.0, "tile_cpu_s_mean": 6.0},
+            {"workers": 2, "wall_s": 80.0, "tile_cpu_s_sum": 160.0, "tile_map_s_sum": 140.0, "tile_cpu_s_mean": 8.0}]
+    scaling(runs, tiles=20, cpus=2)
+    assert runs[0]["cores_busy"] == pytest.approx(1.5) and runs[1]["cores_busy"] == pytest.approx(160 / 140)
+    assert runs[0]["machine_busy"] == pytest.approx(120 / 200) and runs[1]["machine_busy"] == pytest.approx(1.0)
+    # two workers on 2 CPUs can do at most 2 / 1.5 of one worker's throughput, not 2x
+    assert runs[0]["speedup_bound"] == 1.0 and runs[1]["speedup_bound"] == pytest.approx(4 / 3)
+    p = projection(runs, tiles=20, project_tiles=350, project_workers=(8,), project_cores=(16, 128))
+    assert p["cpu_s_per_tile"] == 6.0
+    assert [r["cores"] for r in p["core_rows"]] == [16, 128]
+    assert p["core_rows"][0]["projected_s"] == pytest.approx(350 * 6 / 16)
+    assert p["core_rows"][1]["projected_h"] == pytest.approx(350 * 6 / 128 / 3600)
+    assert p["core_rows"][1]["tiles_per_hour"] == pytest.approx(3600 * 128 / 6)
+    many = [{"workers": 1, "wall_s": 10.0, "tile_cpu_s_sum": 10.0, "tile_map_s_sum": 10.0},
+            {"workers": 4, "wall_s": 10.0, "tile_cpu_s_sum": 40.0, "tile_map_s_sum": 40.0}]
+    scaling(many, tiles=4, cpus=16)  # one core busy per tile, 16 CPUs: the worker count is the bound
+    assert many[1]["speedup_bound"] == 4.0
 
 
 def test_make_tiles_links_one_file_under_many_names(tmp_path: Path) -> None:
@@ -58,6 +80,13 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     one, two = doc["runs"]
     assert (one["workers"], two["workers"]) == (1, 2) and one["wall_s"] > 0 and two["wall_s"] > 0
     assert one["tile_map_s_mean"] > 0 and two["tile_map_s_mean"] > 0
+    # CPU seconds from each tile's summary.json; a tile cannot keep more cores busy than the machine has
+    cpus = doc["machine"]["logical_cpus"]
+    for r in (one, two):
+        assert r["tile_cpu_s_mean"] > 0 and r["tile_cpu_s_sum"] == pytest.approx(2 * r["tile_cpu_s_mean"])
+        assert 0 < r["cores_busy"] <= cpus * 1.05
+        assert r["machine_busy"] == pytest.approx(r["tile_cpu_s_sum"] / (r["wall_s"] * cpus))
+    assert two["speedup_bound"] == pytest.approx(min(2.0, cpus / one["cores_busy"]))
     # the largest peak a worker process reported over its tiles (torch and the model loaded: over 100 MiB)
     assert 100 < one["worker_peak_rss_mb"] < 8000 and 100 < two["worker_peak_rss_mb"] < 8000
     # mapped with the scene's DEM laid out like GLO-30 by default: every tile ran the terrain rules
@@ -77,10 +106,13 @@ def test_bench_region_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     tile_s = one["wall_s"] / 2 / two["efficiency"]
     assert rows[32]["projected_s"] == pytest.approx(350 * tile_s / 32)
     assert rows[32]["rounds"] == math.ceil(350 / 32) and rows[32]["rounds_s"] == pytest.approx(11 * tile_s)
+    assert [r["cores"] for r in p["core_rows"]] == [16, 64, 128, 256]
+    assert p["core_rows"][1]["projected_s"] == pytest.approx(350 * one["tile_cpu_s_mean"] / 64)
     assert not list(tmp_path.glob("region/maps-*"))  # maps deleted unless --keep-outputs
     md = (out / "region.md").read_text()
-    assert ("| workers | wall s | tiles/h | tiles/h per worker | speed-up | efficiency | mean s per tile "
-            "| worker peak MiB |") in md
+    assert ("| workers | wall s | tiles/h | tiles/h per worker | speed-up | speed-up bound | efficiency "
+            "| mean s per tile | CPU s per tile | cores busy | machine busy | worker peak MiB |") in md
+    assert "| cores | 350 tiles s | h | tiles/h |" in md and "CPU-time bound: a tile cost" in md
     assert "| workers | from | 350 tiles s | h | rounds | whole rounds s |" in md and "hard links" in md
     assert "with a GLO-30-like DEM (geographic, warped while mapping; terrain rules)" in md
 

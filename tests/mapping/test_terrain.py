@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -336,6 +337,8 @@ def test_strip_by_strip_rules_equal_the_rules_on_the_whole_mask_and_read_each_de
     top = [v for k, v in stages.items() if not k.startswith("predict_")]
     assert 0 < sum(top) <= saved["seconds"] + 0.01 and t["seconds"] > 0
     assert sum(v for k, v in stages.items() if k.startswith("predict_")) <= stages["predict"]
+    # the process's CPU time over the same span: positive, and at most every CPU busy all the time
+    assert 0 < saved["cpu_seconds"] <= saved["seconds"] * (os.cpu_count() or 1) + 0.05
     # tiles steep all over are screened out (never lake), so fewer pixels are left for the slope rule
     assert t["shadow_removed_px"] == removed[1] and 0 < t["slope_removed_px"] <= removed[0]
     assert t["dem_rows_reread"] == 0
