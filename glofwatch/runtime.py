@@ -115,6 +115,19 @@ def release_memory() -> bool:
     return bool(libc is not None and libc.malloc_trim(0))
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``model name`` in /proc/cpuinfo; else what :mod:`platform` knows)."""
+    import platform
+
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB.
 

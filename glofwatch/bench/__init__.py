@@ -33,15 +33,9 @@ def machine_info() -> dict[str, Any]:
     import torch
 
     from glofwatch import __version__
+    from glofwatch.runtime import cpu_model
 
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     info: dict[str, Any] = {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
@@ -53,6 +47,8 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "glofwatch": __version__,
+        # instruction-set caps that make this CPU run like an older one (README, "An AVX2-only CPU")
+        "isa_caps": {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if os.environ.get(k)},
     }
     for module in ("onnxruntime", "openvino"):
         try:
@@ -60,6 +56,12 @@ def machine_info() -> dict[str, Any]:
         except ImportError:
             info[module] = None
     return info
+
+
+def cpu_words(machine: dict[str, Any]) -> str:
+    """The CPU of a :func:`machine_info` record for a report, with any instruction-set cap in force."""
+    caps = machine.get("isa_caps") or {}
+    return machine["cpu"] + (f" capped by {', '.join(f'{k}={v}' for k, v in caps.items())}" if caps else "")
 
 
 def parse_ints(text: str, option: str, example: str = "1,2") -> list[int]:

@@ -336,16 +336,15 @@ def _dem_words(settings: dict[str, Any]) -> str:
 
 def region_markdown(doc: dict[str, Any]) -> str:
     """The Markdown report: one row per worker count measured, then the projection."""
-    from glofwatch.bench import markdown_table
+    from glofwatch.bench import cpu_words, markdown_table
 
     s, m, p = doc["settings"], doc["machine"], doc["projection"]
     head = (f"Region of {s['tiles']} synthetic {s['size']}x{s['size']} px tiles ({s['inputs']}s to one scene file, "
             f"so reads come from the page cache after the first), model {s['model']} ({s['model_kind']}), backend "
             f"{doc['backend_used']}, tile {s['tile']}, overlap {s['overlap']}, batch {s['batch_size']}; Dask "
             f"LocalCluster, {s['threads_per_worker']} thread(s) per worker, worker memory {s['worker_memory']}, "
-            f"{_dem_words(s)}, on "
-            f"{m['cpu']} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). Wall time includes starting "
-            "the workers and loading the model in each.\n")
+            f"{_dem_words(s)}, on {cpu_words(m)} ({m['logical_cpus']} logical CPUs, load {m['load_avg_1min']}). "
+            "Wall time includes starting the workers and loading the model in each.\n")
     rows = [[r["workers"], r["wall_s"], r["tiles_per_hour"], r["tiles_per_hour_per_worker"], r["speedup"],
              r.get("speedup_bound"), r["efficiency"], r["tile_map_s_mean"], r.get("tile_cpu_s_mean"),
              r.get("cores_busy"), r.get("machine_busy"), r.get("worker_peak_rss_mb")] for r in doc["runs"]]
@@ -364,7 +363,7 @@ def region_markdown(doc: dict[str, Any]) -> str:
         cores = markdown_table(["cores", f"{p['tiles']} tiles s", "h", "tiles/h"],
                                [[r["cores"], r["projected_s"], r["projected_h"], r["tiles_per_hour"]]
                                 for r in p["core_rows"]])
-        text += (f"\nCPU-time bound: a tile cost {p['cpu_s_per_tile']:.3g} CPU s on {p['base_workers']} worker(s), "
+        text += (f"\n\nCPU-time bound: a tile cost {p['cpu_s_per_tile']:.3g} CPU s on {p['base_workers']} worker(s), "
                  f"so {p['tiles']} tiles take at least {p['tiles']} x {p['cpu_s_per_tile']:.3g} s / C on C cores "
                  "kept busy (no start-up, no waits on a disk or a network). 'speed-up bound' is what the "
                  "machine's CPUs allow: min(workers, CPUs / (cores busy on the base run)).\n\n" + cores)

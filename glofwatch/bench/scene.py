@@ -337,7 +337,7 @@ def bench_scene(
 
 def scene_markdown(doc: dict[str, Any]) -> str:
     """The Markdown report: one row per run, the floor, the fast path's cost and the targets."""
-    from glofwatch.bench import markdown_table
+    from glofwatch.bench import cpu_words, markdown_table
 
     s, m = doc["settings"], doc["machine"]
     grids = {"glo30": "a GLO-30-like DEM (EPSG:4326, 1 arcsec, warped while mapping)",
@@ -348,7 +348,7 @@ def scene_markdown(doc: dict[str, Any]) -> str:
                       for k, v in doc["matmul_peak"].items())
     head = (f"Whole {what}, {doc['summary']['height']}x{doc['summary']['width']} px, model {s['model']} "
             f"({s['model_kind']}), tile {s['tile']}, overlap {s['overlap']}, batch {s['batch_size']}, "
-            f"{s['threads']} thread(s) on {m['cpu']} (load {m['load_avg_1min']}). Matmul peak: {peaks}. "
+            f"{s['threads']} thread(s) on {cpu_words(m)} (load {m['load_avg_1min']}). Matmul peak: {peaks}. "
             f"Targets for the fast path: < {TARGET_WALL_S:.0f} s, < {TARGET_PEAK_MB:.0f} MiB, lake recall "
             "(>= 0.01 km2) within 0.5 points of the reference.\n")
     rows = []

@@ -69,10 +69,15 @@ def cache_dir() -> Path:
 
 def openvino_cache() -> Path | None:
     """Folder of OpenVINO's compiled graphs (:class:`OpenVINOBackend` ``cache``); None when
-    ``GLOFWATCH_OPENVINO_CACHE`` is ``0`` (compile in every process)."""
+    ``GLOFWATCH_OPENVINO_CACHE`` is ``0`` (compile in every process).
+
+    Under an ``ONEDNN_MAX_CPU_ISA`` cap the graphs go to a subfolder of their own
+    (``openvino/isa-avx2``), so graphs compiled for the whole CPU are never loaded under the cap.
+    """
     if os.environ.get("GLOFWATCH_OPENVINO_CACHE", "1").strip().lower() in ("0", "no", "off", "false"):
         return None
-    return cache_dir() / "openvino"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().lower()
+    return cache_dir() / "openvino" / f"isa-{cap}" if cap else cache_dir() / "openvino"
 
 
 def available_backends() -> list[str]:

@@ -17,14 +17,17 @@ Candidates, all run by OpenVINO:
 crops and threshold for all) and times each on the same probe batch, round-robin. The
 choice is the fastest candidate whose IoU is at least the fp32 IoU minus
 :data:`IOU_TOLERANCE`; if none is, fp32, and the record says why. The record
-(``RUN/export/precision.json``) is keyed by the model file, so it is made once per
-trained model and redone when the model changes. ``glofwatch map --precision auto``
-(the default) uses it on CPU; a run without validation crops maps in fp32 with a note.
+(``RUN/export/precision.json``) is kept per CPU (its model name and any ``ONEDNN_MAX_CPU_ISA``
+cap: a run folder shared by different nodes holds one record for each) and keyed by the model
+file, so it is made once per trained model and machine kind and redone when the model changes.
+``glofwatch map --precision auto`` (the default) uses it on CPU; a run without validation
+crops maps in fp32 with a note.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -52,8 +55,23 @@ def check_precision(name: str) -> str:
     return name
 
 
+ISA_CAP_VAR = "ONEDNN_MAX_CPU_ISA"
+"""oneDNN's cap on the instructions its kernels use; OpenVINO's CPU plugin honours it too, so
+``ONEDNN_MAX_CPU_ISA=AVX2`` runs the graphs as on a CPU with AVX2 only (README, "An AVX2-only CPU")."""
+NO_BF16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"})
+"""Caps below ``AVX512_CORE_BF16``: under them OpenVINO cannot compile a bf16 graph."""
+
+
+def isa_cap() -> str | None:
+    """The instruction-set cap in force (:data:`ISA_CAP_VAR`, upper case), or None."""
+    return os.environ.get(ISA_CAP_VAR, "").strip().upper() or None
+
+
 def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)."""
+    """Whether this CPU computes bfloat16 natively (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo)
+    and no instruction-set cap below bf16 (:func:`isa_cap`) is set."""
+    if isa_cap() in NO_BF16_ISAS:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -61,9 +79,19 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_signature() -> str:
+    """The CPU model and the instruction-set cap: a choice timed on one CPU is not reused on another."""
+    from glofwatch.runtime import cpu_model
+
+    name = cpu_model()
+    cap = isa_cap()
+    return f"{name}, {ISA_CAP_VAR}={cap}" if cap else name
+
+
 def _model_key(model_file: Path) -> dict[str, Any]:
     st = model_file.stat()
-    return {"model_file": str(model_file.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"model_file": str(model_file.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "cpu": cpu_signature()}
 
 
 def build_candidate(name: str, run: Path, threads: int | None = None, data_root: Path | None = None) -> Backend:
@@ -72,6 +100,11 @@ def build_candidate(name: str, run: Path, threads: int | None = None, data_root:
     from glofwatch.models.export import export_model
 
     check_precision(name)
+    if name == "bf16" and not cpu_has_bf16():
+        cap = isa_cap()
+        why = f"{ISA_CAP_VAR}={cap} caps it" if cap in NO_BF16_ISAS else "no avx512_bf16 or amx_bf16 in /proc/cpuinfo"
+        raise ConfigError(f"--precision bf16: this CPU has no native bfloat16 ({why}); "
+                          "use --precision int8, fp32 or auto")
     if name in ("fp32", "auto", "bf16"):
         # the run's cached export when there is one: the same graph, and no network built to get it
         backend = build_backend("openvino", cached_export(run) or run, device="cpu", threads=threads)
@@ -103,6 +136,26 @@ def _val_iou(backend: Backend, run: Path, root: Path) -> float:
     return float(summary["micro"]["iou"])
 
 
+def _drop_failing(backends: dict[str, Backend]) -> dict[str, str]:
+    """Remove the candidates other than fp32 that fail on a small input; returns why, by name.
+
+    OpenVINO can report bf16 and still fail to compile it (under an ``ONEDNN_MAX_CPU_ISA`` cap that
+    the flag check does not know, say); the choice is then made without that candidate.
+    """
+    import torch
+
+    probe = torch.zeros(1, next(iter(backends.values())).spec.in_channels, 64, 64)
+    skipped: dict[str, str] = {}
+    for name in [n for n in backends if n != "fp32"]:
+        try:
+            backends[name].run(probe)
+        except Exception as exc:  # noqa: BLE001 - any runtime failure rules the candidate out
+            skipped[name] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            log.warning("mapping precision: %s left out (%s)", name, skipped[name])
+            del backends[name]
+    return skipped
+
+
 def _time_per_px(backends: dict[str, Backend]) -> dict[str, float]:
     """Nanoseconds per pixel of each backend on one probe batch, best of :data:`PROBE_RUNS`, round-robin."""
     import torch
@@ -119,6 +172,25 @@ def _time_per_px(backends: dict[str, Backend]) -> dict[str, float]:
             b.run(z)
             best[name] = min(best[name], time.perf_counter() - t0)
     return {k: v / (n * h * w) * 1e9 for k, v in best.items()}
+
+
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The choices of a ``precision.json``, by :func:`cpu_signature` (empty when missing or unreadable).
+
+    The file holds ``{"records": {cpu: record}}``; an older file, one flat record, counts as the
+    record of the CPU it names (none: it is redone).
+    """
+    from glofwatch.io.files import read_json
+
+    if not path.is_file():
+        return {}
+    try:
+        doc = read_json(path)
+    except GlofwatchError:
+        return {}
+    if isinstance(doc.get("records"), dict):
+        return {str(k): v for k, v in doc["records"].items() if isinstance(v, dict)}
+    return {str(doc["cpu"]): doc} if doc.get("cpu") else {}
 
 
 def choose_precision(run: str | Path, data: str | Path | None = None, threads: int | None = None,
@@ -138,7 +210,6 @@ def choose_precision(run: str | Path, data: str | Path | None = None, threads: i
         GlofwatchError: no validation crops (say where to find them), or OpenVINO missing.
     """
     from glofwatch.io.atomic import write_json_atomic
-    from glofwatch.io.files import read_json
     from glofwatch.models.bundle import run_data_root
 
     run = Path(run)
@@ -148,16 +219,17 @@ def choose_precision(run: str | Path, data: str | Path | None = None, threads: i
     record_path = run / "export" / CHOICE_FILE
     key = _model_key(model_file)
     names = ["fp32", "int8"] + (["bf16"] if cpu_has_bf16() else [])
-    if not refresh and record_path.is_file():
-        try:
-            old = read_json(record_path)
-        except GlofwatchError:
-            old = {}
+    records = read_records(record_path)
+    old = records.get(key["cpu"], {})
+    if not refresh and old:
         # kept for the same model file, when it scored the same candidates
-        if all(old.get(k) == v for k, v in key.items()) and set(old.get("candidates", {})) == set(names):
+        tried = set(old.get("candidates", {})) | set(old.get("skipped") or {})
+        if all(old.get(k) == v for k, v in key.items()) and tried == set(names):
             return old
     root = run_data_root(run, data, purpose="choosing the mapping precision")
     backends = {name: build_candidate(name, run, threads, root) for name in names}
+    skipped = _drop_failing(backends)
+    names = list(backends)
     ious = {name: _val_iou(b, run, root) for name, b in backends.items()}
     speed = _time_per_px(backends)
     floor = ious["fp32"] - IOU_TOLERANCE
@@ -175,8 +247,11 @@ def choose_precision(run: str | Path, data: str | Path | None = None, threads: i
     record = {**key, "data_root": str(root), "tolerance_iou": IOU_TOLERANCE, "chosen": chosen, "reason": reason,
               "candidates": {n: {"val_iou": ious[n], "iou_points_lost": lost[n], "ns_per_px": round(speed[n], 1)}
                              for n in names},
-              "bf16_native": cpu_has_bf16(), "probe": list(PROBE_SHAPE)}
-    write_json_atomic(record_path, record)
+              "bf16_native": cpu_has_bf16(), "probe": list(PROBE_SHAPE), "skipped": skipped}
+    # the records of other CPUs stay (a run folder shared by a cluster's different nodes), those of older models go
+    kept = {cpu: r for cpu, r in read_records(record_path).items()
+            if cpu != key["cpu"] and all(r.get(k) == v for k, v in key.items() if k != "cpu")}
+    write_json_atomic(record_path, {"records": {**kept, key["cpu"]: record}})
     log.info("mapping precision for %s: %s", run, reason)
     return record
 
@@ -210,5 +285,5 @@ def mapping_backend(model: str | Path, precision: str = "auto", backend: str = "
     return build_candidate(record["chosen"], run, threads), f"precision {record['reason']}"
 
 
-__all__ = ["CHOICE_FILE", "IOU_TOLERANCE", "PRECISIONS", "build_candidate", "check_precision", "choose_precision",
-           "cpu_has_bf16", "mapping_backend"]
+__all__ = ["CHOICE_FILE", "IOU_TOLERANCE", "ISA_CAP_VAR", "PRECISIONS", "build_candidate", "check_precision",
+           "choose_precision", "cpu_has_bf16", "cpu_signature", "isa_cap", "mapping_backend", "read_records"]

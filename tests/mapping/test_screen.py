@@ -178,7 +178,7 @@ def test_dem_on_the_scene_grid_is_read_without_warping(cloudy_scene) -> None:  #
 
 
 def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> None:
-    from glofwatch.infer.precision import CHOICE_FILE, IOU_TOLERANCE, choose_precision, mapping_backend
+    from glofwatch.infer.precision import CHOICE_FILE, IOU_TOLERANCE, choose_precision, cpu_signature, mapping_backend
 
     record = choose_precision(tiny_run, threads=1)
     cands = record["candidates"]
@@ -188,11 +188,11 @@ def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> 
     for c in cands.values():
         assert c["iou_points_lost"] == pytest.approx(100 * (cands["fp32"]["val_iou"] - c["val_iou"]), abs=1e-3)
     path = tiny_run / "export" / CHOICE_FILE
-    assert json.loads(path.read_text())["chosen"] == record["chosen"]
+    assert json.loads(path.read_text())["records"][cpu_signature()]["chosen"] == record["chosen"]
     stamp = path.stat().st_mtime_ns
     assert choose_precision(tiny_run)["chosen"] == record["chosen"] and path.stat().st_mtime_ns == stamp  # kept
-    # a record that scored other candidates is made again
-    older = json.loads(path.read_text())
+    # a record that scored other candidates is made again; an older file (one flat record) is read as its CPU's
+    older = json.loads(path.read_text())["records"][cpu_signature()]
     del older["candidates"]["int8"]
     path.write_text(json.dumps(older))
     remade = choose_precision(tiny_run, threads=1)  # timed again: on a noisy machine another candidate may win
@@ -309,3 +309,65 @@ def test_not_observed_look_up_equals_isin() -> None:
     scl = np.arange(256, dtype=np.uint8).reshape(16, 16)
     assert np.array_equal(not_observed(scl), np.isin(scl, NOT_OBSERVED))
     assert np.array_equal(not_observed(scl.astype(np.int32)), np.isin(scl, NOT_OBSERVED))
+
+
+def test_an_instruction_cap_below_bf16_leaves_bf16_out_and_keys_the_choice(tiny_run: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from glofwatch.infer import precision as prec
+
+    monkeypatch.setenv(prec.ISA_CAP_VAR, "avx2")
+    assert prec.isa_cap() == "AVX2" and not prec.cpu_has_bf16()
+    assert prec.cpu_signature().endswith(", ONEDNN_MAX_CPU_ISA=AVX2")
+    from glofwatch.infer.backends import cache_dir, openvino_cache
+
+    assert openvino_cache() == cache_dir() / "openvino" / "isa-avx2"  # never the uncapped CPU's compiled graphs
+    with pytest.raises(ConfigError, match=r"--precision bf16: this CPU has no native bfloat16 "
+                                          r"\(ONEDNN_MAX_CPU_ISA=AVX2 caps it\); use --precision int8, fp32 or auto"):
+        prec.build_candidate("bf16", tiny_run)
+    capped = prec.choose_precision(tiny_run, threads=1)
+    capped_cpu = prec.cpu_signature()
+    assert set(capped["candidates"]) == {"fp32", "int8"} and capped["cpu"] == capped_cpu
+    monkeypatch.delenv(prec.ISA_CAP_VAR)
+    assert openvino_cache() == cache_dir() / "openvino"
+    # the record was timed under the cap: on the uncapped CPU another is made, and both are kept
+    again = prec.choose_precision(tiny_run, threads=1)
+    assert again["cpu"] == prec.cpu_signature() and "ONEDNN_MAX_CPU_ISA" not in again["cpu"]
+    assert ("bf16" in again["candidates"]) == prec.cpu_has_bf16()
+    path = tiny_run / "export" / prec.CHOICE_FILE
+    assert set(prec.read_records(path)) == {capped_cpu, again["cpu"]}
+    stamp = path.stat().st_mtime_ns
+    monkeypatch.setenv(prec.ISA_CAP_VAR, "AVX2")
+    assert prec.choose_precision(tiny_run, threads=1) == capped and path.stat().st_mtime_ns == stamp  # reused
+    # records made for an older model file go when a record is written; the current model's stay
+    doc = json.loads(path.read_text())
+    doc["records"]["an older node"] = {**capped, "cpu": "an older node", "mtime_ns": capped["mtime_ns"] - 1}
+    doc["records"]["another node"] = {**capped, "cpu": "another node"}
+    path.write_text(json.dumps(doc))
+    monkeypatch.delenv(prec.ISA_CAP_VAR)
+    fresh = prec.choose_precision(tiny_run, threads=1, refresh=True)
+    assert set(prec.read_records(path)) == {capped_cpu, fresh["cpu"], "another node"}
+
+
+def test_a_candidate_that_fails_to_run_is_left_out_with_its_reason() -> None:
+    from types import SimpleNamespace
+
+    from glofwatch.infer.precision import _drop_failing
+
+    class Fake:
+        spec = SimpleNamespace(in_channels=3)
+
+        def __init__(self, fail: bool) -> None:
+            self.fail, self.shapes = fail, []
+
+        def run(self, x):  # noqa: ANN001, ANN202
+            self.shapes.append(tuple(x.shape))
+            if self.fail:
+                raise RuntimeError("Exception from src/inference/src/dev/plugin.cpp:59:\nobject is not initialized\n")
+            return x
+
+    backends = {"fp32": Fake(True), "int8": Fake(False), "bf16": Fake(True)}
+    skipped = _drop_failing(backends)  # type: ignore[arg-type]
+    assert list(backends) == ["fp32", "int8"]  # fp32 is the reference: never probed, never dropped
+    assert skipped == {"bf16": "RuntimeError: Exception from src/inference/src/dev/plugin.cpp:59: object is not "
+                                "initialized"}
+    assert backends["int8"].shapes == [(1, 3, 64, 64)] and backends["fp32"].shapes == []  # type: ignore[attr-defined]
