@@ -115,6 +115,16 @@ def release_memory() -> bool:
     return bool(libc is not None and libc.malloc_trim(0))
 
 
+ISA_CAP_VAR = "ONEDNN_MAX_CPU_ISA"
+"""oneDNN's cap on the instructions its kernels use; OpenVINO's CPU plugin honours it too, so
+``ONEDNN_MAX_CPU_ISA=AVX2`` runs the graphs as on a CPU with AVX2 only (README, "An AVX2-only CPU")."""
+
+
+def isa_cap() -> str | None:
+    """The instruction-set cap in force (:data:`ISA_CAP_VAR`, upper case), or None."""
+    return os.environ.get(ISA_CAP_VAR, "").strip().upper() or None
+
+
 def cpu_model() -> str:
     """The CPU's model name (``model name`` in /proc/cpuinfo; else what :mod:`platform` knows)."""
     import platform

@@ -76,8 +76,10 @@ def openvino_cache() -> Path | None:
     """
     if os.environ.get("GLOFWATCH_OPENVINO_CACHE", "1").strip().lower() in ("0", "no", "off", "false"):
         return None
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().lower()
-    return cache_dir() / "openvino" / f"isa-{cap}" if cap else cache_dir() / "openvino"
+    from glofwatch.runtime import isa_cap
+
+    cap = isa_cap()
+    return cache_dir() / "openvino" / f"isa-{cap.lower()}" if cap else cache_dir() / "openvino"
 
 
 def available_backends() -> list[str]:

@@ -27,13 +27,13 @@ crops maps in fp32 with a note.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.infer.runtimes import Backend
+from glofwatch.runtime import ISA_CAP_VAR, isa_cap
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +55,8 @@ def check_precision(name: str) -> str:
     return name
 
 
-ISA_CAP_VAR = "ONEDNN_MAX_CPU_ISA"
-"""oneDNN's cap on the instructions its kernels use; OpenVINO's CPU plugin honours it too, so
-``ONEDNN_MAX_CPU_ISA=AVX2`` runs the graphs as on a CPU with AVX2 only (README, "An AVX2-only CPU")."""
 NO_BF16_ISAS = frozenset({"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"})
 """Caps below ``AVX512_CORE_BF16``: under them OpenVINO cannot compile a bf16 graph."""
-
-
-def isa_cap() -> str | None:
-    """The instruction-set cap in force (:data:`ISA_CAP_VAR`, upper case), or None."""
-    return os.environ.get(ISA_CAP_VAR, "").strip().upper() or None
 
 
 def cpu_has_bf16() -> bool:
