@@ -301,7 +301,7 @@ def bench_region(
                          "worker_peak_rss_mb": max(peaks) if peaks else None})
             say(f"{n} worker(s): {wall_s:.1f} s")
     machine = machine_info()
-    scaling(runs, tiles, machine.get("logical_cpus") or os.cpu_count())
+    scaling(runs, tiles, machine["logical_cpus"])
     doc = {
         "kind": "region",
         "machine": machine,

@@ -33,7 +33,7 @@ from typing import Any
 
 from glofwatch.errors import ConfigError, GlofwatchError, InputError
 from glofwatch.infer.runtimes import Backend
-from glofwatch.runtime import ISA_CAP_VAR, isa_cap
+from glofwatch.runtime import ISA_CAP_VAR, cpu_model, isa_cap
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,8 @@ def cpu_has_bf16() -> bool:
 
 def cpu_signature() -> str:
     """The CPU model and the instruction-set cap: a choice timed on one CPU is not reused on another."""
-    from glofwatch.runtime import cpu_model
-
-    name = cpu_model()
     cap = isa_cap()
-    return f"{name}, {ISA_CAP_VAR}={cap}" if cap else name
+    return f"{cpu_model()}, {ISA_CAP_VAR}={cap}" if cap else cpu_model()
 
 
 def _model_key(model_file: Path) -> dict[str, Any]:
@@ -240,7 +237,8 @@ def choose_precision(run: str | Path, data: str | Path | None = None, threads: i
               "candidates": {n: {"val_iou": ious[n], "iou_points_lost": lost[n], "ns_per_px": round(speed[n], 1)}
                              for n in names},
               "bf16_native": cpu_has_bf16(), "probe": list(PROBE_SHAPE), "skipped": skipped}
-    # the records of other CPUs stay (a run folder shared by a cluster's different nodes), those of older models go
+    # read again: another node may have written its record while this one was timing. The records of other CPUs
+    # stay (a run folder shared by a cluster's different nodes), those of older models go
     kept = {cpu: r for cpu, r in read_records(record_path).items()
             if cpu != key["cpu"] and all(r.get(k) == v for k, v in key.items() if k != "cpu")}
     write_json_atomic(record_path, {"records": {**kept, key["cpu"]: record}})
