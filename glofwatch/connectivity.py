@@ -105,3 +105,31 @@ def lake_sizes(labels: np.ndarray, n: int) -> np.ndarray:
     for i in range(0, flat.size, SIZE_BAND_PX):
         sizes += np.bincount(flat[i : i + SIZE_BAND_PX], minlength=n + 1)
     return sizes
+
+
+FOUND_COVER = 0.5
+"""A truth lake is found when predicted lake pixels cover at least this share of it (lake recall)."""
+
+
+def lakes_found(truth: np.ndarray, pred: np.ndarray, min_px: int = 1) -> np.ndarray:
+    """Whether each truth lake of at least ``min_px`` px is found by ``pred`` (:data:`FOUND_COVER`).
+
+    Args:
+        truth: (H, W) bool, the true lake pixels (scored pixels only).
+        pred: (H, W) bool, the predicted lake pixels.
+        min_px: smallest truth lake counted.
+
+    Returns:
+        One bool per truth lake of at least ``min_px`` px, in label order.
+
+    Example:
+        >>> t = np.array([[1, 1, 0, 1]], bool)
+        >>> lakes_found(t, np.array([[1, 0, 0, 0]], bool)).tolist()
+        [True, False]
+    """
+    labels, n = label_lakes(truth)
+    sizes = lake_sizes(labels, n)
+    covered = np.bincount(labels[pred & (labels > 0)], minlength=n + 1)
+    keep = sizes >= min_px
+    keep[0] = False
+    return covered[keep] >= FOUND_COVER * sizes[keep]

@@ -178,15 +178,27 @@ def test_dem_on_the_scene_grid_is_read_without_warping(cloudy_scene) -> None:  #
 
 
 def test_precision_choice_is_the_fastest_within_half_a_point(tiny_run: Path) -> None:
-    from glofwatch.infer.precision import CHOICE_FILE, IOU_TOLERANCE, choose_precision, cpu_signature, mapping_backend
+    from glofwatch.infer.precision import (
+        CHOICE_FILE,
+        IOU_TOLERANCE,
+        LAKE_RECALL_TOLERANCE,
+        choose_precision,
+        cpu_signature,
+        mapping_backend,
+    )
 
     record = choose_precision(tiny_run, threads=1)
     cands = record["candidates"]
     assert {"fp32", "int8"} <= set(cands) and "int8-all" not in cands  # int8-all only when asked for
-    ok = [n for n, c in cands.items() if c["val_iou"] >= cands["fp32"]["val_iou"] - IOU_TOLERANCE]
-    assert record["chosen"] == min(ok, key=lambda n: cands[n]["ns_per_px"])
+    ref, n = cands["fp32"], record["val_lakes"]
+    assert n > 0 and ref["lakes_lost"] == ref["lakes_gained"] == 0 and ref["lake_px_changed_pct"] == 0
+    ok = [k for k, c in cands.items() if c["val_iou"] >= ref["val_iou"] - IOU_TOLERANCE
+          and c["lakes_found"] >= ref["lakes_found"] - LAKE_RECALL_TOLERANCE * n]
+    assert record["chosen"] == min(ok, key=lambda k: cands[k]["ns_per_px"])
     for c in cands.values():
-        assert c["iou_points_lost"] == pytest.approx(100 * (cands["fp32"]["val_iou"] - c["val_iou"]), abs=1e-3)
+        assert c["iou_points_lost"] == pytest.approx(100 * (ref["val_iou"] - c["val_iou"]), abs=1e-3)
+        assert c["lakes_found"] == ref["lakes_found"] - c["lakes_lost"] + c["lakes_gained"]
+        assert c["lake_recall_points_lost"] == pytest.approx(100 * (ref["lakes_found"] - c["lakes_found"]) / n)
     path = tiny_run / "export" / CHOICE_FILE
     assert json.loads(path.read_text())["records"][cpu_signature()]["chosen"] == record["chosen"]
     stamp = path.stat().st_mtime_ns
@@ -371,3 +383,67 @@ def test_a_candidate_that_fails_to_run_is_left_out_with_its_reason() -> None:
     assert skipped == {"bf16": "RuntimeError: Exception from src/inference/src/dev/plugin.cpp:59: object is not "
                                 "initialized"}
     assert backends["int8"].shapes == [(1, 3, 64, 64)] and backends["fp32"].shapes == []  # type: ignore[attr-defined]
+
+
+def test_lakes_found_counts_a_lake_covered_half_or_more() -> None:
+    from glofwatch.connectivity import lakes_found
+
+    truth = np.zeros((6, 10), bool)  # labels follow each lake's first pixel in row order
+    truth[0, 0:4] = True  # lake 1: 4 px
+    truth[0:2, 7:10] = True  # lake 2: 6 px
+    truth[2:4, 0:3] = True  # lake 3: 6 px
+    truth[4, 6] = truth[5, 5] = True  # lakes 4 and 5, 1 px each: touching at a corner only is not one lake
+    pred = np.zeros_like(truth)
+    pred[0, 0:2] = True  # 2 of 4: exactly half, found
+    pred[0:2, 6:10] = True  # all 6 and 2 px outside it: found
+    pred[2, 0:2] = True  # 2 of 6: not found
+    pred[5, 5] = True
+    assert lakes_found(truth, pred).tolist() == [True, True, False, False, True]
+    assert lakes_found(truth, pred, min_px=5).tolist() == [True, False]  # lakes 2 and 3
+    assert lakes_found(truth, np.zeros_like(truth), min_px=7).tolist() == []
+
+
+def test_a_candidate_that_loses_validation_lakes_is_not_chosen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import glofwatch.infer.precision as prec
+    import glofwatch.models.bundle as bundle
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.pt").write_bytes(b"not read: the candidates are stubbed")
+    monkeypatch.setattr(prec, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(prec, "build_candidate", lambda name, *a, **k: name)
+    monkeypatch.setattr(prec, "_drop_failing", lambda backends: {})
+    monkeypatch.setattr(prec, "_time_per_px", lambda backends: {"fp32": 400.0, "int8": 300.0, "bf16": 200.0})
+    monkeypatch.setattr(bundle, "run_data_root", lambda run, data, purpose: tmp_path)
+
+    def score(iou: float, found: int, lost: int, gained: int) -> dict[str, float]:
+        return {"val_iou": iou, "lakes_found": found, "lakes_lost": lost, "lakes_gained": gained,
+                "lake_px_changed_pct": 0.5}
+
+    def choose(scores: dict[str, dict[str, float]], n_lakes: int) -> dict:  # type: ignore[type-arg]
+        monkeypatch.setattr(prec, "_val_scores", lambda backends, run, root: (scores, n_lakes))
+        return prec.choose_precision(run, refresh=True)
+
+    # bf16, the fastest, loses one lake of 40 (2.5 points): int8, which loses one and gains one, is chosen
+    rec = choose({"fp32": score(0.80, 30, 0, 0), "int8": score(0.80, 30, 1, 1), "bf16": score(0.799, 29, 1, 0)}, 40)
+    assert rec["chosen"] == "int8" and rec["val_lakes"] == 40
+    assert rec["candidates"]["bf16"]["lake_recall_points_lost"] == 2.5
+    assert rec["candidates"]["int8"]["lake_recall_points_lost"] == 0.0
+    assert rec["reason"].endswith("validation IoU 80.00 vs 80.00 (tolerance 0.5 points), lakes found 30 vs 30 of 40 "
+                                  "(lost 1, gained 1)")
+    # both lose a lake: fp32, and the reason says what each loses
+    rec = choose({"fp32": score(0.80, 30, 0, 0), "int8": score(0.79, 29, 2, 1), "bf16": score(0.799, 29, 1, 0)}, 40)
+    assert rec["chosen"] == "fp32"
+    assert rec["reason"] == ("fp32: int8 loses 1.00 IoU points on validation (more than 0.5) and loses 2.50 "
+                             "lake-recall points on validation (2 of 40 lakes lost, 1 gained; more than 0.5); "
+                             "bf16 loses 2.50 lake-recall points on validation (1 of 40 lakes lost, 0 gained; "
+                             "more than 0.5)")
+    # 300 lakes: one lost is 0.33 points, within the tolerance
+    rec = choose({"fp32": score(0.80, 200, 0, 0), "int8": score(0.80, 200, 0, 0), "bf16": score(0.80, 199, 1, 0)}, 300)
+    assert rec["chosen"] == "bf16" and rec["candidates"]["bf16"]["lake_recall_points_lost"] == pytest.approx(0.333)
+    # no validation lake of 0.01 km2: the IoU rule alone, and the reason says so
+    rec = choose({"fp32": score(0.80, 0, 0, 0), "int8": score(0.80, 0, 0, 0), "bf16": score(0.80, 0, 0, 0)}, 0)
+    assert rec["chosen"] == "bf16" and rec["candidates"]["bf16"]["lake_recall_points_lost"] is None
+    assert rec["reason"].endswith("no validation lake of 100 px or more, so lake recall not checked")
+    saved = prec.read_records(run / "export" / prec.CHOICE_FILE)[prec.cpu_signature()]
+    assert saved["rules"] == prec.CHOICE_RULES and saved["chosen"] == "bf16"
