@@ -145,18 +145,40 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
 SCREENS = {"both": (False, True), "on": (True,), "off": (False,)}
 
 
-def lake_scores(map_dir: Path, truth: Path) -> dict[str, Any]:
-    """Pixel IoU, recall of lakes >= 0.01 km2 and lake area of a mapped scene against its truth mask."""
+RECALL_MIN_KM2 = 0.01
+"""Smallest truth lake the scene's lake recall counts."""
+
+
+def lake_scores(map_dir: Path, truth: Path) -> tuple[dict[str, Any], dict[int, tuple[float, float, bool]]]:
+    """Pixel IoU, recall of lakes >= 0.01 km2 and lake area of a mapped scene against its truth mask.
+
+    Also returns, by truth lake, the area (km2), the share covered (%) and whether it is found, for
+    the lakes the recall counts: the lakes a faster run loses or gains against the reference.
+    """
     from glofwatch.mapping.accuracy import score_map
 
-    acc = score_map(map_dir, truth)
-    big = [b for b in acc["lakes"]["by_size"] if not b["bin"].startswith("<")]
-    n_truth = sum(b["truth_lakes"] for b in big)
-    found = sum(b["found"] for b in big)
+    acc = score_map(map_dir, truth, per_lake=True)
+    lakes = {int(lk["truth_lake"]): (lk["area_km2"], lk["covered_pct"], bool(lk["found"]))
+             for lk in acc["per_lake"] if lk["area_km2"] >= RECALL_MIN_KM2}
+    n_truth = len(lakes)
+    found = sum(f for _, _, f in lakes.values())
     return {"pixel_iou": acc["pixel"]["iou"], "recall_ge_0.01km2": found / n_truth if n_truth else None,
             "truth_lakes_ge_0.01km2": n_truth, "found_ge_0.01km2": found,
             "predicted_area_km2": acc["lakes"]["predicted_area_km2"], "truth_area_km2": acc["lakes"]["truth_area_km2"],
-            "false_lakes_per_100km2": acc["lakes"]["false_lakes_per_100km2"]}
+            "false_lakes_per_100km2": acc["lakes"]["false_lakes_per_100km2"]}, lakes
+
+
+def flipped_lakes(ref: dict[int, tuple[float, float, bool]],
+                  other: dict[int, tuple[float, float, bool]]) -> dict[str, list[dict[str, Any]]]:
+    """The truth lakes ``other`` loses and gains against ``ref`` (:func:`lake_scores`), with both covers."""
+    out: dict[str, list[dict[str, Any]]] = {"lost": [], "gained": []}
+    for lake, (area, cover, found) in ref.items():
+        o_cover, o_found = other[lake][1], other[lake][2]
+        if found != o_found:
+            out["gained" if o_found else "lost"].append(
+                {"truth_lake": lake, "area_km2": round(area, 4), "reference_covered_pct": round(cover, 2),
+                 "covered_pct": round(o_cover, 2)})
+    return out
 
 
 def network_floor(model_file: Path, peak: dict[str, Any], processed_px: int, tile: int) -> dict[str, Any]:
@@ -270,6 +292,7 @@ def bench_scene(
     if cpu_has_bf16():
         peaks["bf16"] = matmul_peak_gflops(sides, threads=threads, dtype="bfloat16")
     runs: dict[str, dict[str, Any]] = {}
+    per_lake: dict[str, dict[int, tuple[float, float, bool]]] = {}
     with tempfile.TemporaryDirectory(prefix="glofwatch-bench-scene-") as work:
         if Path(model).exists():
             model_file, kind = Path(model), "trained"
@@ -296,7 +319,7 @@ def bench_scene(
             res["floor"] = {**network_floor(model_file, peaks[peak_name], processed, tile), "peak": peak_name}
             if truth is not None:
                 say(f"scoring {name} against {truth}")
-                res["accuracy"] = lake_scores(map_dir, Path(truth))
+                res["accuracy"], per_lake[name] = lake_scores(map_dir, Path(truth))
             runs[name] = res
     main = runs.get("fast") or runs["reference"]
     cost = None
@@ -306,7 +329,8 @@ def bench_scene(
                 "pixel_iou_points": 100 * (r["pixel_iou"] - f["pixel_iou"]),
                 "lake_area_lost_pct": 100 * (1 - f["predicted_area_km2"] / r["predicted_area_km2"])
                 if r["predicted_area_km2"] else None,
-                "speedup": runs["reference"]["map_s"] / runs["fast"]["map_s"]}
+                "speedup": runs["reference"]["map_s"] / runs["fast"]["map_s"],
+                "lakes": flipped_lakes(per_lake["reference"], per_lake["fast"])}
     total_s = main["load_s"] + main["map_s"]
     doc = {
         "kind": "scene",
@@ -386,6 +410,11 @@ def scene_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"Fast path against the reference: {c['speedup']:.2f}x faster, recall {c['recall_points']:+.2f} "
                      f"points lost, pixel IoU {c['pixel_iou_points']:+.2f} points lost, lake area "
                      f"{c['lake_area_lost_pct']:+.2f} % lost.")
+        for what in ("lost", "gained"):
+            if c["lakes"][what]:
+                lines.append(f"Lakes >= 0.01 km2 the fast path {what} (reference cover -> fast cover; found at "
+                             f">= 50 %): " + ", ".join(f"{lk['area_km2']:.4f} km2 {lk['reference_covered_pct']:.1f} -> "
+                                                      f"{lk['covered_pct']:.1f} %" for lk in c["lakes"][what]) + ".")
     ok = doc["meets_targets"]
     lines.append("Meets targets: " + ", ".join(f"{k} {'yes' if v else ('–' if v is None else 'no')}"
                                                for k, v in ok.items()) + ".")

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.connectivity import label_lakes, lake_sizes
+from glofwatch.connectivity import FOUND_COVER, label_lakes, lake_sizes
 from glofwatch.errors import InputError
 from glofwatch.geo import GeoGrid
 from glofwatch.infer.metrics import Counts, scores
@@ -42,7 +42,6 @@ from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 from glofwatch.io.raster import MASK_NODATA, read_raster
 
 SIZE_BINS_KM2: tuple[tuple[float, float | None], ...] = ((0.0, 0.01), (0.01, 0.1), (0.1, 1.0), (1.0, None))
-FOUND_COVER = 0.5
 TRUE_SHARE = 0.5
 DEFAULT_MIN_AREA_M2 = 1000.0
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp")
@@ -214,7 +213,7 @@ def read_truth(path: str | Path, grid: GeoGrid) -> np.ndarray:
 
 
 def score_map(map_dir: str | Path, truth: str | Path, min_area_m2: float | None = None,
-              out: str | Path | None = None) -> dict[str, Any]:
+              out: str | Path | None = None, per_lake: bool = False) -> dict[str, Any]:
     """Score the ``mask.tif`` of a ``glofwatch map`` folder against ``truth``; write the results.
 
     Args:
@@ -222,10 +221,11 @@ def score_map(map_dir: str | Path, truth: str | Path, min_area_m2: float | None 
         truth: truth mask GeoTIFF or lake polygons.
         min_area_m2: minimum mapping unit (default: the map's ``min_area_m2``).
         out: folder for ``accuracy.json`` and ``accuracy_lakes.csv`` (default ``map_dir``).
+        per_lake: also return ``per_lake`` (it goes to the CSV, never to the JSON).
 
     Returns:
         The :func:`score_masks` result plus ``map_dir``, ``truth``, ``threshold`` and ``model``
-        from the map's summary (``per_lake`` goes to the CSV, not the JSON).
+        from the map's summary; ``per_lake`` only when asked for.
     """
     from glofwatch.io.files import read_json
 
@@ -237,14 +237,14 @@ def score_map(map_dir: str | Path, truth: str | Path, min_area_m2: float | None 
     summary = read_json(map_dir / "summary.json")
     mmu = float(min_area_m2 if min_area_m2 is not None else summary.get("min_area_m2", DEFAULT_MIN_AREA_M2))
     result = score_masks(pred, read_truth(truth, grid), grid.pixel_area_m2(), mmu)
-    per_lake = result.pop("per_lake")
+    lakes = result.pop("per_lake")
     result.update({"map_dir": str(map_dir), "truth": str(truth), "threshold": summary.get("threshold"),
                    "model": summary.get("model"), "backend": summary.get("backend")})
     out = Path(out) if out else map_dir
     write_json_atomic(out / "accuracy.json", result)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(per_lake[0]) if per_lake else ["truth_lake"])
+    writer = csv.DictWriter(buf, fieldnames=list(lakes[0]) if lakes else ["truth_lake"])
     writer.writeheader()
-    writer.writerows(per_lake)
+    writer.writerows(lakes)
     write_text_atomic(out / "accuracy_lakes.csv", buf.getvalue())
-    return result
+    return {**result, "per_lake": lakes} if per_lake else result

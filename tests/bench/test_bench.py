@@ -157,6 +157,11 @@ def test_bench_scene_tiny(tmp_path: Path) -> None:
     iou_lost = 100 * (ref["accuracy"]["pixel_iou"] - fast["accuracy"]["pixel_iou"])
     assert cost["pixel_iou_points"] == pytest.approx(iou_lost)
     assert cost["speedup"] == pytest.approx(ref["map_s"] / fast["map_s"])
+    lakes = cost["lakes"]  # the lakes the fast path flips: they make up the whole recall difference
+    assert fast["accuracy"]["found_ge_0.01km2"] == (ref["accuracy"]["found_ge_0.01km2"] - len(lakes["lost"])
+                                                    + len(lakes["gained"]))
+    assert all(lk["reference_covered_pct"] >= 50 > lk["covered_pct"] for lk in lakes["lost"])
+    assert all(lk["reference_covered_pct"] < 50 <= lk["covered_pct"] for lk in lakes["gained"])
     assert set(doc["meets_targets"]) == {"wall_s", "peak_rss_mb", "recall_points"}
     assert doc["map_s"] == fast["map_s"] > 0 and doc["peak_rss_mb"] > 0
     scene_dir = tmp_path / "scenes" / "scene-256-s0-c15"
@@ -170,6 +175,18 @@ def test_bench_scene_tiny(tmp_path: Path) -> None:
     res = runner.invoke(app, ["bench", "scene", "--dem-grid", "srtm", "--cache", str(tmp_path / "scenes"),
                               "--out", str(out)])
     assert res.exit_code == 2 and "--dem-grid 'srtm' is unknown; use scene or glo30" in res.output
+
+
+def test_flipped_lakes_lists_what_a_run_loses_and_gains() -> None:
+    from glofwatch.bench.scene import flipped_lakes
+
+    ref = {1: (0.05, 51.26, True), 2: (0.2, 30.0, False), 3: (1.5, 99.0, True), 4: (0.013381, 50.59, True)}
+    other = {1: (0.05, 43.69, False), 2: (0.2, 50.0, True), 3: (1.5, 98.0, True), 4: (0.013381, 40.43, False)}
+    assert flipped_lakes(ref, other) == {
+        "lost": [{"truth_lake": 1, "area_km2": 0.05, "reference_covered_pct": 51.26, "covered_pct": 43.69},
+                 {"truth_lake": 4, "area_km2": 0.0134, "reference_covered_pct": 50.59, "covered_pct": 40.43}],
+        "gained": [{"truth_lake": 2, "area_km2": 0.2, "reference_covered_pct": 30.0, "covered_pct": 50.0}]}
+    assert flipped_lakes(ref, ref) == {"lost": [], "gained": []}
 
 
 def test_geographic_bench_dem_averages_the_scene_dem_onto_whole_arc_seconds(tmp_path: Path) -> None:
