@@ -132,6 +132,34 @@ def scene_cmd(
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 
 
+@bench_app.command("precision")
+def precision_cmd(
+    model: Path = typer.Option(..., "--model", "-m", help="Run folder (the precisions are built from its model.pt)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for precision.json and precision.md."),
+    seeds: str = typer.Option("0,1,2,3", help="Synthetic tile seeds, comma-separated."),
+    precisions: str = typer.Option("int8,bf16", help="Precisions to compare with fp32, comma-separated "
+                                   "(int8, int8-all, bf16)."),
+    size: int = typer.Option(10980, help="Tile side in pixels (a Sentinel-2 tile: 10980)."),
+    tile: int = typer.Option(512, help="Window side in pixels."),
+    overlap: int = typer.Option(32, help="Window overlap in pixels."),
+    cache: Optional[Path] = typer.Option(None,
+                                         help="Folder for the synthetic tiles (default ~/.cache/glofwatch/bench)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
+    isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map each run in a fresh process."),
+    dem_grid: str = typer.Option("glo30", "--dem-grid", help="The tiles' DEM: glo30 or scene."),
+) -> None:
+    """The lakes each mapping precision loses and gains against fp32, pooled over synthetic tiles."""
+    from glofwatch.bench import parse_ints
+    from glofwatch.bench.precision import bench_precision, precision_markdown
+
+    names = [p.strip() for p in precisions.split(",") if p.strip()]
+    doc = bench_precision(model, out, seeds=parse_ints(seeds, "--seeds"), precisions=names, size=size, tile=tile,
+                          overlap=overlap, cache=cache, threads=threads, isolate=isolate, dem_grid=dem_grid,
+                          progress=_say)
+    typer.echo(precision_markdown(doc))
+    typer.echo(f"\nwrote {out / 'precision.json'} and {out / 'precision.md'}")
+
+
 @bench_app.command("region")
 def region_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for region.json and region.md."),
