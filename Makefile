@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(VENV)/bin/glofwatch bench scene --out runs/bench/scene
 	$(VENV)/bin/glofwatch bench realism --out runs/bench/realism
 	$(VENV)/bin/glofwatch bench trim --model runs/bench/realism/run --out runs/bench/trim
+	$(VENV)/bin/glofwatch bench precision --model runs/bench/realism/run --seeds 0,1 --out runs/bench/precision
 	$(VENV)/bin/glofwatch bench region --tiles 4 --out runs/bench/region
 	$(VENV)/bin/glofwatch bench versus --out runs/bench/versus --seconds 300 --seconds-for real-grouped=600 \
 	  --contenders dlv3p-r50-dice,fast,fast:weights=none
