@@ -19,7 +19,6 @@ from typing import Any
 from glofwatch.errors import ConfigError
 
 DEFAULT_SEEDS = (0, 1, 2, 3)
-DEFAULT_PRECISIONS = ("fp32", "int8", "bf16")
 
 
 def check_precisions(names: Sequence[str]) -> list[str]:
@@ -56,7 +55,7 @@ def bench_precision(
     model: str | Path,
     out_dir: str | Path | None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
-    precisions: Sequence[str] = DEFAULT_PRECISIONS,
+    precisions: Sequence[str] | None = None,
     size: int = 10980,
     tile: int = 512,
     overlap: int = 32,
@@ -73,7 +72,8 @@ def bench_precision(
         model: a run folder (the lower precisions are built from its ``model.pt``).
         out_dir: report folder (None: write nothing).
         seeds: synthetic tile seeds.
-        precisions: precisions to compare with fp32 (fp32 is always mapped, as the reference).
+        precisions: precisions to compare with fp32, which is always mapped, as the reference (default:
+            int8, and bf16 where the CPU computes it natively).
         size, tile, overlap: as ``glofwatch bench scene``.
         cache: folder for the synthetic tiles (default ``<cache_dir()>/bench``).
         threads: CPU threads (default: torch's default).
@@ -94,7 +94,7 @@ def bench_precision(
     from glofwatch.infer.precision import cpu_has_bf16
 
     say = progress or (lambda _msg: None)
-    names = check_precisions(precisions)
+    names = check_precisions(precisions if precisions is not None else ["int8"] + (["bf16"] if cpu_has_bf16() else []))
     if not (Path(model) / "model.pt").is_file():
         raise ConfigError(f"{model}: not a run folder with model.pt; the precisions are built from one")
     if not seeds:
@@ -116,10 +116,10 @@ def bench_precision(
             for name in names:
                 say(f"  mapping in {name}")
                 map_dir = Path(work) / f"s{seed}-{name}"
-                job: dict[str, Any] = {"scene": str(scene), "model": str(model), "backend": "openvino", "device": "cpu",
-                       "tile": tile, "overlap": overlap, "batch_size": 0, "threads": threads,
-                       "out": str(map_dir), "dem": str(dem), "screen": True,
-                       "precision": name}
+                job: dict[str, Any] = {
+                    "scene": str(scene), "model": str(model), "backend": "openvino", "device": "cpu", "tile": tile,
+                    "overlap": overlap, "batch_size": 0, "threads": threads, "out": str(map_dir), "dem": str(dem),
+                    "screen": True, "precision": name}
                 t0 = time.perf_counter()
                 res = run_worker("glofwatch.bench.scene", job) if isolate else map_job(job)
                 acc, lakes[name] = lake_scores(map_dir, truth)
@@ -173,5 +173,5 @@ def precision_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_PRECISIONS", "DEFAULT_SEEDS", "bench_precision", "check_precisions", "pool",
+__all__ = ["DEFAULT_SEEDS", "bench_precision", "check_precisions", "pool",
            "precision_markdown"]

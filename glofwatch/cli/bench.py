@@ -137,8 +137,8 @@ def precision_cmd(
     model: Path = typer.Option(..., "--model", "-m", help="Run folder (the precisions are built from its model.pt)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for precision.json and precision.md."),
     seeds: str = typer.Option("0,1,2,3", help="Synthetic tile seeds, comma-separated."),
-    precisions: str = typer.Option("int8,bf16", help="Precisions to compare with fp32, comma-separated "
-                                   "(int8, int8-all, bf16)."),
+    precisions: Optional[str] = typer.Option(None, help="Precisions to compare with fp32, comma-separated: int8, "
+                                             "int8-all, bf16 (default: int8, and bf16 where the CPU has it)."),
     size: int = typer.Option(10980, help="Tile side in pixels (a Sentinel-2 tile: 10980)."),
     tile: int = typer.Option(512, help="Window side in pixels."),
     overlap: int = typer.Option(32, help="Window overlap in pixels."),
@@ -152,7 +152,7 @@ def precision_cmd(
     from glofwatch.bench import parse_ints
     from glofwatch.bench.precision import bench_precision, precision_markdown
 
-    names = [p.strip() for p in precisions.split(",") if p.strip()]
+    names = [p.strip() for p in precisions.split(",") if p.strip()] if precisions is not None else None
     doc = bench_precision(model, out, seeds=parse_ints(seeds, "--seeds"), precisions=names, size=size, tile=tile,
                           overlap=overlap, cache=cache, threads=threads, isolate=isolate, dem_grid=dem_grid,
                           progress=_say)

@@ -25,7 +25,8 @@ What the lake rule can see is bounded by the validation crops: with 39 lakes (th
 one lost lake is 2.6 points, so the rule allows none; a candidate that flips none there can
 still flip a lake whose fp32 cover sits at the 50 % found rule on a whole scene (on the
 synthetic tile, bf16 and INT8 each lost a lake fp32 found at 51 % cover). ``glofwatch bench
-scene`` lists the lakes a precision loses and gains, with their cover. The record
+scene`` lists the lakes a precision loses and gains, with their cover, and ``glofwatch bench
+precision`` pools them over several tiles. The record
 (``RUN/export/precision.json``) is kept per CPU (its model name and any ``ONEDNN_MAX_CPU_ISA``
 cap: a run folder shared by different nodes holds one record for each) and keyed by the model
 file, so it is made once per trained model and machine kind and redone when the model changes.
