@@ -33,7 +33,7 @@ def machine_info() -> dict[str, Any]:
     import torch
 
     from glofwatch import __version__
-    from glofwatch.runtime import cpu_model
+    from glofwatch.runtime import ISA_CAP_VAR, cpu_model
 
     cpu = cpu_model()
     info: dict[str, Any] = {
@@ -48,7 +48,7 @@ def machine_info() -> dict[str, Any]:
         "torch": torch.__version__,
         "glofwatch": __version__,
         # instruction-set caps that make this CPU run like an older one (README, "An AVX2-only CPU")
-        "isa_caps": {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if os.environ.get(k)},
+        "isa_caps": {k: os.environ[k] for k in (ISA_CAP_VAR, "MKL_ENABLE_INSTRUCTIONS") if os.environ.get(k)},
     }
     for module in ("onnxruntime", "openvino"):
         try:
