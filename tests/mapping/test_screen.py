@@ -325,8 +325,14 @@ def test_not_observed_look_up_equals_isin() -> None:
 
 def test_an_instruction_cap_below_bf16_leaves_bf16_out_and_keys_the_choice(tiny_run: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
     from glofwatch.infer import precision as prec
 
+    # oneDNN reads the cap once per process, at its first kernel: run one uncapped first, so that the uncapped
+    # half of this test can compile bf16 whatever ran before it (alone, the capped half would be the first)
+    first = prec.build_candidate("fp32", tiny_run, threads=1)
+    first.run(torch.zeros(1, first.spec.in_channels, 64, 64))
     monkeypatch.setenv(prec.ISA_CAP_VAR, "avx2")
     assert prec.isa_cap() == "AVX2" and not prec.cpu_has_bf16()
     assert prec.cpu_signature().endswith(", ONEDNN_MAX_CPU_ISA=AVX2")
