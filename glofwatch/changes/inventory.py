@@ -49,6 +49,9 @@ _DATE_COLUMN = re.compile(r"^(date|year|.*[_ ]date|date[_ ].*|(acq|img|image|obs
 _FIRST_YEAR = 1960
 """Years in file names before this (or after next year) are not read as dates (e.g. ``2048px``)."""
 
+UNDATED = dt.date.min
+"""The date of an inventory read with ``undated_ok`` that has none (``date_from`` is ``"none"``)."""
+
 
 @dataclass
 class Inventory:
@@ -88,7 +91,8 @@ class Inventory:
     def summary(self) -> dict:
         """JSON-ready description for ``monitor.json``."""
         return {
-            "path": str(self.path), "date": self.date.isoformat(), "date_from": self.date_from,
+            "path": str(self.path), "date": None if self.date == UNDATED else self.date.isoformat(),
+            "date_from": self.date_from,
             "layer": self.layer, "crs": self.crs, "features": self.n_read, "lakes": len(self.frame),
             "empty_dropped": self.n_empty, "repaired": self.n_repaired, "not_polygon_dropped": self.n_not_polygon,
             "pixel_size_m": self.pixel_size_m, "pixel_size_from": self.pixel_size_from, "notes": list(self.notes),
@@ -155,6 +159,8 @@ def parse_dates_option(text: str | None, count: int) -> list[dt.date] | None:
 def find_inventories(paths: Sequence[str | Path]) -> list[Path]:
     """Expand folders into the ``lakes.gpkg`` files under them (sorted); files stay as they are.
 
+    A file reached twice (given, and again under a folder given) is kept once, where it came first.
+
     Raises:
         InputError: a path does not exist or a folder holds no lake file.
     """
@@ -172,16 +178,24 @@ def find_inventories(paths: Sequence[str | Path]) -> list[Path]:
             raise InputError(f"{p}: not found; give lake inventory files (.gpkg, .shp, .geojson) or map output folders")
     if not found:
         raise InputError("no inventories given; pass two or more lake files of different dates")
-    return found
+    seen: set[Path] = set()
+    unique = []
+    for f in found:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique
 
 
-def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: float | None = None) -> Inventory:
+def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: float | None = None,
+                   undated_ok: bool = False) -> Inventory:
     """Read and clean one inventory (see the module docs).
 
     Args:
         path: a vector file of lake outlines.
         date: its date (overrides any column or name).
         pixel_size_m: pixel size of the image it was mapped from (overrides any raster beside it).
+        undated_ok: an inventory without any date gets :data:`UNDATED` instead of an error.
 
     Returns:
         The :class:`Inventory`.
@@ -216,7 +230,7 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
         geometry=gpd.GeoSeries(geoms[keep], crs=frame.crs), crs=frame.crs,
     )
     notes: list[str] = []
-    when, date_from = _find_date(path, frame, date, notes)
+    when, date_from = _find_date(path, frame, date, notes, undated_ok)
     size, size_from = _find_pixel_size(path, pixel_size_m)
     if size_from == "default":
         notes.append(f"pixel size unknown: assuming {DEFAULT_PIXEL_SIZE_M:g} m (Sentinel-2); set it with --pixel-size")
@@ -298,7 +312,8 @@ def _pick_layer(path: Path) -> str:
     return polygonal[0] if polygonal else names[0]
 
 
-def _find_date(path: Path, frame, given: dt.date | None, notes: list[str]) -> tuple[dt.date, str]:  # noqa: ANN001
+def _find_date(path: Path, frame, given: dt.date | None, notes: list[str],  # noqa: ANN001
+               undated_ok: bool = False) -> tuple[dt.date, str]:
     if given is not None:
         return given, "--dates"
     for col in frame.columns:
@@ -320,6 +335,8 @@ def _find_date(path: Path, frame, given: dt.date | None, notes: list[str]) -> tu
         found = [d for d in dates_in_text(text) if _FIRST_YEAR <= d.year <= last_year]
         if found:
             return found[0], source
+    if undated_ok:
+        return UNDATED, "none"
     raise InputError(f"{path}: no date found (no date column, no YYYY-MM-DD in its name or folder); "
                      "pass --dates D1,D2,... with one date per inventory")
 

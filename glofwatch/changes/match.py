@@ -190,7 +190,8 @@ def merge_same_date(frame, min_overlap: float = DEFAULT_MIN_OVERLAP):  # noqa: A
 
     Args:
         frame: GeoDataFrame of observations (projected CRS) with ``date_index``,
-            ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``.
+            ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``; an integer column
+            ``outlines``, when there is one, is summed over the outlines merged.
         min_overlap: see :func:`overlap_pairs`.
 
     Returns:
@@ -230,6 +231,8 @@ def merge_same_date(frame, min_overlap: float = DEFAULT_MIN_OVERLAP):  # noqa: A
         row["geometry"] = shapely.unary_union(geoms[members])
         row["source"] = ";".join(sorted(set(frame["source"].to_numpy()[members])))
         row["mean_prob"] = float(np.average(prob[ok], weights=area[members][ok])) if ok.any() else np.nan
+        if "outlines" in frame.columns:
+            row["outlines"] = int(frame["outlines"].to_numpy()[members].sum())
         merged_rows.append(row)
     merged = gpd.GeoDataFrame(merged_rows, geometry="geometry", crs=frame.crs)
     out = gpd.GeoDataFrame(pd.concat([single, merged[single.columns]], ignore_index=True), geometry="geometry",

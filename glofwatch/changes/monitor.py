@@ -71,7 +71,8 @@ class MonitorResult:
 
 
 def load_observations(
-    paths: Sequence[str | Path], dates: list[dt.date] | None = None, pixel_size_m: float | None = None
+    paths: Sequence[str | Path], dates: list[dt.date] | None = None, pixel_size_m: float | None = None,
+    undated_ok: bool = False,
 ) -> Loaded:
     """Read inventories into one table of observations in an equal-area CRS.
 
@@ -79,6 +80,8 @@ def load_observations(
         paths: inventory files, or folders holding ``lakes.gpkg`` files.
         dates: one date per file (after folders are expanded), overriding columns and names.
         pixel_size_m: pixel size of every inventory, overriding rasters found beside them.
+        undated_ok: inventories without a date are read as of
+            :data:`~glofwatch.changes.inventory.UNDATED` instead of refused.
 
     Returns:
         The :class:`Loaded` observations.
@@ -90,7 +93,8 @@ def load_observations(
     if dates is not None and len(dates) != len(files):
         raise InputError(f"--dates gives {len(dates)} date(s) but there are {len(files)} inventories "
                          f"({', '.join(map(str, files))}); give one date per inventory, in order")
-    inventories = [read_inventory(f, None if dates is None else dates[i], pixel_size_m) for i, f in enumerate(files)]
+    inventories = [read_inventory(f, None if dates is None else dates[i], pixel_size_m, undated_ok)
+                   for i, f in enumerate(files)]
     crs = equal_area_crs(inventories)
     order = sorted({inv.date for inv in inventories})
     index = {d: i for i, d in enumerate(order)}

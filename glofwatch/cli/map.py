@@ -194,33 +194,57 @@ def _print_results(results: list, out: Path) -> None:  # noqa: ANN001
 
 
 def inventory_cmd(
-    paths: list[Path] = typer.Argument(..., help="lakes.gpkg files or folders written by `glofwatch map`."),
+    paths: list[Path] = typer.Argument(..., help="lakes.gpkg files or folders written by `glofwatch map` (a region's "
+                                       "tiles), or other lake inventory files (any CRS)."),
+    group: str = typer.Option("date", "--group", help="date: one inventory per date (lakes of different dates never "
+                              "merge; files without a date are 'undated'); all: one inventory of every file, e.g. "
+                              "the clearest date of each tile in a season."),
+    dates: Optional[str] = typer.Option(None, "--dates", help="One date per lake file, in order: D1,D2,... (default: "
+                                        "a date column, else YYYY-MM-DD in the file or folder name)."),
+    min_overlap: float = typer.Option(0.1, "--min-overlap", help="Outlines from two files are one lake when they "
+                                      "share more than this share of the smaller one."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the summary to a .csv or .json file."),
+    lakes_out: Optional[Path] = typer.Option(None, "--lakes", help="Write the lakes, each once, to a .gpkg or "
+                                             ".geojson file (EPSG:4326)."),
 ) -> None:
-    """Count lakes and sum their area by size class (km2: <0.01, 0.01-0.05, 0.05-0.1, 0.1-0.5, 0.5-1, >1)."""
+    """Count lakes and sum their area by size class (km2: <0.01, 0.01-0.05, 0.05-0.1, 0.1-0.5, 0.5-1, >1),
+    each lake once where map tiles overlap."""
     from rich.console import Console
     from rich.table import Table
 
-    from glofwatch.lakes.inventory import (
-        load_inventory,
-        summarize_inventory,
-        write_inventory,
-    )
+    from glofwatch.changes.inventory import find_inventories, parse_dates_option
+    from glofwatch.changes.regional import check_group, regional_inventory
+    from glofwatch.lakes.inventory import check_inventory_path, summarize_inventory, write_inventory
+    from glofwatch.lakes.vectorize import check_lake_path, write_lakes
 
-    lakes = load_inventory(list(paths))
-    rows = summarize_inventory(lakes)
-    scenes = sorted(set(lakes["scene"]))
-    table = Table(title=f"Lake inventory: {len(lakes)} lakes in {len(scenes)} scene(s)")
-    for col in ("size class km2", "lakes", "area km2", "% lakes", "% area"):
-        table.add_column(col, justify="left" if col.startswith("size") else "right")
-    for r in rows:
-        style = "bold" if r["size_class"] == "total" else None
-        table.add_row(r["size_class"], str(r["lakes"]), f"{r['area_km2']:.4f}", f"{r['lakes_pct']:.1f}",
-                      f"{r['area_pct']:.1f}", style=style)
-    Console().print(table)
+    check_group(group)
     if out is not None:
-        write_inventory(rows, out, scenes)
-        Console(stderr=True).print(f"wrote {out}")
+        check_inventory_path(out)
+    if lakes_out is not None:
+        check_lake_path(lakes_out)
+    files = find_inventories(list(paths))
+    region = regional_inventory(files, group, parse_dates_option(dates, len(files)), min_overlap)
+    rows: list[dict] = []
+    for g in region.groups:
+        part = summarize_inventory({"area_km2": region.areas(g.name)})
+        rows.extend({"inventory": g.name, **r} for r in part)
+        folded = f"; {g.folded} outline(s) from overlapping tiles folded into another" if g.folded else ""
+        table = Table(title=f"Lake inventory {g.name}: {g.lakes} lakes from {len(g.scenes)} scene(s){folded}")
+        for col in ("size class km2", "lakes", "area km2", "% lakes", "% area"):
+            table.add_column(col, justify="left" if col.startswith("size") else "right")
+        for r in part:
+            style = "bold" if r["size_class"] == "total" else None
+            table.add_row(r["size_class"], str(r["lakes"]), f"{r['area_km2']:.4f}", f"{r['lakes_pct']:.1f}",
+                          f"{r['area_pct']:.1f}", style=style)
+        Console().print(table)
+    err = Console(stderr=True)
+    if out is not None:
+        write_inventory(rows, out, {"group_by": region.group_by, "min_overlap": min_overlap,
+                                    "groups": [g.summary() for g in region.groups], "inputs": region.inputs})
+        err.print(f"wrote {out}", soft_wrap=True, highlight=False)
+    if lakes_out is not None:
+        write_lakes(region.lakes, lakes_out)
+        err.print(f"wrote {lakes_out}", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,10 @@
-"""Lake inventories: counts and total area by size class, over one or many lake files.
+"""Lake inventories: counts and total area by size class.
 
 Size classes follow the usual glacial-lake inventory bins (km2):
 ``<0.01``, ``0.01-0.05``, ``0.05-0.1``, ``0.1-0.5``, ``0.5-1``, ``>1``; a lake
 belongs to the class whose lower edge it reaches (0.05 km2 is in ``0.05-0.1``).
+The lakes of a region, each counted once where map tiles overlap, come from
+:func:`glofwatch.changes.regional.regional_inventory`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ SIZE_EDGES_KM2: tuple[float, ...] = (0.01, 0.05, 0.1, 0.5, 1.0)
 SIZE_CLASSES: tuple[str, ...] = ("<0.01", "0.01-0.05", "0.05-0.1", "0.1-0.5", "0.5-1", ">1")
 """Size class labels, smallest first."""
 
-LAKE_FILE_NAMES = ("lakes.gpkg",)
-
 
 def size_class(area_km2: np.ndarray) -> np.ndarray:
     """Index into :data:`SIZE_CLASSES` for each area (km2).
@@ -32,58 +32,11 @@ def size_class(area_km2: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.asarray(SIZE_EDGES_KM2), np.asarray(area_km2, dtype=float), side="right")
 
 
-def find_lake_files(paths: list[str | Path]) -> list[Path]:
-    """Lake files named by ``paths``: files as they are, folders searched for ``lakes.gpkg``.
-
-    Raises:
-        InputError: a path does not exist, or nothing is found.
-    """
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_file():
-            found.append(p)
-        elif p.is_dir():
-            found.extend(sorted(q for name in LAKE_FILE_NAMES for q in p.rglob(name)))
-        else:
-            raise InputError(f"{p}: not found; give lakes.gpkg files or folders written by `glofwatch map`")
-    if not found:
-        raise InputError(
-            f"no lakes.gpkg under {', '.join(map(str, paths))}; map scenes first with `glofwatch map SCENE --out DIR`"
-        )
-    return found
-
-
-def scene_label(path: Path) -> str:
-    """Name of the scene a lake file belongs to (its folder for ``lakes.gpkg``, else the file stem)."""
-    return path.parent.name if path.name in LAKE_FILE_NAMES else path.stem
-
-
-def load_inventory(paths: list[str | Path]):  # noqa: ANN201 - pandas DataFrame
-    """All lakes of the files under ``paths`` as one table (``scene``, ``lake_id``, ``area_km2``, ``size_class``)."""
-    import pandas as pd
-
-    from glofwatch.lakes.vectorize import read_lakes
-
-    frames = []
-    for f in find_lake_files(paths):
-        lakes = read_lakes(f)
-        if "area_km2" not in lakes.columns:
-            raise InputError(f"{f}: no area_km2 column; is this a lake file written by `glofwatch map`?")
-        frames.append(pd.DataFrame({
-            "scene": scene_label(f),
-            "lake_id": lakes["lake_id"].to_numpy() if "lake_id" in lakes.columns else np.arange(1, len(lakes) + 1),
-            "area_km2": lakes["area_km2"].to_numpy(dtype=float),
-        }))
-    table = pd.concat(frames, ignore_index=True)
-    table["size_class"] = [SIZE_CLASSES[i] for i in size_class(table["area_km2"].to_numpy())]
-    return table
-
-
 def summarize_inventory(lakes) -> list[dict]:  # noqa: ANN001 - DataFrame with area_km2
     """Counts and total area per size class, plus a ``total`` row.
 
     Args:
-        lakes: a table with an ``area_km2`` column (e.g. from :func:`load_inventory`).
+        lakes: a table with an ``area_km2`` column.
 
     Returns:
         One dict per class then the total: ``size_class``, ``lakes``, ``area_km2``,
@@ -104,20 +57,27 @@ def summarize_inventory(lakes) -> list[dict]:  # noqa: ANN001 - DataFrame with a
     return rows
 
 
-def write_inventory(rows: list[dict], path: str | Path, scenes: list[str] | None = None) -> Path:
-    """Write summary rows to ``.csv`` or ``.json`` atomically."""
+INVENTORY_SUFFIXES = (".csv", ".json")
+
+
+def check_inventory_path(path: str | Path) -> Path:
+    """``path`` when its suffix is one :func:`write_inventory` writes, else an InputError (before any work)."""
+    path = Path(path)
+    if path.suffix.lower() not in INVENTORY_SUFFIXES:
+        raise InputError(f"{path}: unknown inventory file type '{path.suffix.lower()}'; use .csv or .json")
+    return path
+
+
+def write_inventory(rows: list[dict], path: str | Path, extra: dict | None = None) -> Path:
+    """Write summary rows to ``.csv`` (one line per row) or ``.json`` (``extra`` beside ``classes``) atomically."""
     from glofwatch.io.atomic import write_json_atomic, write_text_atomic
 
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return write_json_atomic(path, {"size_edges_km2": list(SIZE_EDGES_KM2), "scenes": scenes or [],
-                                        "classes": rows})
-    if suffix == ".csv":
-        keys = list(rows[0])
-        lines = [",".join(keys)] + [",".join(_fmt(r[k]) for k in keys) for r in rows]
-        return write_text_atomic(path, "\n".join(lines) + "\n")
-    raise InputError(f"{path}: unknown inventory file type '{suffix}'; use .csv or .json")
+    path = check_inventory_path(path)
+    if path.suffix.lower() == ".json":
+        return write_json_atomic(path, {"size_edges_km2": list(SIZE_EDGES_KM2), **(extra or {}), "classes": rows})
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [",".join(_fmt(r[k]) for k in keys) for r in rows]
+    return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def _fmt(value: object) -> str:

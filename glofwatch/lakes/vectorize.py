@@ -341,6 +341,18 @@ def vectorize_raster(
         return vectorize_mask(mask, grid, rows, min_area_m2, date, ring_px)
 
 
+LAKE_SUFFIXES = (".gpkg", ".geojson", ".json")
+"""The lake file types :func:`write_lakes` writes."""
+
+
+def check_lake_path(path: str | Path) -> Path:
+    """``path`` when its suffix is one :func:`write_lakes` writes, else an InputError (before any work)."""
+    path = Path(path)
+    if path.suffix.lower() not in LAKE_SUFFIXES:
+        raise InputError(f"{path}: unknown lake file type '{path.suffix.lower()}'; use .gpkg or .geojson")
+    return path
+
+
 def write_lakes(lakes, path: str | Path) -> Path:  # noqa: ANN001 - GeoDataFrame
     """Write a lake table atomically: ``.gpkg`` in its own CRS (layer ``lakes``), ``.geojson`` in EPSG:4326.
 
@@ -353,14 +365,11 @@ def write_lakes(lakes, path: str | Path) -> Path:  # noqa: ANN001 - GeoDataFrame
     """
     from glofwatch.io.atomic import atomic_path
 
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".gpkg":
+    path = check_lake_path(path)
+    if path.suffix.lower() == ".gpkg":
         frame, kw = lakes, {"driver": "GPKG", "layer": "lakes"}
-    elif suffix in (".geojson", ".json"):
-        frame, kw = (lakes.to_crs("EPSG:4326") if lakes.crs is not None else lakes), {"driver": "GeoJSON"}
     else:
-        raise InputError(f"{path}: unknown lake file type '{suffix}'; use .gpkg or .geojson")
+        frame, kw = (lakes.to_crs("EPSG:4326") if lakes.crs is not None else lakes), {"driver": "GeoJSON"}
     with atomic_path(path) as tmp:
         tmp.unlink()  # GDAL drivers refuse to write into the empty placeholder
         frame.to_file(tmp, engine="pyogrio", **kw)

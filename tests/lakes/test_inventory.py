@@ -12,15 +12,18 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from glofwatch.cli.app import app
-from glofwatch.errors import InputError
 from glofwatch.lakes.inventory import SIZE_CLASSES, size_class, summarize_inventory
 
+K0 = 0.9996
+"""UTM scale on the central meridian: a square of side s m there has a geodesic area of (s / K0)^2."""
 
-def lake_file(path: Path, areas_km2: list[float]) -> Path:
-    """A lakes.gpkg with one square per area (areas given directly in area_km2)."""
-    geoms = [box(0, 0, (a * 1e6) ** 0.5, (a * 1e6) ** 0.5) for a in areas_km2]
-    frame = gpd.GeoDataFrame({"lake_id": np.arange(1, len(areas_km2) + 1), "area_km2": areas_km2},
-                             geometry=geoms, crs="EPSG:32645")
+
+def lake_file(path: Path, areas_km2: list[float], date: str | None = None) -> Path:
+    """A lakes.gpkg on UTM 45N with one square of each planar area, 2 km apart along the central meridian."""
+    geoms = [box(500000, 3100000 + 2000 * i, 500000 + (a * 1e6) ** 0.5, 3100000 + 2000 * i + (a * 1e6) ** 0.5)
+             for i, a in enumerate(areas_km2)]
+    frame = gpd.GeoDataFrame({"lake_id": np.arange(1, len(areas_km2) + 1), "area_km2": areas_km2,
+                              "date": [date] * len(areas_km2)}, geometry=geoms, crs="EPSG:32645")
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_file(path, driver="GPKG", layer="lakes")
     return path
@@ -47,34 +50,39 @@ def test_summary_counts_and_areas() -> None:
 
 def test_inventory_cli_over_map_folders(tmp_path: Path) -> None:
     lake_file(tmp_path / "out" / "sceneA" / "lakes.gpkg", [0.005, 0.02, 0.7])
-    lake_file(tmp_path / "out" / "sceneB" / "lakes.gpkg", [0.2, 3.0])
+    lake_file(tmp_path / "out" / "sceneB" / "lakes.gpkg", [0.2, 3.0], date="2026-10-01")
     res = CliRunner().invoke(app, ["inventory", str(tmp_path / "out"), "--out", str(tmp_path / "inv.json")])
     assert res.exit_code == 0, res.output
-    assert "5 lakes in 2 scene(s)" in res.output
+    text = " ".join(res.output.split())
+    assert "Lake inventory 2026-10-01: 2 lakes from 1 scene(s)" in text
+    assert "Lake inventory undated: 3 lakes from 1 scene(s)" in text and "folded" not in text
     doc = json.loads((tmp_path / "inv.json").read_text())
-    assert doc["scenes"] == ["sceneA", "sceneB"]
-    by = {r["size_class"]: r for r in doc["classes"]}
-    assert [by[c]["lakes"] for c in SIZE_CLASSES] == [1, 1, 0, 1, 1, 1]
-    assert by["total"]["area_km2"] == pytest.approx(3.925)
+    assert doc["groups"][0]["scenes"] == ["sceneB"] and doc["groups"][1]["scenes"] == ["sceneA"]
+    by = {(r["inventory"], r["size_class"]): r for r in doc["classes"]}
+    assert [by["undated", c]["lakes"] for c in SIZE_CLASSES] == [1, 1, 0, 0, 1, 0]
+    assert [by["2026-10-01", c]["lakes"] for c in SIZE_CLASSES] == [0, 0, 0, 1, 0, 1]
+    # areas are measured from the outlines (the area_km2 column is not read): planar / K0^2
+    assert by["undated", "total"]["area_km2"] == pytest.approx(0.725 / K0**2, rel=1e-6)
+    assert by["2026-10-01", "total"]["area_km2"] == pytest.approx(3.2 / K0**2, rel=1e-6)
 
     res = CliRunner().invoke(app, ["inventory", str(tmp_path / "out" / "sceneB" / "lakes.gpkg"), "--out",
                                    str(tmp_path / "inv.csv")])
     assert res.exit_code == 0, res.output
     lines = (tmp_path / "inv.csv").read_text().splitlines()
-    assert lines[0] == "size_class,lakes,area_km2,lakes_pct,area_pct"
-    assert lines[4] == "0.1-0.5,1,0.2,50,6.25"
-    assert lines[-1] == "total,2,3.2,100,100"
+    assert lines[0] == "inventory,size_class,lakes,area_km2,lakes_pct,area_pct"
+    assert lines[4] == f"2026-10-01,0.1-0.5,1,{0.2 / K0**2:.6g},50,6.25"
+    assert lines[-1] == f"2026-10-01,total,2,{3.2 / K0**2:.6g},100,100"
 
 
 def test_inventory_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     res = CliRunner().invoke(app, ["inventory", str(tmp_path / "empty")])
     assert res.exit_code == 2
-    assert "no lakes.gpkg under" in res.output and "glofwatch map SCENE --out DIR" in res.output
+    assert "folder holds no lakes.gpkg" in res.output
     lake_file(tmp_path / "a" / "lakes.gpkg", [0.1])
     res = CliRunner().invoke(app, ["inventory", str(tmp_path / "a"), "--out", str(tmp_path / "inv.xlsx")])
     assert res.exit_code == 2 and "unknown inventory file type '.xlsx'; use .csv or .json" in res.output
-    from glofwatch.lakes.inventory import find_lake_files
-
-    with pytest.raises(InputError, match=r"missing: not found; give lakes\.gpkg files"):
-        find_lake_files([tmp_path / "missing"])
+    res = CliRunner().invoke(app, ["inventory", str(tmp_path / "a"), "--lakes", str(tmp_path / "lakes.shp")])
+    assert res.exit_code == 2 and "unknown lake file type '.shp'; use .gpkg or .geojson" in res.output
+    res = CliRunner().invoke(app, ["inventory", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "missing: not found" in res.output
