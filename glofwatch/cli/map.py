@@ -191,6 +191,9 @@ def _print_results(results: list, out: Path) -> None:  # noqa: ANN001
         table.add_row(r.name, r.status, str(s.get("n_lakes", "")), f"{s['lake_area_km2']:.4f}" if s else "",
                       f"{s['seconds']:.1f}" if s else "", r.message)
     Console().print(table)
+    if sum(1 for r in results if r.summary) > 1:  # tiles of a region overlap: their lake counts do not add up
+        Console(stderr=True).print(f"`glofwatch inventory {out}` counts each lake once where these scenes overlap "
+                                   "(one inventory per date)", soft_wrap=True, highlight=False, markup=False)
 
 
 def inventory_cmd(

@@ -72,6 +72,21 @@ def test_overlapping_tiles_count_each_lake_once(tmp_path: Path) -> None:
     assert [g.summary()["outlines"] for g in again.groups] == [6] and len(again.lakes) == 4
 
 
+def test_a_tile_without_lakes_is_still_a_scene_of_its_inventory(tmp_path: Path) -> None:
+    from glofwatch.lakes.vectorize import empty_lakes
+
+    map_tiles(tmp_path / "out")
+    # no lake, so no date column value: the date comes from the folder name, as for a real product's folder
+    empty = write_lakes(empty_lakes(UTM), tmp_path / "out" / "C_20261001" / "lakes.gpkg")
+    region = regional_inventory([tmp_path / "out"])
+    assert [g.summary() for g in region.groups] == [{"inventory": "2026-10-01", "scenes": ["A", "B", "C_20261001"],
+                                                     "outlines": 6, "lakes": 4, "folded": 2}]
+    nothing = regional_inventory([write_lakes(empty_lakes(UTM), tmp_path / "D" / "lakes.gpkg")])
+    assert len(nothing.lakes) == 0 and list(nothing.lakes.columns) == [*LAKE_COLUMNS, "geometry"]
+    assert [(g.name, g.outlines, g.lakes) for g in nothing.groups] == [("undated", 0, 0)]
+    assert regional_inventory([empty]).groups[0].name == "2026-10-01"
+
+
 def test_tiles_in_two_utm_zones_still_fold(tmp_path: Path) -> None:
     lake = square(300.0, 500000.0, 3100000.0)
     east = write_inventory(tmp_path / "east_2026-10-01.gpkg", [lake, square(200.0, 503000.0, 3100000.0)], crs=UTM)

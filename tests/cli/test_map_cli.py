@@ -86,6 +86,7 @@ def test_cli_maps_one_scene_then_skips_it(tiny_run: Path, scenes: dict[str, Path
             "--overlap", "16", "--device", "cpu", "--no-progress"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+    assert "counts each lake once" not in res.output  # one scene: nothing to overlap
     out = tmp_path / "scene"  # scene.tif -> OUT/scene/
     assert is_complete(out)
     with rasterio.open(scenes["alpha"]) as src, rasterio.open(out / "mask.tif") as dst:
@@ -112,6 +113,8 @@ def test_cli_many_scenes_on_dask_reports_the_bad_one(tiny_run: Path, scenes: dic
     assert res.exit_code == 2, res.output  # every failure was bad input: exit 2, the good scenes still mapped
     assert "nocrs.tif: raster has no CRS; assign one first" in res.output
     assert "1 of 3 scene(s) failed" in res.output
+    # two scenes mapped: their lake counts may overlap, and the table says where to count each lake once
+    assert f"`glofwatch inventory {tmp_path}` counts each lake once where these scenes overlap" in res.output
     assert is_complete(tmp_path / "scene") and is_complete(tmp_path / "beta")
     assert not (tmp_path / "nocrs" / "summary.json").exists()
     beta = json.loads((tmp_path / "beta" / "summary.json").read_text())
