@@ -64,7 +64,8 @@ class Inventory:
         layer: the layer read.
         crs: the input CRS (as ``authority:code`` when it has one, else WKT).
         frame: GeoDataFrame in the input CRS with ``geometry`` (2D polygons),
-            ``mean_prob`` (NaN without one) and ``source_row`` (0-based row in the file).
+            ``mean_prob`` and ``unobserved_fraction`` (NaN without them; see
+            :mod:`glofwatch.lakes.vectorize`) and ``source_row`` (0-based row in the file).
         n_read: features in the layer.
         n_empty: empty or missing geometries dropped.
         n_repaired: invalid geometries repaired.
@@ -223,10 +224,13 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
     if len(frame) and not keep.any():
         raise InputError(f"{path}: no usable lake polygons ({n_empty} empty, {n_not_polygon} points/lines); "
                          "give a file of lake outlines")
-    prob = (pd.to_numeric(frame["mean_prob"], errors="coerce").to_numpy(dtype=float)
-            if "mean_prob" in frame.columns else np.full(len(frame), np.nan))
+    def numbers(column: str) -> np.ndarray:
+        return (pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+                if column in frame.columns else np.full(len(frame), np.nan))
+
     clean = gpd.GeoDataFrame(
-        {"mean_prob": prob[keep], "source_row": np.flatnonzero(keep).astype(np.int64)},
+        {"mean_prob": numbers("mean_prob")[keep], "unobserved_fraction": numbers("unobserved_fraction")[keep],
+         "source_row": np.flatnonzero(keep).astype(np.int64)},
         geometry=gpd.GeoSeries(geoms[keep], crs=frame.crs), crs=frame.crs,
     )
     notes: list[str] = []

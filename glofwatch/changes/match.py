@@ -190,8 +190,10 @@ def merge_same_date(frame, min_overlap: float = DEFAULT_MIN_OVERLAP):  # noqa: A
 
     Args:
         frame: GeoDataFrame of observations (projected CRS) with ``date_index``,
-            ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``; an integer column
-            ``outlines``, when there is one, is summed over the outlines merged.
+            ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``. When there are
+            such columns, ``outlines`` is summed over the outlines merged and
+            ``unobserved_fraction`` is their least (the union holds its best-seen outline; NaN
+            only when all are NaN).
         min_overlap: see :func:`overlap_pairs`.
 
     Returns:
@@ -233,6 +235,9 @@ def merge_same_date(frame, min_overlap: float = DEFAULT_MIN_OVERLAP):  # noqa: A
         row["mean_prob"] = float(np.average(prob[ok], weights=area[members][ok])) if ok.any() else np.nan
         if "outlines" in frame.columns:
             row["outlines"] = int(frame["outlines"].to_numpy()[members].sum())
+        if "unobserved_fraction" in frame.columns:
+            hidden = frame["unobserved_fraction"].to_numpy(dtype=float)[members]
+            row["unobserved_fraction"] = float(np.nanmin(hidden)) if np.isfinite(hidden).any() else np.nan
         merged_rows.append(row)
     merged = gpd.GeoDataFrame(merged_rows, geometry="geometry", crs=frame.crs)
     out = gpd.GeoDataFrame(pd.concat([single, merged[single.columns]], ignore_index=True), geometry="geometry",

@@ -41,7 +41,7 @@ class Loaded:
 
     Attributes:
         frame: GeoDataFrame in ``area_crs`` with ``date``, ``date_index``, ``source``,
-            ``source_row``, ``mean_prob``, ``pixel_size_m`` and ``geometry``.
+            ``source_row``, ``mean_prob``, ``unobserved_fraction``, ``pixel_size_m`` and ``geometry``.
         inventories: what was read from each input.
         area_crs: the equal-area CRS (pyproj CRS).
         dates: every date in order (ISO text; ``date_index`` counts in it).
@@ -107,6 +107,7 @@ def load_observations(
             "source": pd.Series([str(inv.path)] * len(part), dtype="string"),
             "source_row": part["source_row"].to_numpy(dtype=np.int64),
             "mean_prob": part["mean_prob"].to_numpy(dtype=float),
+            "unobserved_fraction": part["unobserved_fraction"].to_numpy(dtype=float),
             "pixel_size_m": np.full(len(part), inv.pixel_size_m),
         }, geometry=part.geometry.to_numpy(), crs=crs))  # fmt: skip
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)

@@ -11,7 +11,10 @@ the outlines that share more than ``min_overlap`` of the smaller one
 (:func:`~glofwatch.changes.match.merge_same_date`). Each lake is then counted once, at its
 largest extent over the tiles that see it, so a lake cut by one tile's edge is whole again
 from the tile that holds it. Two lakes of one file never overlap, so only outlines from
-different files are merged. Areas and perimeters are measured again on the WGS84
+different files are merged. A merged lake's ``unobserved_fraction`` (the share of ground around
+it that no tile saw: cloud, nodata or a scene's edge, :mod:`glofwatch.lakes.vectorize`) is that
+of its best-seen outline: a lake cut by one tile's edge and whole in the next reads as seen all
+round. Areas and perimeters are measured again on the WGS84
 ellipsoid (:func:`~glofwatch.lakes.vectorize.geodesic_area_perimeter`), as ``glofwatch map``
 measures them: a lake outside any overlap keeps its area.
 
@@ -58,7 +61,7 @@ ALL_GROUP = "all"
 """The one group of ``group="all"``."""
 
 LAKE_COLUMNS = ("lake_id", "inventory", "date", "area_km2", "perimeter_m", "centroid_lon", "centroid_lat", "mean_prob",
-                "outlines", "scenes")
+                "unobserved_fraction", "outlines", "scenes")
 """Columns of :attr:`RegionalInventory.lakes` (plus ``geometry``, EPSG:4326)."""
 
 OUTPUT_CRS = "EPSG:4326"
@@ -73,12 +76,15 @@ class Group:
         scenes: the scenes of its files, in order.
         outlines: outlines read from its files.
         lakes: lakes once the overlapping outlines are merged.
+        partly_unobserved: lakes whose best-seen outline has unobserved ground around it (cloud,
+            nodata, a scene's edge: ``unobserved_fraction`` above 0), so their outline may be cut.
     """
 
     name: str
     scenes: list[str]
     outlines: int
     lakes: int
+    partly_unobserved: int = 0
 
     @property
     def folded(self) -> int:
@@ -88,7 +94,7 @@ class Group:
     def summary(self) -> dict[str, Any]:
         """JSON-ready description."""
         return {"inventory": self.name, "scenes": list(self.scenes), "outlines": self.outlines, "lakes": self.lakes,
-                "folded": self.folded}
+                "folded": self.folded, "partly_unobserved": self.partly_unobserved}
 
 
 @dataclass
@@ -170,7 +176,7 @@ def regional_inventory(
     frame = loaded.frame
     frame = frame.assign(date_index=np.array([position[d] for d in frame["date"].astype(str)], dtype=np.int64))
     frame = frame.assign(outlines=np.ones(len(frame), np.int64))
-    merged, _ = merge_same_date(frame[[*INPUT_COLUMNS, "outlines", "geometry"]], min_overlap)
+    merged, _ = merge_same_date(frame[[*INPUT_COLUMNS, "unobserved_fraction", "outlines", "geometry"]], min_overlap)
     merged = merged.sort_values(["date_index", "source", "source_row"], kind="stable").reset_index(drop=True)
 
     geoms = merged.geometry.to_numpy()
@@ -194,6 +200,7 @@ def regional_inventory(
         "centroid_lon": np.asarray(lon, dtype=float),
         "centroid_lat": np.asarray(lat, dtype=float),
         "mean_prob": merged["mean_prob"].to_numpy(dtype=float),
+        "unobserved_fraction": merged["unobserved_fraction"].to_numpy(dtype=float),
         "outlines": merged["outlines"].to_numpy(dtype=np.int64),
         "scenes": pd.Series(scenes_of, dtype="string"),
     }, geometry=gpd.GeoSeries(geoms, crs=loaded.area_crs).to_crs(OUTPUT_CRS).to_numpy(), crs=OUTPUT_CRS)  # fmt: skip
@@ -201,8 +208,11 @@ def regional_inventory(
     read_index = frame["date_index"].to_numpy(dtype=np.int64)
     file_group = [position[inv.date.isoformat()] for inv in loaded.inventories]
     labels = [scene_label(inv.path) for inv in loaded.inventories]
+    with np.errstate(invalid="ignore"):
+        hidden = lakes["unobserved_fraction"].to_numpy(dtype=float) > 0  # NaN (unknown) is not counted
     groups = [Group(name, [lab for lab, g in zip(labels, file_group, strict=True) if g == i],
-                    int(np.count_nonzero(read_index == i)), int(np.count_nonzero(index == i)))
+                    int(np.count_nonzero(read_index == i)), int(np.count_nonzero(index == i)),
+                    int(np.count_nonzero(hidden & (index == i))))
               for i, name in enumerate(names)]
     return RegionalInventory(lakes=lakes, groups=groups, group_by=group,
                              inputs=[{k: v for k, v in inv.summary().items() if not k.startswith("pixel_size")}

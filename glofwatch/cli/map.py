@@ -232,7 +232,9 @@ def inventory_cmd(
         part = summarize_inventory({"area_km2": region.areas(g.name)})
         rows.extend({"inventory": g.name, **r} for r in part)
         folded = f"; {g.folded} outline(s) from overlapping tiles folded into another" if g.folded else ""
-        table = Table(title=f"Lake inventory {g.name}: {g.lakes} lakes from {len(g.scenes)} scene(s){folded}")
+        hidden = (f"; {g.partly_unobserved} partly unobserved (cloud, nodata or a scene edge beside them: their "
+                  "outlines may be cut)" if g.partly_unobserved else "")
+        table = Table(title=f"Lake inventory {g.name}: {g.lakes} lakes from {len(g.scenes)} scene(s){folded}{hidden}")
         for col in ("size class km2", "lakes", "area km2", "% lakes", "% area"):
             table.add_column(col, justify="left" if col.startswith("size") else "right")
         for r in part:

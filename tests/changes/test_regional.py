@@ -29,6 +29,7 @@ def scene_mask() -> np.ndarray:
     mask = np.zeros(GRID.shape, np.uint8)
     mask[5:15, 5:15] = 1  # A only: 100 px
     mask[40:52, 80:95] = 1  # B only: 180 px
+    mask[37:40, 80:95] = 2  # SCL cloud along its north shore
     mask[20:30, 44:52] = 1  # in both tiles: 80 px
     mask[35:45, 50:70] = 1  # cut at column 60 by A's edge (100 px in A), whole in B: 200 px
     return mask
@@ -62,11 +63,17 @@ def test_overlapping_tiles_count_each_lake_once(tmp_path: Path) -> None:
                                atol=1e-9)
     # 80, 100, 180 and 200 px: the overlap lake and the cut lake come from both tiles
     assert lakes["outlines"].tolist() == [2, 1, 1, 2]
+    # the cut lake reads as partly unobserved in tile A (A's edge is beside it) but is whole in B: the merged
+    # lake takes B's outline and its fraction, as in the whole scene; the lake beside the cloud keeps its own
+    in_a = read_lakes(a)
+    assert (in_a["unobserved_fraction"] > 0).sum() == 1 and whole["unobserved_fraction"].iloc[3] == 0
+    np.testing.assert_allclose(lakes["unobserved_fraction"], whole["unobserved_fraction"], rtol=1e-12)
+    assert lakes["unobserved_fraction"].tolist()[2] > 0 and (lakes["unobserved_fraction"] > 0).sum() == 1
     assert lakes["scenes"].tolist() == ["A;B", "A", "B", "A;B"]
     assert set(lakes["inventory"]) == {"2026-10-01"} and set(lakes["date"]) == {"2026-10-01"}
     (only,) = region.groups
     assert only.summary() == {"inventory": "2026-10-01", "scenes": ["A", "B"], "outlines": 6, "lakes": 4,
-                              "folded": 2}
+                              "folded": 2, "partly_unobserved": 1}
     assert region.lakes["lake_id"].tolist() == [1, 2, 3, 4]
     again = regional_inventory([a, tmp_path / "out"])  # tile A given twice: read once
     assert [g.summary()["outlines"] for g in again.groups] == [6] and len(again.lakes) == 4
@@ -80,7 +87,7 @@ def test_a_tile_without_lakes_is_still_a_scene_of_its_inventory(tmp_path: Path) 
     empty = write_lakes(empty_lakes(UTM), tmp_path / "out" / "C_20261001" / "lakes.gpkg")
     region = regional_inventory([tmp_path / "out"])
     assert [g.summary() for g in region.groups] == [{"inventory": "2026-10-01", "scenes": ["A", "B", "C_20261001"],
-                                                     "outlines": 6, "lakes": 4, "folded": 2}]
+                                                     "outlines": 6, "lakes": 4, "folded": 2, "partly_unobserved": 1}]
     nothing = regional_inventory([write_lakes(empty_lakes(UTM), tmp_path / "D" / "lakes.gpkg")])
     assert len(nothing.lakes) == 0 and list(nothing.lakes.columns) == [*LAKE_COLUMNS, "geometry"]
     assert [(g.name, g.outlines, g.lakes) for g in nothing.groups] == [("undated", 0, 0)]
@@ -153,12 +160,13 @@ def test_inventory_cli_over_a_region_of_tiles(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["inventory", str(tmp_path / "out"), "--out", str(tmp_path / "inv.json"),
                                    "--lakes", str(tmp_path / "region.gpkg")])
     assert res.exit_code == 0, res.output
-    assert "Lake inventory 2026-10-01: 4 lakes from 2 scene(s); 2 outline(s) from overlapping tiles folded" in (
-        " ".join(res.output.split()))
+    assert ("Lake inventory 2026-10-01: 4 lakes from 2 scene(s); 2 outline(s) from overlapping tiles folded into "
+            "another; 1 partly unobserved (cloud, nodata or a scene edge beside them: their outlines may be cut)"
+            in " ".join(res.output.split()))
     doc = json.loads((tmp_path / "inv.json").read_text())
     assert doc["group_by"] == "date" and doc["min_overlap"] == 0.1
     assert doc["groups"] == [{"inventory": "2026-10-01", "scenes": ["A", "B"], "outlines": 6, "lakes": 4,
-                              "folded": 2}]
+                              "folded": 2, "partly_unobserved": 1}]
     assert [i["path"] for i in doc["inputs"]] == [str(tmp_path / "out" / s / "lakes.gpkg") for s in "AB"]
     by = {r["size_class"]: r for r in doc["classes"]}
     # 80 px is 0.0080 km2; 100 px is 0.0100 km2 / k^2 = 0.010008 km2, so it is in 0.01-0.05 with 180 and 200 px
