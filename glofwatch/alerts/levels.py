@@ -214,6 +214,9 @@ def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = 
     if drained:
         level = "red"
         reasons.append("the lake drained since the previous image: possible outburst flood")
+    elif status == "obscured":
+        reasons.append(f"its change of {change:+.4f} km2 is not assessed: an outline it compares lies beside cloud, "
+                       "nodata or a scene edge, so it may be cut: no raise")
     elif significant and change > 0:
         level = _step(LEVELS, score_level, +1)
         raised = level != score_level

@@ -17,7 +17,11 @@ The status of a lake is that of its last step:
   ``merged`` (its outline swallowed another), ``split`` (it split, as the part
   that kept the id or a part with a ``parent_id``), ``drained`` (its group lost
   more than the drain threshold and more than ``k`` sigma of its area),
-  ``growing``/``shrinking`` (change beyond ``k`` sigma) or ``stable``;
+  ``growing``/``shrinking`` (change beyond ``k`` sigma) or ``stable``, and ``obscured`` where that
+  change cannot be told from a cut outline: a loss whose later outline, or a gain whose earlier
+  outline, lies beside cloud, nodata or a scene's edge (:func:`obscured_changes`; needs the
+  outlines' ``unobserved_fraction``, which ``glofwatch map`` writes). Without it a lake half under
+  cloud on the later date would read as ``drained``;
 * not seen on the last date: ``merged`` (swallowed: see ``merged_into``) or ``vanished``.
 
 A drainage outranks a merge or split: a lake whose water ran into two small
@@ -41,7 +45,7 @@ from glofwatch.changes.uncertainty import (
     classify_change,
 )
 
-STATUSES = ("new", "vanished", "stable", "growing", "shrinking", "merged", "split", "drained")
+STATUSES = ("new", "vanished", "stable", "growing", "shrinking", "merged", "split", "drained", "obscured")
 """Every status a lake can have."""
 
 TRACK_COLUMNS = (
@@ -59,6 +63,9 @@ OBSERVATION_COLUMNS = (
 
 INPUT_COLUMNS = ("date", "date_index", "source", "source_row", "mean_prob", "pixel_size_m")
 """Columns :func:`track_observations` needs besides ``geometry``."""
+
+HIDDEN_COLUMN = "unobserved_fraction"
+"""Optional input column: the share of unobserved ground around an outline (see :func:`obscured_changes`)."""
 
 DAYS_PER_YEAR = 365.25
 
@@ -92,7 +99,8 @@ def track_observations(
     Args:
         frame: GeoDataFrame of outlines in an equal-area CRS in metres, with
             :data:`INPUT_COLUMNS`: ``date`` (ISO text), ``date_index`` (0-based
-            order of the dates), ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``.
+            order of the dates), ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``;
+            optionally :data:`HIDDEN_COLUMN` (for ``obscured``).
         dates: every date in order (ISO text), also those with no outline (an empty
             inventory: its lakes vanished); default: the dates of the outlines.
         k_sigma: a change is real beyond this many combined sigmas.
@@ -109,7 +117,8 @@ def track_observations(
     missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"track_observations: missing columns {missing}")
-    frame, n_folded = merge_same_date(frame[[*INPUT_COLUMNS, "geometry"]], min_overlap)
+    seen = [HIDDEN_COLUMN] if HIDDEN_COLUMN in frame.columns else []
+    frame, n_folded = merge_same_date(frame[[*INPUT_COLUMNS, *seen, "geometry"]], min_overlap)
     frame = frame.sort_values(["date_index", "source", "source_row"], kind="stable").reset_index(drop=True)
     geoms = frame.geometry.to_numpy()
     date_index = frame["date_index"].to_numpy(dtype=np.int64)
@@ -127,6 +136,8 @@ def track_observations(
     event = later & (lineage.n_pred > 0) & (status != "drained")
     status[event & lineage.split] = "split"
     status[event & (lineage.n_pred >= 2)] = "merged"
+    if seen:
+        status[later & obscured_changes(status, frame[HIDDEN_COLUMN].to_numpy(dtype=float), edges)] = "obscured"
 
     obs = frame.assign(lake_id=lineage.lake_id, area_km2=area_km2, perimeter_m=perimeter_m,
                        area_uncertainty_km2=sigma, status=status)
@@ -138,6 +149,34 @@ def track_observations(
     tracks = _track_table(obs, lineage, len(dates))
     observations = obs[[*OBSERVATION_COLUMNS, "geometry"]]
     return Tracked(tracks=tracks, observations=observations, dates=dates, n_same_date_merged=n_folded)
+
+
+def obscured_changes(status: np.ndarray, unobserved: np.ndarray, edges: Any) -> np.ndarray:
+    """Which observations' area changes cannot be told from a cut outline (their status becomes ``obscured``).
+
+    An outline beside unobserved ground (``unobserved`` above 0: SCL cloud, nodata, a scene's edge,
+    as ``glofwatch map`` records it) may be cut there, so it can only be smaller than the lake:
+
+    * a loss (``shrinking``, ``drained``) needs the later outline seen all round;
+    * a gain (``growing``) needs every earlier outline it comes from seen all round.
+
+    A loss seen beside cloud could be the cloud, a gain over a cut outline could be the cut; other
+    statuses, and changes of outlines seen all round (or of unknown fraction, NaN), stand.
+
+    Example:
+        >>> from glofwatch.changes.match import Edges
+        >>> e = Edges(np.array([0, 1, 2]), np.array([3, 4, 5]), np.ones(3))
+        >>> st = np.array([None, None, None, "drained", "growing", "growing"], dtype=object)
+        >>> obscured_changes(st, np.array([0, 0.2, 0, 0.4, 0, 0]), e).tolist()
+        [False, False, False, True, True, False]
+    """
+    with np.errstate(invalid="ignore"):
+        hidden = unobserved > 0  # NaN: not known to be hidden
+    came_hidden = np.zeros(len(status), dtype=bool)
+    if len(edges):
+        np.logical_or.at(came_hidden, edges.dst, hidden[edges.src])
+    loss = (status == "shrinking") | (status == "drained")
+    return (loss & hidden) | ((status == "growing") & came_hidden)
 
 
 def _track_table(obs, lineage, n_dates: int):  # noqa: ANN001, ANN202 - GeoDataFrames

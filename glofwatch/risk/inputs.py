@@ -23,7 +23,7 @@ TRACK_COLUMNS = (
 )  # fmt: skip
 """Columns of the ``tracks`` layer written by the changes stage (plus geometry)."""
 
-STATUSES = ("new", "vanished", "stable", "growing", "shrinking", "merged", "split", "drained")
+STATUSES = ("new", "vanished", "stable", "growing", "shrinking", "merged", "split", "drained", "obscured")
 """Track statuses of the changes stage."""
 
 

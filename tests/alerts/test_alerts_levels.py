@@ -105,3 +105,11 @@ def test_level_rules_are_checked() -> None:
         LevelRules.from_text("0.5,0.4,0.6")
     with pytest.raises(ConfigError, match="three numbers"):
         LevelRules.from_text("0.5,high")
+
+
+def test_an_obscured_change_never_raises_nor_drains() -> None:
+    result = assess_lake(lake(1, 0.4, change_km2=0.05, change_uncertainty_km2=0.01, status="obscured"), RULES)
+    # the same numbers as "growing" raise to orange (test_growth_beyond_its_uncertainty_raises_one_level)
+    assert (result.level, result.raised_by_change, result.drained, result.urgency) == ("yellow", False, False,
+                                                                                        "Future")
+    assert any("+0.0500 km2 is not assessed: an outline it compares lies beside cloud" in r for r in result.reasons)

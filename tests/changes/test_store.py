@@ -70,7 +70,7 @@ def test_monitor_json(run) -> None:
     assert doc["crs"] == "EPSG:4326" and doc["area_crs"].startswith("+proj=laea")
     assert doc["pixel_size_m"] == 10.0 and doc["pixel_size_from"] == ["default"]
     assert doc["counts"]["by_status"] == {"new": 1, "vanished": 1, "stable": 1, "growing": 0, "shrinking": 0,
-                                          "merged": 0, "split": 0, "drained": 1}
+                                          "merged": 0, "split": 0, "drained": 1, "obscured": 0}
     assert doc["counts"]["lakes"] == 4 and doc["counts"]["observations"] == 6
     assert [i["date_from"] for i in doc["inputs"]] == ["file name", "file name"]
     assert doc["parameters"] == {"k_sigma": 1.0, "drain_threshold": 0.3, "min_overlap": 0.1}
