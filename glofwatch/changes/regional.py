@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.changes.inventory import UNDATED
+from glofwatch.changes.inventory import FOLDER_FILE_NAMES, UNDATED
 from glofwatch.changes.match import DEFAULT_MIN_OVERLAP, merge_same_date
 from glofwatch.changes.monitor import load_observations
 from glofwatch.changes.tracks import INPUT_COLUMNS
@@ -124,7 +124,7 @@ class RegionalInventory:
 def scene_label(path: str | Path) -> str:
     """The scene of a lake file: its folder for ``lakes.gpkg`` (what ``glofwatch map`` writes), else its stem."""
     path = Path(path)
-    return path.parent.name if path.name == "lakes.gpkg" else path.stem
+    return path.parent.name if path.name in FOLDER_FILE_NAMES else path.stem
 
 
 def check_group(group: str) -> str:
