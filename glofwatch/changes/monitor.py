@@ -3,8 +3,9 @@
 :func:`load_observations` reads and cleans the inventories
 (:mod:`~glofwatch.changes.inventory`) and puts every outline into one
 Lambert azimuthal equal-area CRS centred on the data, where areas are exact;
-:func:`run_monitor` tracks them (:func:`~glofwatch.changes.tracks.track_observations`)
-and writes into the output folder:
+:func:`run_monitor` tracks them (:func:`~glofwatch.changes.tracks.track_observations`), calls a lake
+that vanished where the next date's ``mask.tif`` did not observe it ``obscured``
+(:mod:`~glofwatch.changes.visibility`), and writes into the output folder:
 
 * ``monitor.gpkg``: layers ``tracks`` and ``observations`` (EPSG:4326);
 * ``tracks.csv`` and ``observations.csv``: the same tables, geometry as WKT;
@@ -31,6 +32,7 @@ from glofwatch.changes.postgis import redact, write_postgis
 from glofwatch.changes.store import OUTPUT_CRS, to_output, write_csv, write_geopackage
 from glofwatch.changes.tracks import Tracked, status_counts, track_observations
 from glofwatch.changes.uncertainty import DEFAULT_DRAIN_THRESHOLD, DEFAULT_K_SIGMA, check_parameters
+from glofwatch.changes.visibility import obscure_unseen
 from glofwatch.errors import InputError
 from glofwatch.io.atomic import write_json_atomic
 
@@ -154,6 +156,10 @@ def run_monitor(
             + "".join(f"; {note}" for note in inv.notes))
     tracked = track_observations(loaded.frame, loaded.dates, k_sigma=k_sigma, drain_threshold=drain_threshold,
                                  min_overlap=min_overlap)
+    unseen = obscure_unseen(tracked.tracks, tracked.dates, loaded.inventories)
+    if unseen:
+        say(f"{unseen} lake(s) without an outline on a later date were not observed there (cloud, nodata, off the "
+            "scene): obscured, not vanished")
     tracks, observations = to_output(tracked.tracks), to_output(tracked.observations)
     files = {
         "monitor.gpkg": write_geopackage(tracks, observations, out_dir / "monitor.gpkg"),

@@ -22,7 +22,9 @@ The status of a lake is that of its last step:
   outline, lies beside cloud, nodata or a scene's edge (:func:`obscured_changes`; needs the
   outlines' ``unobserved_fraction``, which ``glofwatch map`` writes). Without it a lake half under
   cloud on the later date would read as ``drained``;
-* not seen on the last date: ``merged`` (swallowed: see ``merged_into``) or ``vanished``.
+* not seen on the last date: ``merged`` (swallowed: see ``merged_into``) or ``vanished``
+  (``obscured`` when the next date's maps did not observe it, :mod:`~glofwatch.changes.visibility`,
+  which :func:`~glofwatch.changes.monitor.run_monitor` applies).
 
 A drainage outranks a merge or split: a lake whose water ran into two small
 remnants is ``drained``, a lake cut in two by a sandbar with the same water is ``split``.

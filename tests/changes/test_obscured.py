@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from glof_monitor_helpers import UTM, square, write_inventory
 
@@ -19,12 +20,19 @@ D0, D1 = "2025-10-01", "2026-10-01"
 
 
 def mapped(root: Path, masks: dict[str, np.ndarray]) -> list[Path]:
-    """Each date's mask vectorized as `glofwatch map` does, in OUT/<date>/lakes.gpkg."""
+    """Each date's mask vectorized as `glofwatch map` does, in OUT/<date>/lakes.gpkg beside its mask.tif."""
     paths = []
     for date, mask in masks.items():
         (root / date).mkdir(parents=True, exist_ok=True)
+        write_mask(mask, root / date / "mask.tif")
         paths.append(write_lakes(vectorize_mask(mask, GRID, date=date), root / date / "lakes.gpkg"))
     return paths
+
+
+def write_mask(mask: np.ndarray, path: Path) -> Path:
+    with rasterio.open(path, "w", **GRID.profile(dtype="uint8", count=1, nodata=255)) as ds:
+        ds.write(mask, 1)
+    return path
 
 
 def lake_mask(rows: slice, cols: slice) -> np.ndarray:
@@ -71,3 +79,41 @@ def test_outlines_without_an_unobserved_fraction_keep_their_status(tmp_path: Pat
     loaded = load_observations([d0, d1])
     assert loaded.frame["unobserved_fraction"].isna().all()
     assert track_observations(loaded.frame).tracks.iloc[0]["status"] == "drained"
+
+
+def test_a_lake_gone_under_cloud_is_obscured_not_vanished(tmp_path: Path) -> None:
+    lake = lake_mask(slice(20, 40), slice(20, 40))  # 400 px
+    lake[60:80, 60:80] = 1  # a second lake, to stay seen
+    hidden = lake_mask(slice(60, 80), slice(60, 80))
+    hidden[10:50, 10:50] = 2  # the first lake's place under cloud on the later date
+    gone = lake_mask(slice(60, 80), slice(60, 80))  # its place observed, and dry
+    edge = lake_mask(slice(60, 80), slice(60, 80))
+    edge[10:50, 10:29] = 2  # under cloud over 9 of its 20 columns: 55 % observed, still vanished
+    statuses = {}
+    for name, later in (("hidden", hidden), ("gone", gone), ("edge", edge)):
+        result = run_monitor(mapped(tmp_path / name, {D0: lake, D1: later}), tmp_path / f"monitor-{name}")
+        first = result.tracks.loc[result.tracks["centroid_lat"].idxmax()]  # the northern lake
+        statuses[name] = first["status"]
+        assert result.summary["counts"]["by_status"][first["status"]] == 1
+    assert statuses == {"hidden": "obscured", "gone": "vanished", "edge": "vanished"}
+
+
+def test_the_observed_share_of_an_outline(tmp_path: Path) -> None:
+    import shapely
+
+    from glofwatch.changes.visibility import observed_share
+
+    mask = np.zeros(GRID.shape, np.uint8)
+    mask[:, 50:] = 2  # east half not observed
+    mask[:, 90:] = 255  # nodata at the east edge
+    path = write_mask(mask, tmp_path / "mask.tif")
+    # 40 px wide square over columns 30-69: 20 observed columns of 40
+    square_m = shapely.box(500300, 3099600, 500700, 3100000)
+    assert observed_share(square_m, UTM, [path]) == pytest.approx(0.5)
+    # half beyond the raster's west edge: 10 of 20 columns inside, all observed
+    off = shapely.box(499900, 3099600, 500100, 3100000)
+    assert observed_share(off, UTM, [path]) == pytest.approx(0.5)
+    # the best of two masks, and NaN without one
+    clear = write_mask(np.zeros(GRID.shape, np.uint8), tmp_path / "clear.tif")
+    assert observed_share(square_m, UTM, [path, clear]) == 1.0
+    assert np.isnan(observed_share(square_m, UTM, []))
