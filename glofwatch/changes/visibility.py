@@ -5,7 +5,8 @@ may also have been under cloud, in nodata, or beyond the later scenes' edges. Wh
 date's lake files lie in folders written by ``glofwatch map``, the ``mask.tif`` beside each says
 what was observed (0 land, 1 lake; 2 not observed, 255 nodata). :func:`observed_share` burns
 the lake's last outline into those masks and counts the share of its pixels observed (0 or 1),
-the best over the date's masks; pixels beyond a mask's edge count as not observed.
+the best over the date's masks; pixels beyond a mask's edge count as not observed, and so does a
+lake outside all of them.
 :func:`obscure_unseen` turns a ``vanished`` lake into ``obscured`` when less than
 :data:`OBSERVED_SHARE_MIN` of it was observed. Without a mask (a published inventory) the status
 stands.
@@ -71,11 +72,18 @@ def obscure_unseen(tracks: Any, dates: list[str], inventories: list[Any]) -> int
     vanished = np.flatnonzero((tracks["status"] == "vanished").to_numpy(dtype=bool))
     if vanished.size == 0:
         return 0
-    masks: dict[str, list[Path]] = {}
+    import rasterio
+    import shapely
+    from rasterio.warp import transform_bounds
+
+    # each date's masks with their footprint in the tracks' CRS: a lake is looked up in the masks it touches only
+    masks: dict[str, list[tuple[Path, Any]]] = {}
     for inv in inventories:
         mask = Path(inv.path).parent / MASK_FILE
         if mask.is_file():
-            masks.setdefault(inv.date.isoformat(), []).append(mask)
+            with rasterio.open(mask) as ds:
+                box = shapely.box(*transform_bounds(ds.crs, tracks.crs, *ds.bounds, densify_pts=21))
+            masks.setdefault(inv.date.isoformat(), []).append((mask, box))
     order = {d: i for i, d in enumerate(dates)}
     col = tracks.columns.get_loc("status")
     n = 0
@@ -83,7 +91,11 @@ def obscure_unseen(tracks: Any, dates: list[str], inventories: list[Any]) -> int
         at = order.get(str(tracks["last_date"].iloc[row]))
         if at is None or at + 1 >= len(dates):
             continue
-        share = observed_share(tracks.geometry.iloc[row], tracks.crs, masks.get(dates[at + 1], []))
+        outline = tracks.geometry.iloc[row]
+        seen = masks.get(dates[at + 1], [])
+        near = [path for path, box in seen if box.intersects(outline)]
+        # mapped that date, but not where the lake was: not observed; no map at all: nothing to tell
+        share = observed_share(outline, tracks.crs, near) if near else (0.0 if seen else math.nan)
         if math.isfinite(share) and share < OBSERVED_SHARE_MIN:
             tracks.iloc[row, col] = "obscured"
             n += 1

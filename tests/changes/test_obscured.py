@@ -117,3 +117,29 @@ def test_the_observed_share_of_an_outline(tmp_path: Path) -> None:
     clear = write_mask(np.zeros(GRID.shape, np.uint8), tmp_path / "clear.tif")
     assert observed_share(square_m, UTM, [path, clear]) == 1.0
     assert np.isnan(observed_share(square_m, UTM, []))
+
+
+def test_a_lake_outside_every_later_map_is_obscured(tmp_path: Path) -> None:
+    from glofwatch.changes.visibility import obscure_unseen
+
+    early = lake_mask(slice(20, 40), slice(20, 40))
+    early[60:80, 60:80] = 1
+    east = GRID.window(0, 50, 100, 50)  # the later date was mapped over the east half only
+    (tmp_path / D0).mkdir()
+    (tmp_path / D1).mkdir()
+    write_mask(early, tmp_path / D0 / "mask.tif")
+    write_lakes(vectorize_mask(early, GRID, date=D0), tmp_path / D0 / "lakes.gpkg")
+    later = early[:, 50:].copy()
+    with rasterio.open(tmp_path / D1 / "mask.tif", "w", **east.profile(dtype="uint8", count=1, nodata=255)) as ds:
+        ds.write(later, 1)
+    write_lakes(vectorize_mask(later, east, date=D1), tmp_path / D1 / "lakes.gpkg")
+    loaded = load_observations([tmp_path / D0 / "lakes.gpkg", tmp_path / D1 / "lakes.gpkg"])
+    tracked = track_observations(loaded.frame, loaded.dates)
+    assert sorted(tracked.tracks["status"]) == ["stable", "vanished"]
+    assert obscure_unseen(tracked.tracks, tracked.dates, loaded.inventories) == 1
+    assert sorted(tracked.tracks["status"]) == ["obscured", "stable"]
+    # without masks (published inventories) nothing can be told
+    for date in (D0, D1):
+        (tmp_path / date / "mask.tif").unlink()
+    again = track_observations(loaded.frame, loaded.dates)
+    assert obscure_unseen(again.tracks, again.dates, loaded.inventories) == 0
