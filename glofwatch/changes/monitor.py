@@ -30,7 +30,7 @@ from glofwatch.changes.inventory import Inventory, equal_area_crs, find_inventor
 from glofwatch.changes.match import DEFAULT_MIN_OVERLAP
 from glofwatch.changes.postgis import redact, write_postgis
 from glofwatch.changes.store import OUTPUT_CRS, to_output, write_csv, write_geopackage
-from glofwatch.changes.tracks import Tracked, status_counts, track_observations
+from glofwatch.changes.tracks import HIDDEN_COLUMN, Tracked, status_counts, track_observations
 from glofwatch.changes.uncertainty import DEFAULT_DRAIN_THRESHOLD, DEFAULT_K_SIGMA, check_parameters
 from glofwatch.changes.visibility import obscure_unseen
 from glofwatch.errors import InputError
@@ -109,7 +109,7 @@ def load_observations(
             "source": pd.Series([str(inv.path)] * len(part), dtype="string"),
             "source_row": part["source_row"].to_numpy(dtype=np.int64),
             "mean_prob": part["mean_prob"].to_numpy(dtype=float),
-            "unobserved_fraction": part["unobserved_fraction"].to_numpy(dtype=float),
+            HIDDEN_COLUMN: part[HIDDEN_COLUMN].to_numpy(dtype=float),
             "pixel_size_m": np.full(len(part), inv.pixel_size_m),
         }, geometry=part.geometry.to_numpy(), crs=crs))  # fmt: skip
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)

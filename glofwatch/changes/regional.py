@@ -46,7 +46,7 @@ import numpy as np
 from glofwatch.changes.inventory import FOLDER_FILE_NAMES, UNDATED
 from glofwatch.changes.match import DEFAULT_MIN_OVERLAP, merge_same_date
 from glofwatch.changes.monitor import load_observations
-from glofwatch.changes.tracks import INPUT_COLUMNS
+from glofwatch.changes.tracks import HIDDEN_COLUMN, INPUT_COLUMNS
 from glofwatch.changes.uncertainty import DEFAULT_PIXEL_SIZE_M
 from glofwatch.errors import ConfigError
 from glofwatch.registry import close_matches_hint
@@ -176,7 +176,7 @@ def regional_inventory(
     frame = loaded.frame
     frame = frame.assign(date_index=np.array([position[d] for d in frame["date"].astype(str)], dtype=np.int64))
     frame = frame.assign(outlines=np.ones(len(frame), np.int64))
-    merged, _ = merge_same_date(frame[[*INPUT_COLUMNS, "unobserved_fraction", "outlines", "geometry"]], min_overlap)
+    merged, _ = merge_same_date(frame[[*INPUT_COLUMNS, HIDDEN_COLUMN, "outlines", "geometry"]], min_overlap)
     merged = merged.sort_values(["date_index", "source", "source_row"], kind="stable").reset_index(drop=True)
 
     geoms = merged.geometry.to_numpy()
@@ -200,7 +200,7 @@ def regional_inventory(
         "centroid_lon": np.asarray(lon, dtype=float),
         "centroid_lat": np.asarray(lat, dtype=float),
         "mean_prob": merged["mean_prob"].to_numpy(dtype=float),
-        "unobserved_fraction": merged["unobserved_fraction"].to_numpy(dtype=float),
+        "unobserved_fraction": merged[HIDDEN_COLUMN].to_numpy(dtype=float),
         "outlines": merged["outlines"].to_numpy(dtype=np.int64),
         "scenes": pd.Series(scenes_of, dtype="string"),
     }, geometry=gpd.GeoSeries(geoms, crs=loaded.area_crs).to_crs(OUTPUT_CRS).to_numpy(), crs=OUTPUT_CRS)  # fmt: skip
