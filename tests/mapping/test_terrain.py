@@ -145,6 +145,48 @@ def test_whole_dem_windows_warp_without_the_nodata_checks_and_equal_the_vrt(tmp_
     assert np.nanmax(np.abs(got - want)) < 1e-3
 
 
+def test_dem_cells_are_decoded_once_per_chunk_of_whole_block_rows(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from rasterio.windows import Window
+
+    from glofwatch.mapping.terrain import SourceChunks
+
+    # a tiled DEM of 16 x 16 px blocks, 600 x 50 cells, each cell its own value
+    z = np.arange(600 * 50, dtype=np.float32).reshape(600, 50)
+    path = tmp_path / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=600, width=50, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(1 / 3600, 0, 86.0, 0, -1 / 3600, 28.0), tiled=True, blockxsize=16,
+                       blockysize=16) as ds:
+        ds.write(z, 1)
+    with rasterio.open(path) as src:
+        reads: list[tuple[int, int, int, int]] = []
+
+        class Counting:  # the source, counting what is decoded
+            def __getattr__(self, name: str) -> object:
+                return getattr(src, name)
+
+            def read(self, band: int, window: Window, out_dtype: str) -> np.ndarray:
+                reads.append((window.row_off, window.height, window.col_off, window.width))
+                return src.read(band, window=window, out_dtype=out_dtype)
+
+        # the scene's footprint (a stand-in VRT in the DEM's CRS) covers columns 10 .. 40 of the DEM
+        left, top = src.transform @ (10, 0)
+        right, bottom = src.transform @ (40, 600)
+        chunks = SourceChunks(Counting(), SimpleNamespace(bounds=(left, bottom, right, top)), "EPSG:4326")
+        assert chunks.rows == 256  # whole 16-row blocks, at least 256 rows
+        assert (chunks.c0, chunks.c1) == (7, 43)  # the footprint and 3 cells either side
+        for r0 in range(0, 580, 20):  # strips moving down, each window 30 rows: some cross a chunk's edge
+            got = chunks.read(r0, r0 + 30, 8, 42)
+            assert got is not None and np.array_equal(got, z[r0 : r0 + 30, 8:42])
+        assert reads == [(0, 256, 7, 36), (256, 256, 7, 36), (512, 88, 7, 36)]  # each chunk once
+        assert chunks.read(10, 20, 5, 30) is None  # left of the kept columns: the caller reads it
+        assert chunks.read(590, 601, 8, 20) is None  # past the DEM's last row
+        assert len(chunks._kept) == SourceChunks.kept
+        got = chunks.read(0, 5, 8, 20)  # a chunk no longer kept is decoded again
+        assert reads[-1] == (0, 256, 7, 36) and np.array_equal(got, z[0:5, 8:20])
+
+
 def test_steep_everywhere_near_is_a_minimum_that_ignores_unknown_cells() -> None:
     rng = np.random.default_rng(3)
     classes = rng.choice(np.array([0, SHADOW_STEEP, STEEP | SHADOW_STEEP], np.uint8), size=(23, 31), p=[0.2, 0.2, 0.6])
