@@ -256,7 +256,7 @@ def predict_scene(
     from rasterio.windows import Window
 
     from glofwatch.io.atomic import atomic_path
-    from glofwatch.runtime import limit_malloc_arenas
+    from glofwatch.runtime import limit_malloc_arenas, single_threaded_glue
 
     limit_malloc_arenas()  # before the reader and writer threads start
     screen = screen if screen is not None else Screen()
@@ -346,6 +346,8 @@ def predict_scene(
         mask_ds.write(mask, 1, window=win)
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(single_threaded_glue(str(getattr(predictor, "backend", "torch")),
+                                                 str(getattr(predictor, "device", "cpu"))))
         terrain = None
         if dem is not None:
             # the writer may ask for DEM rows up to READ_AHEAD + 1 strips behind the reader's

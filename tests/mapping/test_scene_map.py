@@ -247,3 +247,47 @@ def test_trained_model_tiles_match_whole_image_without_seams(tiny_run: Path, syn
     predict_scene(scene, predictor, tmp_path / "p0.tif", tmp_path / "m0.tif", tile=tile, overlap=0, batch_size=4)
     abutting, _ = read(tmp_path / "p0.tif")
     assert seam_ratio(abutting, tile, 0) > blended
+
+
+class ThreadsSeen(PixelPredictor):
+    """A PixelPredictor that says which runtime runs it and notes torch's thread count at each batch."""
+
+    def __init__(self, spec: InputSpec, backend: str, device: str = "cpu") -> None:
+        super().__init__(spec)
+        self.backend, self.device = backend, device
+        self.threads: set[int] = set()
+
+    def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        self.threads.add(torch.get_num_threads())
+        return super().predict_batch(x, valid, stats)
+
+
+@pytest.mark.parametrize(("backend", "device", "inside"), [("openvino-bf16", "cpu", 1), ("onnxruntime", "cpu", 1),
+                                                            ("torch", "cpu", 2), ("openvino", "cuda", 2)])
+def test_torch_glue_runs_in_one_thread_only_beside_another_runtime_on_cpu(
+    tmp_path: Path, backend: str, device: str, inside: int
+) -> None:
+    from glofwatch.runtime import single_threaded_glue
+
+    scene = read_scene(write_scene(tmp_path / "s.tif", dn_scene()))
+    spec = InputSpec(bands=("B04", "B03", "B02"), source="rgb8", scaling="percentile")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        pred = ThreadsSeen(spec, backend, device)
+        predict_scene(scene, pred, tmp_path / "p.tif", tmp_path / "m.tif", tile=64, overlap=16)
+        assert pred.threads == {inside} and torch.get_num_threads() == 2  # restored after the scene
+        plain = PixelPredictor(spec)
+        predict_scene(scene, plain, tmp_path / "p2.tif", tmp_path / "m2.tif", tile=64, overlap=16)
+        np.testing.assert_array_equal(read(tmp_path / "p.tif")[0], read(tmp_path / "p2.tif")[0])  # same map
+        # nested and concurrent uses share one setting: the outer one restores it, also after an error
+        with single_threaded_glue("openvino"):
+            with single_threaded_glue("onnxruntime") as inner:
+                assert inner and torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="boom"), single_threaded_glue("openvino"):
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
