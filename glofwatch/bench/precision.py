@@ -21,14 +21,26 @@ from glofwatch.errors import ConfigError
 DEFAULT_SEEDS = (0, 1, 2, 3)
 
 
+REFINED = "+fp32"
+"""Suffix of a precision whose uncertain network inputs run again in fp32 (``bf16+fp32``)."""
+
+
 def check_precisions(names: Sequence[str]) -> list[str]:
-    """fp32 first (the reference), then the others asked for, each a known precision other than ``auto``."""
+    """fp32 first (the reference), then the others asked for, each a known precision other than ``auto``.
+
+    A lower precision may carry :data:`REFINED` (``int8+fp32``, ``bf16+fp32``): mapped with the fp32
+    refinement ``glofwatch map`` uses; without it, the graph alone.
+    """
     from glofwatch.infer.precision import check_precision
 
     out = ["fp32"]
     for name in names:
-        if check_precision(name) == "auto":
-            raise ConfigError("--precisions: name the precisions to compare (fp32, int8, int8-all, bf16), not auto")
+        base = name.removesuffix(REFINED)
+        if check_precision(base) == "auto":
+            raise ConfigError("--precisions: name the precisions to compare (fp32, int8, int8-all, bf16, or one of "
+                              "them + fp32: int8+fp32), not auto")
+        if base == "fp32" and name != base:
+            raise ConfigError("--precisions: fp32+fp32 is fp32; refine a lower precision (int8+fp32, bf16+fp32)")
         if name not in out:
             out.append(name)
     if len(out) == 1:
@@ -99,7 +111,7 @@ def bench_precision(
         raise ConfigError(f"{model}: not a run folder with model.pt; the precisions are built from one")
     if not seeds:
         raise ConfigError("--seeds: give at least one synthetic tile seed, e.g. 0,1,2,3")
-    if "bf16" in names and not cpu_has_bf16():
+    if any(n.removesuffix(REFINED) == "bf16" for n in names) and not cpu_has_bf16():
         raise ConfigError("--precisions bf16: this CPU has no native bfloat16; compare int8 (and int8-all) only")
     check_dem_grid(dem_grid)
     cloud = DEFAULT_CLOUD_COVER if cloud_cover is None else cloud_cover
@@ -119,7 +131,7 @@ def bench_precision(
                 job: dict[str, Any] = {
                     "scene": str(scene), "model": str(model), "backend": "openvino", "device": "cpu", "tile": tile,
                     "overlap": overlap, "batch_size": 0, "threads": threads, "out": str(map_dir), "dem": str(dem),
-                    "screen": True, "precision": name}
+                    "screen": True, "precision": name.removesuffix(REFINED), "refine": name.endswith(REFINED)}
                 t0 = time.perf_counter()
                 res = run_worker("glofwatch.bench.scene", job) if isolate else map_job(job)
                 acc, lakes[name] = lake_scores(map_dir, truth)
@@ -152,7 +164,8 @@ def precision_markdown(doc: dict[str, Any]) -> str:
     s = doc["settings"]
     lines = [f"# Lake recall by mapping precision ({len(s['seeds'])} synthetic {s['size']} px tiles)", "",
              "Fast path (screen, trimmed boxes) in each precision, OpenVINO; lakes of 0.01 km2 or more, found when "
-             "covered at least half; lost and gained against fp32 on the same tile.", ""]
+             "covered at least half; lost and gained against fp32 on the same tile. A precision alone is its graph "
+             "alone; with +fp32 its uncertain network inputs ran again in fp32, as `glofwatch map` does.", ""]
     lines.append(markdown_table(
         ["precision", "tiles", "lakes", "found", "lost", "gained", "recall change (points)", "worst tile"],
         [[n, t["tiles"], t["lakes"], t["found"], t["lost"], t["gained"], pts(t["recall_points"]),
@@ -173,5 +186,5 @@ def precision_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_SEEDS", "bench_precision", "check_precisions", "pool",
+__all__ = ["DEFAULT_SEEDS", "REFINED", "bench_precision", "check_precisions", "pool",
            "precision_markdown"]

@@ -127,7 +127,8 @@ def map_job(job: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(job["threads"]))
     t0 = time.perf_counter()
     predictor = cached_predictor(job["model"], job["device"], job["backend"], job["tile"], job["overlap"],
-                                 precision=job.get("precision", "fp32"), threads=job.get("threads"))
+                                 precision=job.get("precision", "fp32"), threads=job.get("threads"),
+                                 refine=job.get("refine", True))
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     screen = Screen.off()
@@ -219,6 +220,7 @@ def bench_scene(
     matmul_n: int = 0,
     trim_context: int | None = DEFAULT_CONTEXT,
     screen_ndwi: float | None = DEFAULT_NDWI_MIN,
+    refine: bool = True,
     dem_grid: str = "glo30",
 ) -> dict[str, Any]:
     """Map a synthetic scene and write ``scene.json`` and ``scene.md`` to ``out_dir``.
@@ -249,6 +251,7 @@ def bench_scene(
         matmul_n: matrix side of the matmul peak (0: the best of :data:`~glofwatch.bench.peak.ROBUST_SIZES`).
         trim_context: the fast path trims run tiles to their candidates plus this many px (None: whole tiles).
         screen_ndwi: NDWI a lake candidate of the fast path's screen exceeds (None: no spectral rule).
+        refine: the fast path in bf16 or INT8 runs its uncertain inputs again in fp32 (:mod:`glofwatch.infer.refine`).
         dem_grid: the synthetic scene's DEM as users have it (``glo30``: geographic, 1 arc second, warped
             onto the scene while mapping; see :mod:`glofwatch.bench.dem`) or on the scene's own grid
             (``scene``); ignored when ``dem`` is given.
@@ -307,7 +310,7 @@ def bench_scene(
                    "overlap": overlap, "batch_size": batch_size, "threads": threads, "out": str(map_dir),
                    "dem": str(dem) if dem is not None else None, "screen": screened,
                    "precision": precision if screened else "fp32", "trim_context": trim_context,
-                   "screen_ndwi": screen_ndwi}
+                   "screen_ndwi": screen_ndwi, "refine": refine}
             say(f"mapping ({name}: screen {'on' if screened else 'off'}, precision {job['precision']})")
             t1 = time.perf_counter()
             res = run_worker("glofwatch.bench.scene", job) if isolate else map_job(job)
@@ -338,7 +341,7 @@ def bench_scene(
         "settings": {"model": model, "model_kind": kind, "size": size, "synthetic": synthetic, "seed": seed,
                      "backend": backend, "device": device, "tile": tile, "overlap": overlap, "batch_size": batch_size,
                      "threads": threads, "isolate": isolate, "scene": str(scene), "screen": screen,
-                     "precision": precision, "trim_context": trim_context, "screen_ndwi": screen_ndwi,
+                     "precision": precision, "trim_context": trim_context, "screen_ndwi": screen_ndwi, "refine": refine,
                      "dem": str(dem) if dem is not None else None, "dem_grid": dem_grid if synthetic else None,
                      "truth": str(truth) if truth is not None else None, "cloud_cover": cloud_cover},
         "scene_prepare_s": scene_s,
@@ -396,6 +399,8 @@ def scene_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"Screen ({sc['rule']}): tiles skipped by "
                      + ", ".join(f"{k} {v}" for k, v in sc["tiles_skipped"].items())
                      + (f"; {trimmed} of the {sc['tiles_run']} run trimmed" if trimmed is not None else "")
+                     + (f"; {sc['refined_inputs']} network inputs run again in fp32 ({sc['refined_px'] / 1e6:.1f} Mpx)"
+                        if sc.get("refined_inputs") is not None else "")
                      + f"; OpenMP wait policy {fast.get('omp_wait_policy', 'default')}.")
     for name, r in doc["runs"].items():
         stages = dict(r["summary"].get("stage_seconds") or {})

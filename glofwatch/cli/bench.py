@@ -111,6 +111,8 @@ def scene_cmd(
                                       "path's screen exceeds."),
     seed: int = typer.Option(0, help="Synthetic scene seed."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all cores)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="A bf16 or INT8 fast path runs its uncertain "
+                                "network inputs again in fp32."),
     isolate: bool = typer.Option(True, "--isolate/--in-process", help="Map in a fresh process (own peak memory)."),
     keep_outputs: bool = typer.Option(False, "--keep-outputs", help="Keep the maps (OUT/map-reference, OUT/map-fast)."),
     scene: Optional[Path] = typer.Option(None,
@@ -127,7 +129,7 @@ def scene_cmd(
                       keep_outputs=keep_outputs, scene=scene, progress=_say, screen=screen, precision=precision,
                       dem=dem, truth=truth, cloud_cover=cloud_cover, matmul_n=matmul_n,
                       trim_context=trim_context if trim_context >= 0 else None, screen_ndwi=screen_ndwi,
-                      dem_grid=dem_grid)
+                      dem_grid=dem_grid, refine=refine)
     typer.echo(scene_markdown(doc))
     typer.echo(f"\nwrote {out / 'scene.json'} and {out / 'scene.md'}")
 
@@ -138,7 +140,8 @@ def precision_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for precision.json and precision.md."),
     seeds: str = typer.Option("0,1,2,3", help="Synthetic tile seeds, comma-separated."),
     precisions: Optional[str] = typer.Option(None, help="Precisions to compare with fp32, comma-separated: int8, "
-                                             "int8-all, bf16 (default: int8, and bf16 where the CPU has it)."),
+                                             "int8-all, bf16 (default: int8, and bf16 where the CPU has it), each "
+                                             "its graph alone, or with +fp32 (int8+fp32): refined as `map` does."),
     size: int = typer.Option(10980, help="Tile side in pixels (a Sentinel-2 tile: 10980)."),
     tile: int = typer.Option(512, help="Window side in pixels."),
     overlap: int = typer.Option(32, help="Window overlap in pixels."),

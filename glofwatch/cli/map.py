@@ -69,6 +69,9 @@ def map_cmd(
     precision: str = typer.Option("auto", help="CPU graph precision: auto (the fastest of fp32, INT8 and bf16 whose "
                                   "validation IoU is within 0.5 points of fp32; chosen once per model), fp32, int8 "
                                   "(decoder quantised), int8-all (encoder too), bf16."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="With a bf16 or INT8 graph: run the network inputs "
+                                "holding a patch within 0.5 logits of the threshold again in fp32 (summary.json -> "
+                                "screen -> refined_inputs)."),
     screen: bool = typer.Option(True, "--screen/--no-screen", help="Skip tiles that cannot hold a lake: no data, all "
                                 "SCL cloud, all steeper than --max-slope (with --dem), no pixel with NDWI above "
                                 "--screen-ndwi (summary.json -> screen)."),
@@ -142,7 +145,7 @@ def map_cmd(
                          precision=precision, screen=screen, screen_ndwi=screen_ndwi,
                          screen_min_pixels=screen_min_pixels, screen_min_patch=screen_min_patch, trim=trim,
                          trim_context=trim_context, ndwi=ndwi,
-                         rendering=rendering)
+                         rendering=rendering, refine=refine)
     per_tile = len(scenes) == 1 and workers == 1 and scheduler is None and worker_memory is None
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)

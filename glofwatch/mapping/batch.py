@@ -103,6 +103,8 @@ class MapOptions:
         trim_context: px of image kept around the candidates of a trimmed tile.
         ndwi: map without a model, with the NDWI baseline: ``"otsu"`` (one Otsu threshold per scene) or a
             fixed NDWI threshold in [-1, 1); None: map with the model.
+        refine: with a bf16 or INT8 graph, run the network inputs whose map hangs on the precision
+            again in fp32 (:mod:`glofwatch.infer.refine`).
     """
 
     tile: int = 512
@@ -132,6 +134,7 @@ class MapOptions:
     trim: bool = True
     trim_context: int = DEFAULT_CONTEXT
     ndwi: str | float | None = None
+    refine: bool = True
 
     def __post_init__(self) -> None:
         if self.dem is not None:
@@ -172,25 +175,32 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
 
 
-_PREDICTORS: dict[tuple[str, str, str, int, int, float | None, bool, str], Any] = {}
+_PREDICTORS: dict[tuple[str, str, str, int, int, float | None, bool, str, bool], Any] = {}
 _PREDICTORS_LOCK = threading.Lock()
 
 
 def cached_predictor(model: str | Path, device: str = "auto", backend: str = "auto", tile: int = 512,
                      overlap: int = 32, threshold: float | None = None, tta: bool = False,
-                     precision: str = "fp32", threads: int | None = None):  # noqa: ANN201
-    """One predictor per model file, device, backend, precision, tiling, threshold and TTA in this process.
+                     precision: str = "fp32", threads: int | None = None, refine: bool = True):  # noqa: ANN201
+    """One predictor per model file, device, backend, precision, tiling, threshold, TTA and refinement in this process.
 
     Workers reuse it. ``precision`` follows :func:`glofwatch.infer.precision.mapping_backend`;
-    its note, if any, is the predictor's ``precision_note``.
+    its note, if any, is the predictor's ``precision_note``. With ``refine``, a bf16 or INT8
+    graph's network inputs that hold a patch within its error of the threshold run again in
+    fp32 (:class:`~glofwatch.infer.refine.RefinedPredictor`).
     """
-    from glofwatch.infer.precision import mapping_backend
+    from glofwatch.infer.precision import build_candidate, mapping_backend
+    from glofwatch.infer.refine import RefinedPredictor
 
-    key = (str(Path(model).resolve()), device, backend, tile, overlap, threshold, tta, precision)
+    key = (str(Path(model).resolve()), device, backend, tile, overlap, threshold, tta, precision, refine)
     with _PREDICTORS_LOCK:
         if key not in _PREDICTORS:
             built, note = mapping_backend(model, precision, backend, device, threads)
-            predictor = built.predictor(max_tile=tile, overlap=overlap, threshold=threshold, tta=tta)
+            predictor: Any = built.predictor(max_tile=tile, overlap=overlap, threshold=threshold, tta=tta)
+            if refine and built.name.startswith("openvino-") and (Path(model) / "model.pt").is_file():
+                exact = build_candidate("fp32", Path(model), threads)
+                predictor = RefinedPredictor(predictor, exact.predictor(max_tile=tile, overlap=overlap,
+                                                                        threshold=threshold, tta=tta))
             predictor.precision_note = note  # type: ignore[attr-defined]
             _PREDICTORS[key] = predictor
         return _PREDICTORS[key]
@@ -235,7 +245,8 @@ def run_scene(
                               "or map without a model: --method ndwi")
         else:
             predictor = cached_predictor(model, options.device, options.backend, options.tile, options.overlap,
-                                         options.threshold, options.tta, options.precision, options.threads)
+                                         options.threshold, options.tta, options.precision, options.threads,
+                                         options.refine)
         screen = options.window_screen()
         if options.ndwi is not None:  # the index is the map: no tile may be skipped for it (and no network to spare)
             screen = dataclasses.replace(screen, ndwi_min=None)

@@ -26,10 +26,10 @@ from glofwatch.errors import ConfigError
 IGNORED_OPTIONS = ("threads", "overwrite")
 """Options that do not change the outputs and so are not part of the key."""
 
-MODEL_ONLY_OPTIONS = ("device", "backend", "precision", "tta", "threshold", "gain")
+MODEL_ONLY_OPTIONS = ("device", "backend", "precision", "tta", "threshold", "gain", "refine")
 """Options that change only what a model outputs: not part of an NDWI run's key."""
 
-LATER_OPTIONS: dict[str, Any] = {"ndwi": None}
+LATER_OPTIONS: dict[str, Any] = {"ndwi": None, "refine": True}
 """Options added after keys were first stored: left out of the key at these values, so
 scenes mapped before they existed still resume."""
 

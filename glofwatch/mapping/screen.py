@@ -206,6 +206,8 @@ class ScreenTally:
         boxes: network passes over those boxes (one or more per trimmed tile).
         processed_px: pixels the network processed (the tiles run or their boxes, in the shapes run, plus padded tiles).
         scene_px: pixels of the scene.
+        refined: network inputs a bf16 or INT8 graph left uncertain, run again in fp32 (None: no refinement).
+        refined_px: their pixels (on top of ``processed_px``).
     """
 
     rule: str
@@ -218,6 +220,8 @@ class ScreenTally:
     boxes: int = 0
     processed_px: int = 0
     scene_px: int = 0
+    refined: int | None = None
+    refined_px: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The ``screen`` record of ``summary.json``."""
@@ -227,6 +231,7 @@ class ScreenTally:
             "trimmed_tiles": self.trimmed, "boxes": self.boxes,
             "processed_px": self.processed_px, "scene_px": self.scene_px,
             "processed_over_scene": round(self.processed_px / self.scene_px, 4) if self.scene_px else None,
+            "refined_inputs": self.refined, "refined_px": self.refined_px,
         }
 
 

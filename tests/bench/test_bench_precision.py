@@ -34,14 +34,18 @@ def test_pool_adds_the_tiles_up_by_hand() -> None:
 def test_bench_precision_lists_every_flipped_lake(tiny_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "prec"
     res = runner.invoke(app, ["bench", "precision", "--model", str(tiny_run), "--out", str(out), "--seeds", "0,1",
-                              "--precisions", "int8", "--size", "256", "--tile", "128", "--overlap", "16",
+                              "--precisions", "int8,int8+fp32", "--size", "256", "--tile", "128", "--overlap", "16",
                               "--threads", "1", "--in-process", "--cache", str(tmp_path / "scenes")])
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "precision.json").read_text())
-    assert doc["settings"]["precisions"] == ["fp32", "int8"] and [t["seed"] for t in doc["tiles"]] == [0, 1]
+    assert doc["settings"]["precisions"] == ["fp32", "int8", "int8+fp32"]
+    assert [t["seed"] for t in doc["tiles"]] == [0, 1]
     for t in doc["tiles"]:
-        ref, q = t["runs"]["fp32"], t["runs"]["int8"]
+        ref, q, r = t["runs"]["fp32"], t["runs"]["int8"], t["runs"]["int8+fp32"]
         assert ref["backend_used"] == "openvino" and q["backend_used"] == "openvino-int8"
+        assert r["backend_used"] == "openvino-int8+fp32"  # the graph alone, and refined as `map` runs it
+        # the tiny model is unsure everywhere: every input ran again in fp32, so nothing flips
+        assert r["lost"] == r["gained"] == [] and r["pixel_iou"] == pytest.approx(ref["pixel_iou"], abs=1e-12)
         assert ref["lost"] == ref["gained"] == [] and ref["lakes"] == q["lakes"]  # the same truth
         assert q["found"] == ref["found"] - len(q["lost"]) + len(q["gained"])
         assert all(lk["reference_covered_pct"] >= 50 > lk["covered_pct"] for lk in q["lost"])
@@ -57,6 +61,8 @@ def test_bench_precision_lists_every_flipped_lake(tiny_run: Path, tmp_path: Path
 @pytest.mark.parametrize(("args", "message"), [
     (["--precisions", "auto"], "name the precisions to compare"),
     (["--precisions", "fp32"], "at least one precision besides fp32"),
+    (["--precisions", "fp32+fp32"], "fp32+fp32 is fp32"),
+    (["--precisions", "int9+fp32"], "unknown precision 'int9'"),
     (["--precisions", "int9"], "unknown precision 'int9'"),
     (["--seeds", "0,x"], "--seeds '0,x': give whole numbers"),
     (["--seeds", ","], "--seeds: give at least one synthetic tile seed"),

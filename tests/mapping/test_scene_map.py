@@ -291,3 +291,41 @@ def test_torch_glue_runs_in_one_thread_only_beside_another_runtime_on_cpu(
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_int8_mapping_runs_its_uncertain_inputs_again_in_fp32(tiny_run: Path, synth_scene: Path,
+                                                             tmp_path: Path) -> None:
+    import json
+
+    from glofwatch.infer.refine import RefinedPredictor, uncertain_patch
+    from glofwatch.mapping.batch import cached_predictor, map_scene
+
+    def build(precision: str, refine: bool = True):  # noqa: ANN202
+        return cached_predictor(tiny_run, "cpu", "auto", 128, 16, precision=precision, threads=1, refine=refine)
+
+    refined, plain, exact = build("int8"), build("int8", refine=False), build("fp32")
+    assert isinstance(refined, RefinedPredictor) and refined.backend == "openvino-int8+fp32"
+    assert not isinstance(plain, RefinedPredictor) and not isinstance(exact, RefinedPredictor)
+    assert refined.precision_note == "precision int8 (asked for)"
+    maps = {}
+    for name, pred in (("refined", refined), ("int8", plain), ("fp32", exact)):
+        map_scene(synth_scene, pred, tmp_path / name, tile=128, overlap=16)
+        maps[name] = read(tmp_path / name / "probability.tif")[0]
+    screen = json.loads((tmp_path / "refined" / "summary.json").read_text())["screen"]
+    plain_screen = json.loads((tmp_path / "int8" / "summary.json").read_text())["screen"]
+    assert plain_screen["refined_inputs"] is None and plain_screen["refined_px"] == 0
+    # the tiny model is unsure all over the scene: every input ran again, so the map is fp32's exactly
+    assert screen["refined_inputs"] == screen["tiles_run"] == 9 and screen["boxes"] == 0
+    assert screen["refined_px"] == screen["processed_px"] == 9 * 128 * 128
+    np.testing.assert_array_equal(maps["refined"], maps["fp32"])  # NaN (nodata) in the same places too
+    assert np.nanmax(np.abs(maps["int8"] - maps["fp32"])) > 0  # which INT8 alone is not
+    assert uncertain_patch(maps["int8"], refined.threshold)
+    # a second scene counts only its own inputs
+    map_scene(synth_scene, refined, tmp_path / "again", tile=128, overlap=16)
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())["screen"]
+    assert again["refined_inputs"] == 9
+    # with no margin nothing is uncertain: INT8's map, and 0 inputs again
+    none = RefinedPredictor(plain, exact, margin=0.0)
+    map_scene(synth_scene, none, tmp_path / "none", tile=128, overlap=16)
+    assert json.loads((tmp_path / "none" / "summary.json").read_text())["screen"]["refined_inputs"] == 0
+    np.testing.assert_array_equal(read(tmp_path / "none" / "probability.tif")[0], maps["int8"])
