@@ -399,8 +399,8 @@ def scene_markdown(doc: dict[str, Any]) -> str:
         lines.append(f"Screen ({sc['rule']}): tiles skipped by "
                      + ", ".join(f"{k} {v}" for k, v in sc["tiles_skipped"].items())
                      + (f"; {trimmed} of the {sc['tiles_run']} run trimmed" if trimmed is not None else "")
-                     + (f"; {sc['refined_inputs']} network inputs run again in fp32 ({sc['refined_px'] / 1e6:.1f} Mpx)"
-                        if sc.get("refined_inputs") is not None else "")
+                     + (f"; {sc['refined_tiles']} tiles run again in fp32 ({sc['refined_px'] / 1e6:.1f} Mpx)"
+                        if sc.get("refined_tiles") is not None else "")
                      + f"; OpenMP wait policy {fast.get('omp_wait_policy', 'default')}.")
     for name, r in doc["runs"].items():
         stages = dict(r["summary"].get("stage_seconds") or {})

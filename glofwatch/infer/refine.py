@@ -114,6 +114,18 @@ class RefinedPredictor:
         with self._lock:
             return dict(self._counts)
 
+    def uncertain(self, prob: np.ndarray) -> bool:
+        """:func:`uncertain_patch` of one probability map (H, W) at this predictor's threshold and settings."""
+        return uncertain_patch(prob, self.threshold, self.margin, self.erode)
+
+    def record(self, inputs: int, px: int, refined: int, refined_px: int) -> None:
+        """Count inputs seen and run again by a caller that refines them itself (the scene mapper)."""
+        with self._lock:
+            self._counts["inputs"] += inputs
+            self._counts["px"] += px
+            self._counts["refined"] += refined
+            self._counts["refined_px"] += refined_px
+
     def predict_batch(self, x: Any, valid: Any = None, stats: Any = None) -> Any:
         """Probabilities (N, H, W) as the fast predictor's, with fp32's for each input that has an uncertain patch."""
         import torch
@@ -126,11 +138,7 @@ class RefinedPredictor:
                 v = valid[i : i + 1] if valid is not None else None
                 s = stats[i : i + 1] if stats is not None and n > 1 and len(stats) == n else stats  # per image or scene
                 out[i] = self.exact.predict_batch(x[i : i + 1], v, s)[0].float().cpu()
-        with self._lock:
-            self._counts["inputs"] += n
-            self._counts["px"] += n * h * w
-            self._counts["refined"] += len(redo)
-            self._counts["refined_px"] += len(redo) * h * w
+        self.record(n, n * h * w, len(redo), len(redo) * h * w)
         return out
 
 

@@ -255,7 +255,7 @@ def predict_scene(
     import torch
     from rasterio.windows import Window
 
-    from glofwatch.infer.refine import refine_counts
+    from glofwatch.infer.refine import RefinedPredictor, refine_counts
     from glofwatch.io.atomic import atomic_path
     from glofwatch.runtime import limit_malloc_arenas, single_threaded_glue
 
@@ -306,6 +306,8 @@ def predict_scene(
     waits = {"network": 0.0, "wait_read": 0.0, "wait_write": 0.0}
     lake_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (flat index, probability) of each strip's lake pixels
     refined_before = refine_counts(predictor)
+    refiner = predictor if isinstance(predictor, RefinedPredictor) else None
+    net = refiner.fast if refiner is not None else predictor
 
     def prepare(r: int) -> _Prepared:
         data, scl = scene.read_with_scl(r, 0, th, width, conv.read_bands) if with_scl else (
@@ -376,6 +378,7 @@ def predict_scene(
                 screened.skipped[reason] += 1
             x, valid, todo = prep.x, prep.valid, prep.todo
             counts["done"] += len(cols) - len(todo)
+            exact_tiles: dict[int, np.ndarray] = {}  # fp32 probabilities of this strip's whole tiles, once each
             for b in range(0, len(todo), batch_size):
                 chunk = todo[b : b + batch_size]
                 parts: list[Box | None] = [None]  # the whole tile
@@ -398,7 +401,9 @@ def predict_scene(
                     xb = torch.from_numpy(np.stack(xs).astype(np.float32, copy=False))
                     vb = torch.from_numpy(np.stack(vs))
                     t = time.perf_counter()
-                    probs = predictor.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
+                    probs = net.predict_batch(xb, vb, stats).float().cpu().numpy()[: len(chunk)]
+                    if refiner is not None:
+                        refine_inputs(refiner, probs, chunk, x, valid, stats, (r0, r1, c0, c1), tw, exact_tiles)
                     waits["network"] += time.perf_counter() - t
                     for c, p in zip(chunk, probs, strict=True):
                         strip.add(c, p, r0, c0)
@@ -441,6 +446,33 @@ def predict_scene(
                            terrain.tally if terrain is not None else None, screened, batch_size,
                            {k: round(v, 3) for k, v in waits.items()},
                            LakeProbability.concat(lake_parts, height * width))
+
+
+def refine_inputs(refiner, probs: np.ndarray, chunk: list[int], x: np.ndarray, valid: np.ndarray,  # noqa: ANN001
+                  stats, box: tuple[int, int, int, int], tw: int, exact_tiles: dict[int, np.ndarray]) -> None:  # noqa: ANN001
+    """Replace, in place, each of a batch's probabilities that the fast graph left uncertain by fp32's.
+
+    fp32 runs the input's whole tile (all of its context, one compiled shape for every input: the
+    boxes of trimmed tiles come in up to 9 shapes, and each fp32 graph holds 45-80 MB) and the box
+    is cut from it. A tile is run once however many of its boxes need it. ``refiner`` is a
+    :class:`~glofwatch.infer.refine.RefinedPredictor`.
+    """
+    import torch
+
+    r0, r1, c0, c1 = box
+    redo = 0
+    for k, c in enumerate(chunk):
+        if not refiner.uncertain(probs[k]):
+            continue
+        whole = exact_tiles.get(c)
+        if whole is None:
+            xt = torch.from_numpy(np.ascontiguousarray(x[None, :, :, c : c + tw]).astype(np.float32, copy=False))
+            vt = torch.from_numpy(np.ascontiguousarray(valid[None, : x.shape[1], c : c + tw]))
+            whole = exact_tiles[c] = refiner.exact.predict_batch(xt, vt, stats)[0].float().cpu().numpy()
+            redo += 1
+        probs[k] = whole[r0:r1, c0:c1]
+    n_px = (r1 - r0) * (c1 - c0)
+    refiner.record(len(chunk), len(chunk) * n_px, redo, redo * x.shape[1] * tw)
 
 
 def _check_scene_rendering(scene: Scene, conv: SceneInput, bundle, rendering: str) -> None:  # noqa: ANN001

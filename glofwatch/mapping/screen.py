@@ -206,7 +206,8 @@ class ScreenTally:
         boxes: network passes over those boxes (one or more per trimmed tile).
         processed_px: pixels the network processed (the tiles run or their boxes, in the shapes run, plus padded tiles).
         scene_px: pixels of the scene.
-        refined: network inputs a bf16 or INT8 graph left uncertain, run again in fp32 (None: no refinement).
+        refined: tiles run again, whole, in fp32 because a bf16 or INT8 graph left one of their network
+            inputs uncertain (None: no refinement; :mod:`glofwatch.infer.refine`).
         refined_px: their pixels (on top of ``processed_px``).
     """
 
@@ -231,7 +232,7 @@ class ScreenTally:
             "trimmed_tiles": self.trimmed, "boxes": self.boxes,
             "processed_px": self.processed_px, "scene_px": self.scene_px,
             "processed_over_scene": round(self.processed_px / self.scene_px, 4) if self.scene_px else None,
-            "refined_inputs": self.refined, "refined_px": self.refined_px,
+            "refined_tiles": self.refined, "refined_px": self.refined_px,
         }
 
 

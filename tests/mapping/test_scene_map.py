@@ -313,9 +313,9 @@ def test_int8_mapping_runs_its_uncertain_inputs_again_in_fp32(tiny_run: Path, sy
         maps[name] = read(tmp_path / name / "probability.tif")[0]
     screen = json.loads((tmp_path / "refined" / "summary.json").read_text())["screen"]
     plain_screen = json.loads((tmp_path / "int8" / "summary.json").read_text())["screen"]
-    assert plain_screen["refined_inputs"] is None and plain_screen["refined_px"] == 0
+    assert plain_screen["refined_tiles"] is None and plain_screen["refined_px"] == 0
     # the tiny model is unsure all over the scene: every input ran again, so the map is fp32's exactly
-    assert screen["refined_inputs"] == screen["tiles_run"] == 9 and screen["boxes"] == 0
+    assert screen["refined_tiles"] == screen["tiles_run"] == 9 and screen["boxes"] == 0
     assert screen["refined_px"] == screen["processed_px"] == 9 * 128 * 128
     np.testing.assert_array_equal(maps["refined"], maps["fp32"])  # NaN (nodata) in the same places too
     assert np.nanmax(np.abs(maps["int8"] - maps["fp32"])) > 0  # which INT8 alone is not
@@ -323,9 +323,9 @@ def test_int8_mapping_runs_its_uncertain_inputs_again_in_fp32(tiny_run: Path, sy
     # a second scene counts only its own inputs
     map_scene(synth_scene, refined, tmp_path / "again", tile=128, overlap=16)
     again = json.loads((tmp_path / "again" / "summary.json").read_text())["screen"]
-    assert again["refined_inputs"] == 9
+    assert again["refined_tiles"] == 9
     # with no margin nothing is uncertain: INT8's map, and 0 inputs again
     none = RefinedPredictor(plain, exact, margin=0.0)
     map_scene(synth_scene, none, tmp_path / "none", tile=128, overlap=16)
-    assert json.loads((tmp_path / "none" / "summary.json").read_text())["screen"]["refined_inputs"] == 0
+    assert json.loads((tmp_path / "none" / "summary.json").read_text())["screen"]["refined_tiles"] == 0
     np.testing.assert_array_equal(read(tmp_path / "none" / "probability.tif")[0], maps["int8"])
