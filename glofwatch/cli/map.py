@@ -69,9 +69,9 @@ def map_cmd(
     precision: str = typer.Option("auto", help="CPU graph precision: auto (the fastest of fp32, INT8 and bf16 whose "
                                   "validation IoU is within 0.5 points of fp32; chosen once per model), fp32, int8 "
                                   "(decoder quantised), int8-all (encoder too), bf16."),
-    refine: bool = typer.Option(True, "--refine/--no-refine", help="With a bf16 or INT8 graph: run a tile whose network "
-                                "input holds a patch within 0.5 logits of the threshold again, whole, in fp32 "
-                                "(summary.json -> screen -> refined_tiles)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="With a bf16 or INT8 graph: run a tile whose "
+                                "network input holds a patch within 0.5 logits of the threshold again, whole, in "
+                                "fp32 (summary.json -> screen -> refined_tiles)."),
     screen: bool = typer.Option(True, "--screen/--no-screen", help="Skip tiles that cannot hold a lake: no data, all "
                                 "SCL cloud, all steeper than --max-slope (with --dem), no pixel with NDWI above "
                                 "--screen-ndwi (summary.json -> screen)."),

@@ -11,10 +11,13 @@ of lake recall.
 :class:`RefinedPredictor` runs the fast graph, looks in each network input for such a patch
 (:func:`uncertain_patch`: a diamond of radius :data:`REFINE_ERODE` px, 25 px, all within
 :data:`REFINE_MARGIN` logits of the threshold) and runs that input again in fp32 when it finds
-one, keeping the fp32 probabilities for it. On the synthetic tile 25 of the 372 inputs (11 % of
-the pixels the network saw) have one, and fp32 on them brings back both lakes. A margin of 0.4
-logits found 18 inputs and brought back neither: the margin is about the 99th percentile of the
-error, not less.
+one, keeping the fp32 probabilities for it. The scene mapper
+(:func:`glofwatch.mapping.scene.refine_inputs`) runs the input's whole tile instead, so that fp32
+needs one compiled shape. On the synthetic tile 25 of the 372 inputs have such a patch; fp32 on
+their tiles (6.6 Mpx, 15 % of what the network saw) brings back both lakes, and the map's lake
+recall equals the fp32 reference's. A margin of 0.4 logits flagged 18 inputs and brought back
+neither: the margin has to be about the 99th percentile of the error, not less. A lake's rim,
+uncertain only 1-2 px wide, does not hold the diamond.
 """
 
 from __future__ import annotations

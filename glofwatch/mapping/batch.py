@@ -103,8 +103,8 @@ class MapOptions:
         trim_context: px of image kept around the candidates of a trimmed tile.
         ndwi: map without a model, with the NDWI baseline: ``"otsu"`` (one Otsu threshold per scene) or a
             fixed NDWI threshold in [-1, 1); None: map with the model.
-        refine: with a bf16 or INT8 graph, run the network inputs whose map hangs on the precision
-            again in fp32 (:mod:`glofwatch.infer.refine`).
+        refine: with a bf16 or INT8 graph, run each tile whose network input the lower precision left
+            uncertain again, whole, in fp32 (:mod:`glofwatch.infer.refine`).
     """
 
     tile: int = 512

@@ -329,3 +329,43 @@ def test_int8_mapping_runs_its_uncertain_inputs_again_in_fp32(tiny_run: Path, sy
     map_scene(synth_scene, none, tmp_path / "none", tile=128, overlap=16)
     assert json.loads((tmp_path / "none" / "summary.json").read_text())["screen"]["refined_tiles"] == 0
     np.testing.assert_array_equal(read(tmp_path / "none" / "probability.tif")[0], maps["int8"])
+
+
+def test_refinement_runs_a_trimmed_box_s_whole_tile_in_fp32_once_and_cuts_the_box() -> None:
+    from glofwatch.infer.refine import RefinedPredictor
+    from glofwatch.mapping.scene import refine_inputs
+
+    class Exact:  # fp32 stand-in: the probability encodes the pixel's place in the tile it was given
+        threshold, backend, stride = 0.5, "openvino", 1
+
+        def __init__(self) -> None:
+            self.shapes: list[tuple[int, ...]] = []
+
+        def predict_batch(self, x: torch.Tensor, valid: torch.Tensor, stats: torch.Tensor | None) -> torch.Tensor:
+            self.shapes.append(tuple(x.shape))
+            n, _, h, w = x.shape
+            return (x[:, 0] + torch.arange(h * w, dtype=torch.float32).reshape(1, h, w)) / 1e6 * valid
+
+    class Fast(Exact):
+        backend = "openvino-bf16"
+
+    exact = Exact()
+    refiner = RefinedPredictor(Fast(), exact)
+    x = np.zeros((3, 64, 128), np.uint8)
+    x[0, :, 64:] = 7  # the second tile's first band
+    valid = np.ones((64, 128), bool)
+    box = (8, 40, 16, 48)  # a 32 x 32 box of each 64 px tile
+    probs = np.zeros((2, 32, 32), np.float32)
+    probs[0, 4:20, 4:20] = 0.5  # the first tile's box is unsure, the second's is not
+    tiles: dict[int, np.ndarray] = {}
+    refine_inputs(refiner, probs, [0, 64], x, valid, None, box, 64, tiles)
+    whole = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 1e6
+    np.testing.assert_allclose(probs[0], whole[8:40, 16:48])  # fp32 of the whole tile, cut to the box
+    assert float(probs[1].max()) == 0.0  # left as the fast graph mapped it
+    assert exact.shapes == [(1, 3, 64, 64)] and set(tiles) == {0}
+    # a second box of the same tile that is unsure too: cut from the tile already run
+    probs2 = np.full((1, 32, 32), 0.5, np.float32)
+    refine_inputs(refiner, probs2, [0], x, valid, None, (32, 64, 32, 64), 64, tiles)
+    np.testing.assert_allclose(probs2[0], whole[32:64, 32:64])
+    assert len(exact.shapes) == 1
+    assert refiner.counts() == {"inputs": 3, "px": 3 * 32 * 32, "refined": 1, "refined_px": 64 * 64}
