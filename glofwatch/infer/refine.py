@@ -89,7 +89,8 @@ class RefinedPredictor:
 
     It stands in for the fast predictor everywhere (its spec, stride, threshold, shapes and
     bundle); :meth:`counts` says how many inputs and pixels went through fp32 again, and the
-    scene mapper records them per scene.
+    scene mapper records them per scene. Only :meth:`predict_batch` refines: other methods
+    (``predict_image``) are the fast predictor's own.
 
     Args:
         fast: the lower-precision predictor.
@@ -136,7 +137,7 @@ class RefinedPredictor:
         with torch.inference_mode():  # the predictors' outputs are inference tensors
             out = self.fast.predict_batch(x, valid, stats).float().cpu()
             n, h, w = out.shape
-            redo = [i for i in range(n) if uncertain_patch(out[i].numpy(), self.threshold, self.margin, self.erode)]
+            redo = [i for i in range(n) if self.uncertain(out[i].numpy())]
             for i in redo:
                 v = valid[i : i + 1] if valid is not None else None
                 s = stats[i : i + 1] if stats is not None and n > 1 and len(stats) == n else stats  # per image or scene
@@ -145,11 +146,5 @@ class RefinedPredictor:
         return out
 
 
-def refine_counts(predictor: Any) -> dict[str, int] | None:
-    """:meth:`RefinedPredictor.counts` of ``predictor``, or None for any other predictor."""
-    counts = getattr(predictor, "counts", None)
-    return counts() if isinstance(predictor, RefinedPredictor) and callable(counts) else None
-
-
-__all__ = ["REFINE_ERODE", "REFINE_MARGIN", "RefinedPredictor", "erode_cross", "probability_band", "refine_counts",
+__all__ = ["REFINE_ERODE", "REFINE_MARGIN", "RefinedPredictor", "erode_cross", "probability_band",
            "uncertain_patch"]

@@ -255,7 +255,7 @@ def predict_scene(
     import torch
     from rasterio.windows import Window
 
-    from glofwatch.infer.refine import RefinedPredictor, refine_counts
+    from glofwatch.infer.refine import RefinedPredictor
     from glofwatch.io.atomic import atomic_path
     from glofwatch.runtime import limit_malloc_arenas, single_threaded_glue
 
@@ -305,9 +305,9 @@ def predict_scene(
     counts = {"done": 0, "run": 0, "padded": 0, "trimmed": 0, "boxes": 0, "px": 0, "valid": 0, "lake": 0, "hidden": 0}
     waits = {"network": 0.0, "wait_read": 0.0, "wait_write": 0.0}
     lake_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (flat index, probability) of each strip's lake pixels
-    refined_before = refine_counts(predictor)
     refiner = predictor if isinstance(predictor, RefinedPredictor) else None
     net = refiner.fast if refiner is not None else predictor
+    refined_before = refiner.counts() if refiner is not None else None
 
     def prepare(r: int) -> _Prepared:
         data, scl = scene.read_with_scl(r, 0, th, width, conv.read_bands) if with_scl else (
@@ -436,8 +436,8 @@ def predict_scene(
     screened.trimmed = counts["trimmed"]
     screened.boxes = counts["boxes"]
     screened.processed_px = counts["px"]
-    refined_after = refine_counts(predictor)
-    if refined_before is not None and refined_after is not None:  # worker threads sharing it: theirs too
+    if refiner is not None and refined_before is not None:  # worker threads sharing it: theirs too
+        refined_after = refiner.counts()
         screened.refined = refined_after["refined"] - refined_before["refined"]
         screened.refined_px = refined_after["refined_px"] - refined_before["refined_px"]
     stats_list = stats[0].tolist() if stats is not None else None

@@ -14,7 +14,6 @@ from glofwatch.infer.refine import (
     RefinedPredictor,
     erode_cross,
     probability_band,
-    refine_counts,
     uncertain_patch,
 )
 
@@ -112,7 +111,6 @@ def test_refined_predictor_runs_only_the_uncertain_inputs_again_in_fp32() -> Non
     assert len(exact.calls) == 1 and exact.calls[0][0] == (1, 3, 32, 32)
     assert torch.equal(exact.calls[0][1], stats[0:1])  # the input's own statistics
     assert refined.counts() == {"inputs": 3, "refined": 1, "px": 3 * 32 * 32, "refined_px": 32 * 32}
-    assert refine_counts(refined) == refined.counts() and refine_counts(fast) is None
     scene_wide = torch.zeros(1, 3, 2)
     refined.predict_batch(x[:1], None, scene_wide)
     assert exact.calls[-1][1] is scene_wide  # scene-wide statistics go as they are
