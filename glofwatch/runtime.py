@@ -202,8 +202,9 @@ def single_threaded_glue(backend: str, device: str = "cpu") -> Iterator[bool]:
     the glue around it: normalising each tile, the sigmoid, the statistics. Each such operation
     is small (1-4 ms on a 512 px tile), and with two OpenMP threads each one waits for a core the
     runtime or the reader and writer threads hold. On the whole synthetic Sentinel-2 tile on 2
-    cores (OpenVINO bf16, ``OMP_WAIT_POLICY=PASSIVE``, interleaved runs) the mapping took 29.0-30.5 s
-    and 48-49 CPU seconds with the glue in one thread, against 32.2-34.7 s and 52-53 CPU seconds.
+    cores (OpenVINO bf16, ``OMP_WAIT_POLICY=PASSIVE``, GDAL still compressing in two threads, three
+    interleaved pairs) the mapping took 30.5, 26.8 and 28.7 s with the glue in one thread against
+    33.5, 28.4 and 29.8 s, 2.3-3.1 CPU seconds less each time.
     The setting is torch's, so it is process-wide: nested and concurrent uses (worker threads of
     one process) share it, and it is restored when the last ends; a torch network run by another
     thread meanwhile would run in one thread too. Nothing changes when torch runs the network, or
