@@ -21,7 +21,11 @@ Rules, in order:
    ``change_km2 > k * change_uncertainty_km2`` (default k = 2). A change within
    the uncertainty raises nothing.
 3. A ``drained`` lake is red at once: urgency Immediate, event "possible
-   outburst flood", responseType Evacuate and Avoid.
+   outburst flood", responseType Evacuate and Avoid, when its loss exceeds
+   ``k`` times its uncertainty (or the uncertainty is unknown). A loss within
+   that is mapping noise as likely as an outburst: it raises nothing and its
+   reason says so (``glofwatch monitor`` calls a loss real beyond one sigma,
+   an alert that orders evacuation needs ``k``).
 4. A heatwave (air-temperature anomaly at or above ``heat_c``, default +5 deg C,
    the lower end of the +5 to +8 deg C at which regional met services warn)
    raises the urgency one step: Future -> Expected -> Immediate.
@@ -140,7 +144,7 @@ class LakeLevel:
         change_ratio: |change| / uncertainty (NaN when unknown).
         change_significant: |change| > k x uncertainty.
         raised_by_change: the level went up one step because of significant growth.
-        drained: the lake drained (red, Immediate).
+        drained: the lake drained, by more than ``k`` x its uncertainty (red, Immediate).
         mean_prob: mapping probability of the latest outline (NaN when unknown).
         heat_anomaly_c: air-temperature anomaly (NaN without weather input).
         heatwave: the anomaly is at or above ``heat_c``.
@@ -210,10 +214,16 @@ def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = 
         ratio = math.inf if change != 0 else 0.0
     significant = math.isfinite(change) and math.isfinite(sigma) and abs(change) > rules.k * sigma
     level, raised = score_level, False
-    drained = status == "drained"
+    known = math.isfinite(change) and math.isfinite(sigma)
+    drained = status == "drained" and (significant or not known)  # an unknown uncertainty never mutes it
     if drained:
         level = "red"
-        reasons.append("the lake drained since the previous image: possible outburst flood")
+        reasons.append("the lake drained since the previous image: possible outburst flood"
+                       + (f" (it lost {-change:.4f} km2, {ratio:.1f} x its uncertainty)" if known else ""))
+    elif status == "drained":
+        reasons.append(f"it lost {-change:.4f} km2, more than the drain threshold but only {ratio:.1f} x its "
+                       f"uncertainty of {sigma:.4f} km2 (an outburst alert needs more than {rules.k:g} x): "
+                       "no raise; check the next image")
     elif status == "obscured":
         reasons.append(f"its change of {change:+.4f} km2 is not assessed: an outline it compares lies beside cloud, "
                        "nodata or a scene edge, so it may be cut: no raise")

@@ -12,7 +12,10 @@ any CRS, 2D or 3D polygons). :func:`read_inventory` reads one and cleans it:
   ``YYYY[-MM[-DD]]`` or ``YYYYMMDD`` in the file name, then in its folder's name
   (``glofwatch map`` writes ``OUT/<scene>/lakes.gpkg``). Missing month or day count as 1;
 * the pixel size (for the area uncertainty) is the one given, else that of the
-  ``probability.tif`` or ``mask.tif`` beside the file, else 10 m (Sentinel-2).
+  ``probability.tif`` or ``mask.tif`` beside the file, else 10 m (Sentinel-2);
+* beside a model map's ``probability.tif`` and ``summary.json``, each outline gets
+  ``threshold_sigma_km2``, the area its model's threshold band leaves uncertain
+  (:mod:`~glofwatch.changes.sensitivity`); NaN for other files.
 
 Area attributes of the input are never used: areas are measured later in an
 equal-area projection (:func:`equal_area_crs`).
@@ -29,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT, threshold_sigma_km2
 from glofwatch.changes.uncertainty import DEFAULT_PIXEL_SIZE_M
 from glofwatch.errors import InputError
 
@@ -65,13 +69,16 @@ class Inventory:
         crs: the input CRS (as ``authority:code`` when it has one, else WKT).
         frame: GeoDataFrame in the input CRS with ``geometry`` (2D polygons),
             ``mean_prob`` and ``unobserved_fraction`` (NaN without them; see
-            :mod:`glofwatch.lakes.vectorize`) and ``source_row`` (0-based row in the file).
+            :mod:`glofwatch.lakes.vectorize`), ``threshold_sigma_km2`` (NaN unless a model
+            map) and ``source_row`` (0-based row in the file).
         n_read: features in the layer.
         n_empty: empty or missing geometries dropped.
         n_repaired: invalid geometries repaired.
         n_not_polygon: points or lines dropped.
         pixel_size_m: pixel size used for the area uncertainty.
         pixel_size_from: where it came from.
+        map_threshold: the threshold of the model map the outlines come from (None: not one,
+            or the threshold band was not measured).
         notes: anything worth telling the user.
     """
 
@@ -87,6 +94,7 @@ class Inventory:
     n_not_polygon: int = 0
     pixel_size_m: float = DEFAULT_PIXEL_SIZE_M
     pixel_size_from: str = "default"
+    map_threshold: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
@@ -96,7 +104,8 @@ class Inventory:
             "date_from": self.date_from,
             "layer": self.layer, "crs": self.crs, "features": self.n_read, "lakes": len(self.frame),
             "empty_dropped": self.n_empty, "repaired": self.n_repaired, "not_polygon_dropped": self.n_not_polygon,
-            "pixel_size_m": self.pixel_size_m, "pixel_size_from": self.pixel_size_from, "notes": list(self.notes),
+            "pixel_size_m": self.pixel_size_m, "pixel_size_from": self.pixel_size_from,
+            "map_threshold": self.map_threshold, "notes": list(self.notes),
         }  # fmt: skip
 
 
@@ -189,7 +198,7 @@ def find_inventories(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: float | None = None,
-                   undated_ok: bool = False) -> Inventory:
+                   undated_ok: bool = False, band_logit: float | None = DEFAULT_BAND_LOGIT) -> Inventory:
     """Read and clean one inventory (see the module docs).
 
     Args:
@@ -197,6 +206,8 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
         date: its date (overrides any column or name).
         pixel_size_m: pixel size of the image it was mapped from (overrides any raster beside it).
         undated_ok: an inventory without any date gets :data:`UNDATED` instead of an error.
+        band_logit: half-width in logits of the threshold band measured beside a model map
+            (None: not measured, ``threshold_sigma_km2`` is NaN).
 
     Returns:
         The :class:`Inventory`.
@@ -228,9 +239,12 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
         return (pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
                 if column in frame.columns else np.full(len(frame), np.nan))
 
+    band, threshold = np.full(int(keep.sum()), np.nan), None
+    if band_logit is not None:
+        band, threshold = threshold_sigma_km2(geoms[keep], frame.crs, path, logit=band_logit)
     clean = gpd.GeoDataFrame(
         {"mean_prob": numbers("mean_prob")[keep], "unobserved_fraction": numbers("unobserved_fraction")[keep],
-         "source_row": np.flatnonzero(keep).astype(np.int64)},
+         "threshold_sigma_km2": band, "source_row": np.flatnonzero(keep).astype(np.int64)},
         geometry=gpd.GeoSeries(geoms[keep], crs=frame.crs), crs=frame.crs,
     )
     notes: list[str] = []
@@ -246,7 +260,7 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
         notes.append(f"dropped {n_not_polygon} point/line feature(s)")
     return Inventory(path=path, date=when, date_from=date_from, layer=layer, crs=_crs_name(frame.crs), frame=clean,
                      n_read=len(frame), n_empty=n_empty, n_repaired=n_repaired, n_not_polygon=n_not_polygon,
-                     pixel_size_m=size, pixel_size_from=size_from, notes=notes)
+                     pixel_size_m=size, pixel_size_from=size_from, map_threshold=threshold, notes=notes)
 
 
 def clean_geometries(geoms: np.ndarray) -> tuple[np.ndarray, int, int, int]:

@@ -198,8 +198,9 @@ def merge_same_date(frame, min_overlap: float = DEFAULT_MIN_OVERLAP):  # noqa: A
 
     Returns:
         ``(frame, n_merged)``: the frame with each group of overlapping outlines of
-        one date replaced by their union (``source`` joined with ``;``, ``source_row``
-        and ``pixel_size_m`` of the largest part, ``mean_prob`` area-weighted), and
+        one date replaced by their union (``source`` joined with ``;``, ``source_row``,
+        ``pixel_size_m`` and any ``threshold_sigma_km2`` of the largest part, ``mean_prob``
+        area-weighted), and
         the number of outlines that were folded into another.
     """
     import geopandas as gpd

@@ -29,8 +29,9 @@ import numpy as np
 from glofwatch.changes.inventory import Inventory, equal_area_crs, find_inventories, read_inventory
 from glofwatch.changes.match import DEFAULT_MIN_OVERLAP
 from glofwatch.changes.postgis import redact, write_postgis
+from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT
 from glofwatch.changes.store import OUTPUT_CRS, to_output, write_csv, write_geopackage
-from glofwatch.changes.tracks import HIDDEN_COLUMN, Tracked, status_counts, track_observations
+from glofwatch.changes.tracks import BAND_COLUMN, HIDDEN_COLUMN, Tracked, status_counts, track_observations
 from glofwatch.changes.uncertainty import DEFAULT_DRAIN_THRESHOLD, DEFAULT_K_SIGMA, check_parameters
 from glofwatch.changes.visibility import obscure_unseen
 from glofwatch.errors import InputError
@@ -74,7 +75,7 @@ class MonitorResult:
 
 def load_observations(
     paths: Sequence[str | Path], dates: list[dt.date] | None = None, pixel_size_m: float | None = None,
-    undated_ok: bool = False,
+    undated_ok: bool = False, band_logit: float | None = DEFAULT_BAND_LOGIT,
 ) -> Loaded:
     """Read inventories into one table of observations in an equal-area CRS.
 
@@ -84,6 +85,7 @@ def load_observations(
         pixel_size_m: pixel size of every inventory, overriding rasters found beside them.
         undated_ok: inventories without a date are read as of
             :data:`~glofwatch.changes.inventory.UNDATED` instead of refused.
+        band_logit: half-width of the threshold band measured beside model maps (None: not measured).
 
     Returns:
         The :class:`Loaded` observations.
@@ -95,7 +97,7 @@ def load_observations(
     if dates is not None and len(dates) != len(files):
         raise InputError(f"--dates gives {len(dates)} date(s) but there are {len(files)} inventories "
                          f"({', '.join(map(str, files))}); give one date per inventory, in order")
-    inventories = [read_inventory(f, None if dates is None else dates[i], pixel_size_m, undated_ok)
+    inventories = [read_inventory(f, None if dates is None else dates[i], pixel_size_m, undated_ok, band_logit)
                    for i, f in enumerate(files)]
     crs = equal_area_crs(inventories)
     order = sorted({inv.date for inv in inventories})
@@ -110,6 +112,7 @@ def load_observations(
             "source_row": part["source_row"].to_numpy(dtype=np.int64),
             "mean_prob": part["mean_prob"].to_numpy(dtype=float),
             HIDDEN_COLUMN: part[HIDDEN_COLUMN].to_numpy(dtype=float),
+            BAND_COLUMN: part[BAND_COLUMN].to_numpy(dtype=float),
             "pixel_size_m": np.full(len(part), inv.pixel_size_m),
         }, geometry=part.geometry.to_numpy(), crs=crs))  # fmt: skip
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
@@ -126,6 +129,7 @@ def run_monitor(
     min_overlap: float = DEFAULT_MIN_OVERLAP,
     db: str | None = None,
     progress: Callable[[str], None] | None = None,
+    band_logit: float | None = DEFAULT_BAND_LOGIT,
 ) -> MonitorResult:
     """Track lakes through inventories of several dates and write the results (see the module docs).
 
@@ -139,6 +143,9 @@ def run_monitor(
         min_overlap: outlines are the same water when they share more than this share of the smaller.
         db: optional ``postgresql://`` URL to write the tables to as well.
         progress: called with one line per step.
+        band_logit: half-width in logits of the threshold band of model maps, whose area uncertainty
+            (:mod:`~glofwatch.changes.sensitivity`) replaces the half-pixel rule where larger;
+            None: the half-pixel rule alone.
 
     Returns:
         The :class:`MonitorResult`.
@@ -150,7 +157,10 @@ def run_monitor(
                          "e.g. --min-overlap 0.1")
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    loaded = load_observations(paths, dates, pixel_size_m)
+    if band_logit is not None and (not np.isfinite(band_logit) or band_logit <= 0):
+        raise InputError(f"band half-width {band_logit} logits must be above 0 (1 = one logit either side of the "
+                         "threshold); e.g. --band-logit 1, or --band-logit 0 for the half-pixel rule alone")
+    loaded = load_observations(paths, dates, pixel_size_m, band_logit=band_logit)
     for inv in loaded.inventories:
         say(f"{inv.path}: {len(inv.frame)} lakes on {inv.date} ({inv.date_from})"
             + "".join(f"; {note}" for note in inv.notes))
@@ -169,14 +179,15 @@ def run_monitor(
     if db:
         write_postgis(db, tracks, observations)
         say(f"wrote tables tracks and observations to {redact(db)}")
-    summary = monitor_summary(loaded, tracked, k_sigma, drain_threshold, min_overlap, db)
+    summary = monitor_summary(loaded, tracked, k_sigma, drain_threshold, min_overlap, db, band_logit)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     files["monitor.json"] = write_json_atomic(out_dir / "monitor.json", summary)
     return MonitorResult(tracks=tracks, observations=observations, summary=summary, files=files)
 
 
 def monitor_summary(
-    loaded: Loaded, tracked: Tracked, k_sigma: float, drain_threshold: float, min_overlap: float, db: str | None
+    loaded: Loaded, tracked: Tracked, k_sigma: float, drain_threshold: float, min_overlap: float, db: str | None,
+    band_logit: float | None = None,
 ) -> dict:
     """The content of ``monitor.json``."""
     sizes = sorted({inv.pixel_size_m for inv in loaded.inventories})
@@ -185,7 +196,8 @@ def monitor_summary(
         "dates": tracked.dates,
         "pixel_size_m": sizes[0] if len(sizes) == 1 else sizes,
         "pixel_size_from": sorted({inv.pixel_size_from for inv in loaded.inventories}),
-        "parameters": {"k_sigma": k_sigma, "drain_threshold": drain_threshold, "min_overlap": min_overlap},
+        "parameters": {"k_sigma": k_sigma, "drain_threshold": drain_threshold, "min_overlap": min_overlap,
+                       "band_logit": band_logit},
         "counts": {
             "lakes": len(tracked.tracks),
             "observations": len(tracked.observations),
@@ -195,7 +207,10 @@ def monitor_summary(
         "crs": OUTPUT_CRS,
         "area_crs": loaded.area_crs.srs,
         "area_method": "outlines reprojected to a Lambert azimuthal equal-area CRS centred on the data",
-        "uncertainty": "sigma_A = perimeter x pixel_size / 2 per outline; changes combine in quadrature",
+        "uncertainty": "sigma_A = perimeter x pixel_size / 2 per outline, or for a model map's outline half the "
+                       "area of its threshold band (band_logit logits either side) where larger; changes combine "
+                       "in quadrature",
+        "threshold_band_outlines": int(np.isfinite(loaded.frame[BAND_COLUMN].to_numpy(dtype=float)).sum()),
         "outputs": {"geopackage": "monitor.gpkg", "layers": ["tracks", "observations"],
                     "csv": ["tracks.csv", "observations.csv"], "database": redact(db) if db else None},
     }

@@ -5,8 +5,9 @@ CRS and returns two tables:
 
 * ``observations``: one row per outline and date, with its ``lake_id``
   (:mod:`~glofwatch.changes.lineage`), area, perimeter, area uncertainty
-  (:func:`~glofwatch.changes.uncertainty.area_sigma_km2`) and the ``status`` of
-  the step from the previous date (empty on the first date);
+  (:func:`~glofwatch.changes.uncertainty.area_sigma_km2`, or the outline's
+  ``threshold_sigma_km2`` where that is larger: :mod:`~glofwatch.changes.sensitivity`)
+  and the ``status`` of the step from the previous date (empty on the first date);
 * ``tracks``: one row per lake with its first and last dates, areas, the
   change of its last step and that change's uncertainty, its growth rate and
   its ``status`` (:data:`STATUSES`).
@@ -69,6 +70,9 @@ INPUT_COLUMNS = ("date", "date_index", "source", "source_row", "mean_prob", "pix
 HIDDEN_COLUMN = "unobserved_fraction"
 """Optional input column: the share of unobserved ground around an outline (see :func:`obscured_changes`)."""
 
+BAND_COLUMN = "threshold_sigma_km2"
+"""Optional input column: the area an outline's model threshold band leaves uncertain (NaN: not known)."""
+
 DAYS_PER_YEAR = 365.25
 
 
@@ -102,7 +106,8 @@ def track_observations(
         frame: GeoDataFrame of outlines in an equal-area CRS in metres, with
             :data:`INPUT_COLUMNS`: ``date`` (ISO text), ``date_index`` (0-based
             order of the dates), ``source``, ``source_row``, ``mean_prob``, ``pixel_size_m``;
-            optionally :data:`HIDDEN_COLUMN` (for ``obscured``).
+            optionally :data:`HIDDEN_COLUMN` (for ``obscured``) and :data:`BAND_COLUMN` (an outline's
+            area uncertainty when it exceeds the half-pixel rule's).
         dates: every date in order (ISO text), also those with no outline (an empty
             inventory: its lakes vanished); default: the dates of the outlines.
         k_sigma: a change is real beyond this many combined sigmas.
@@ -120,13 +125,16 @@ def track_observations(
     if missing:
         raise ValueError(f"track_observations: missing columns {missing}")
     seen = [HIDDEN_COLUMN] if HIDDEN_COLUMN in frame.columns else []
-    frame, n_folded = merge_same_date(frame[[*INPUT_COLUMNS, *seen, "geometry"]], min_overlap)
+    band = [BAND_COLUMN] if BAND_COLUMN in frame.columns else []
+    frame, n_folded = merge_same_date(frame[[*INPUT_COLUMNS, *seen, *band, "geometry"]], min_overlap)
     frame = frame.sort_values(["date_index", "source", "source_row"], kind="stable").reset_index(drop=True)
     geoms = frame.geometry.to_numpy()
     date_index = frame["date_index"].to_numpy(dtype=np.int64)
     area_km2 = shapely.area(geoms) / 1e6
     perimeter_m = shapely.length(geoms)
     sigma = area_sigma_km2(perimeter_m, frame["pixel_size_m"].to_numpy(dtype=float))
+    if band:
+        sigma = np.fmax(sigma, frame[BAND_COLUMN].to_numpy(dtype=float))  # NaN: the half-pixel rule alone
 
     edges = transition_edges(geoms, date_index, min_overlap)
     lineage = assign_lineage(date_index, area_km2, edges)

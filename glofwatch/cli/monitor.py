@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT
+
 
 def monitor_cmd(
     inventories: list[Path] = typer.Argument(..., help="Lake inventories (GeoPackage, Shapefile, GeoJSON; any CRS) "
@@ -24,9 +26,14 @@ def monitor_cmd(
     min_overlap: float = typer.Option(0.1, "--min-overlap", help="Outlines of consecutive dates are one lake when they "
                                       "share more than this share of the smaller one."),
     db: Optional[str] = typer.Option(None, "--db", help="Also write the tables to PostGIS: postgresql://user:pw@host:5432/db."),
+    band_logit: float = typer.Option(DEFAULT_BAND_LOGIT, "--band-logit",
+                                     help="Outlines of `glofwatch map` are also uncertain by half the area whose "
+                                     "decision flips within this many logits of the model's threshold, where that "
+                                     "exceeds perimeter x pixel / 2 (0: the half-pixel rule alone)."),
 ) -> None:
     """Track lakes through inventories of several dates: stable ids through growth, merges and splits,
-    areas with uncertainty (perimeter x pixel / 2), and new/vanished/stable/growing/shrinking/merged/split/drained."""
+    areas with uncertainty (perimeter x pixel / 2, or a model map's threshold band), and
+    new/vanished/stable/growing/shrinking/merged/split/drained."""
     from rich.console import Console
     from rich.table import Table
 
@@ -38,7 +45,8 @@ def monitor_cmd(
     files = find_inventories(list(inventories))
     result = run_monitor(files, out, dates=parse_dates_option(dates, len(files)), pixel_size_m=pixel_size,
                          k_sigma=k_sigma, drain_threshold=drain_threshold, min_overlap=min_overlap, db=db,
-                         progress=lambda msg: err.print(msg, soft_wrap=True, highlight=False, markup=False))
+                         progress=lambda msg: err.print(msg, soft_wrap=True, highlight=False, markup=False),
+                         band_logit=band_logit if band_logit != 0 else None)
     counts = result.summary["counts"]
     table = Table(title=f"{counts['lakes']} lakes, {counts['observations']} outlines on "
                         f"{len(result.summary['dates'])} dates ({', '.join(result.summary['dates'])})")

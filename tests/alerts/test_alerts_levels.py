@@ -67,6 +67,25 @@ def test_a_drained_lake_is_red_and_immediate() -> None:
     assert "outburst flood" in result.event.lower()
 
 
+def test_a_drained_loss_within_k_sigma_is_not_an_outburst_alert() -> None:
+    # the demo's small pond: lost 0.0095 km2, 1.54 x its uncertainty of 0.0062 km2, below k = 2
+    noise = assess_lake(lake(8, 0.14, status="drained", change_km2=-0.0095, change_uncertainty_km2=0.0062), RULES)
+    assert (noise.level, noise.drained, noise.urgency, noise.certainty) == ("green", False, "Future", "Likely")
+    assert (noise.response_types, noise.event) == (["None"], "Glacial lake outburst flood hazard")
+    assert any("lost 0.0095 km2, more than the drain threshold but only 1.5 x its uncertainty of 0.0062 km2 "
+               "(an outburst alert needs more than 2 x)" in r for r in noise.reasons)
+    # just beyond 2 sigma (0.0125 > 2 x 0.0062) it is the outburst alert again
+    real = assess_lake(lake(8, 0.14, status="drained", change_km2=-0.0125, change_uncertainty_km2=0.0062), RULES)
+    assert (real.level, real.drained, real.urgency) == ("red", True, "Immediate")
+    assert any("it lost 0.0125 km2, 2.0 x its uncertainty" in r for r in real.reasons)
+
+
+def test_a_drained_lake_of_unknown_change_still_alerts() -> None:
+    # a remnant first seen on the later date has no change of its own: no uncertainty may mute the alert
+    result = assess_lake(lake(3, 0.2, status="drained", change_km2=math.nan, change_uncertainty_km2=math.nan), RULES)
+    assert (result.level, result.drained, result.urgency) == ("red", True, "Immediate")
+
+
 def test_a_heatwave_raises_urgency_one_step() -> None:
     calm = assess_lake(lake(1, 0.4), RULES, heat_anomaly_c=4.9)
     hot = assess_lake(lake(1, 0.4), RULES, heat_anomaly_c=6.0)

@@ -73,7 +73,7 @@ def test_monitor_json(run) -> None:
                                           "merged": 0, "split": 0, "drained": 1, "obscured": 0}
     assert doc["counts"]["lakes"] == 4 and doc["counts"]["observations"] == 6
     assert [i["date_from"] for i in doc["inputs"]] == ["file name", "file name"]
-    assert doc["parameters"] == {"k_sigma": 1.0, "drain_threshold": 0.3, "min_overlap": 0.1}
+    assert doc["parameters"] == {"k_sigma": 1.0, "drain_threshold": 0.3, "min_overlap": 0.1, "band_logit": 0.75}
 
 
 def test_outputs_written_atomically(run) -> None:
