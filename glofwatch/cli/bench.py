@@ -320,6 +320,31 @@ def monitor_cmd(
     typer.echo(f"\nwrote {out / 'monitor.json'} and {out / 'monitor.md'}")
 
 
+@bench_app.command("changes")
+def changes_cmd(
+    model: Path = typer.Option(..., "--model", "-m", help="Run folder or model file to map the series with."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for changes.json, changes.md, the maps and monitors."),
+    seeds: str = typer.Option("1,2,3,4,5,6", help="Synthetic series seeds, comma-separated."),
+    logits: str = typer.Option("0,0.5,0.75,1", help="Threshold-band half-widths to compare, in logits "
+                               "(0: the half-pixel rule alone)."),
+    size: int = typer.Option(2048, help="Series side in pixels."),
+    cache: Optional[Path] = typer.Option(None, help="Folder for the series (default ~/.cache/glofwatch/bench)."),
+) -> None:
+    """False changes of stable lakes, drains alerted and growths found, per area-uncertainty rule."""
+    from glofwatch.bench import parse_ints
+    from glofwatch.bench.changes import bench_changes, changes_markdown
+    from glofwatch.errors import ConfigError
+
+    try:
+        widths = [float(v) for v in logits.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--logits {logits!r}: give numbers separated by commas, e.g. --logits 0,0.75") from None
+    doc = bench_changes(model, out, seeds=parse_ints(seeds, "--seeds"), logits=widths, size=size, cache=cache,
+                        progress=_say)
+    typer.echo(changes_markdown(doc))
+    typer.echo(f"\nwrote {out / 'changes.json'} and {out / 'changes.md'}")
+
+
 @bench_app.command("serve")
 def serve_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for serve.json and serve.md."),

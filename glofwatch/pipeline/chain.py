@@ -71,12 +71,46 @@ def run_warning_chain(
     """
     from glofwatch.alerts.run import issue_alerts
     from glofwatch.changes.monitor import run_monitor
-    from glofwatch.mapping.batch import MapOptions, cached_predictor, is_complete, map_scene
-    from glofwatch.mapping.resume import resume_key
     from glofwatch.risk.run import assess_risk
 
     say = say or (lambda _line: None)
     out = Path(out_dir)
+    maps = map_dated(scenes, model, out / "maps", dem=dem, backend=backend, device=device, say=say)
+    dates = sorted(dt.date.fromisoformat(d) for d in maps)
+    monitor = out / "monitor"
+    result = run_monitor([maps[d.isoformat()] / "lakes.gpkg" for d in dates], monitor, dates=dates)
+    by_status = {k: v for k, v in result.summary["counts"]["by_status"].items() if v}
+    counts = ", ".join(f"{v} {k}" for k, v in by_status.items())
+    say(f"monitor: {len(result.tracks)} tracked lakes ({counts}) -> {monitor}")
+    risk = out / "risk"
+    assess_risk(monitor, risk, dem=dem, glaciers=glaciers, settlements=settlements)
+    say(f"risk: hazard scores -> {risk}")
+    alerts = issue_alerts(risk, out / "alerts", min_level=min_level, sender=sender, status=status)
+    say(f"alerts: {len(alerts.in_force)} in force, {len(alerts.messages)} new CAP message(s) -> {out / 'alerts'}")
+    return WarningRun(maps, monitor, risk, alerts)
+
+
+def map_dated(
+    scenes: Mapping[str, str | Path],
+    model: str | Path,
+    maps_dir: str | Path,
+    dem: str | Path | None = None,
+    backend: str = "auto",
+    device: str = "auto",
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """Map every dated scene as ``glofwatch map`` does into ``maps_dir/<date>/``; complete maps are kept.
+
+    Returns:
+        Date (YYYY-MM-DD) -> map folder, in date order.
+
+    Raises:
+        InputError: fewer than two dates, a date that is not YYYY-MM-DD, or a missing scene.
+    """
+    from glofwatch.mapping.batch import MapOptions, cached_predictor, is_complete, map_scene
+    from glofwatch.mapping.resume import resume_key
+
+    say = say or (lambda _line: None)
     if len(scenes) < 2:
         raise InputError(f"{len(scenes)} dated scene(s) given; tracking lake change needs two dates or more")
     dates = {}
@@ -92,7 +126,7 @@ def run_warning_chain(
     predictor = None
     maps: dict[str, Path] = {}
     for day in sorted(dates):
-        folder = out / "maps" / day.isoformat()
+        folder = Path(maps_dir) / day.isoformat()
         maps[day.isoformat()] = folder
         if is_complete(folder, resume["hash"]):
             say(f"map {day}: complete, kept ({folder})")
@@ -104,14 +138,4 @@ def run_warning_chain(
                             min_area_m2=options.min_area_m2, dem=options.dem, max_slope=options.max_slope,
                             shadow=options.shadow, resume=resume, screen=options.window_screen())
         say(f"map {day}: {summary.n_lakes} lakes, {summary.lake_area_km2:.2f} km2 -> {folder}")
-    monitor = out / "monitor"
-    result = run_monitor([maps[d.isoformat()] / "lakes.gpkg" for d in sorted(dates)], monitor, dates=sorted(dates))
-    by_status = {k: v for k, v in result.summary["counts"]["by_status"].items() if v}
-    counts = ", ".join(f"{v} {k}" for k, v in by_status.items())
-    say(f"monitor: {len(result.tracks)} tracked lakes ({counts}) -> {monitor}")
-    risk = out / "risk"
-    assess_risk(monitor, risk, dem=dem, glaciers=glaciers, settlements=settlements)
-    say(f"risk: hazard scores -> {risk}")
-    alerts = issue_alerts(risk, out / "alerts", min_level=min_level, sender=sender, status=status)
-    say(f"alerts: {len(alerts.in_force)} in force, {len(alerts.messages)} new CAP message(s) -> {out / 'alerts'}")
-    return WarningRun(maps, monitor, risk, alerts)
+    return maps
