@@ -25,7 +25,9 @@ Rules, in order:
    ``k`` times its uncertainty (or the uncertainty is unknown). A loss within
    that is mapping noise as likely as an outburst: it raises nothing and its
    reason says so (``glofwatch monitor`` calls a loss real beyond one sigma,
-   an alert that orders evacuation needs ``k``).
+   an alert that orders evacuation needs ``k``). The remnants a drained lake
+   left (``drained`` lakes whose ``parent_id`` drained) are that one event:
+   only the parent alerts.
 4. A heatwave (air-temperature anomaly at or above ``heat_c``, default +5 deg C,
    the lower end of the +5 to +8 deg C at which regional met services warn)
    raises the urgency one step: Future -> Expected -> Immediate.
@@ -193,7 +195,8 @@ def _step(steps: tuple[str, ...], value: str, by: int) -> str:
     return steps[min(max(steps.index(value) + by, 0), len(steps) - 1)]
 
 
-def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = math.nan) -> LakeLevel:
+def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = math.nan,
+                remnant_of: int | None = None) -> LakeLevel:
     """Level, urgency, severity and certainty of one lake (see the module docs for the rules).
 
     Args:
@@ -201,6 +204,8 @@ def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = 
             ``status``, ``change_km2``, ``change_uncertainty_km2``, ``mean_prob``).
         rules: the thresholds.
         heat_anomaly_c: the lake's current air-temperature anomaly, NaN when unknown.
+        remnant_of: the drained lake this ``drained`` lake is a remnant of (its ``parent_id``,
+            when that lake drained too): the drainage is that lake's alert, not this one's.
     """
     score, coverage = _float(row.get("hazard_score")), _float(row.get("coverage"))
     change, sigma = _float(row.get("change_km2")), _float(row.get("change_uncertainty_km2"))
@@ -215,8 +220,13 @@ def assess_lake(row: dict[str, Any], rules: LevelRules, heat_anomaly_c: float = 
     significant = math.isfinite(change) and math.isfinite(sigma) and abs(change) > rules.k * sigma
     level, raised = score_level, False
     known = math.isfinite(change) and math.isfinite(sigma)
-    drained = status == "drained" and (significant or not known)  # an unknown uncertainty never mutes it
-    if drained:
+    remnant = status == "drained" and remnant_of is not None
+    # an unknown uncertainty never mutes it, but a remnant's drainage is its parent's one event
+    drained = status == "drained" and (significant or not known) and not remnant
+    if remnant:
+        reasons.append(f"a remnant of lake {remnant_of}, which drained: that lake's alert covers the drainage, "
+                       "no second outburst alert")
+    elif drained:
         level = "red"
         reasons.append("the lake drained since the previous image: possible outburst flood"
                        + (f" (it lost {-change:.4f} km2, {ratio:.1f} x its uncertainty)" if known else ""))

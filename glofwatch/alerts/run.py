@@ -130,7 +130,7 @@ def issue_alerts(
     heat = {lake: math.nan for lake in rows}
     if weather is not None:
         heat = heat_anomalies(read_weather(weather), list(rows), area_names(meta.get("monitor") or {}))
-    levels = {lake: assess_lake(row, rules, heat[lake]) for lake, row in rows.items()}
+    levels = {lake: assess_lake(row, rules, heat[lake], remnant_of(row, rows)) for lake, row in rows.items()}
 
     out_dir = Path(out_dir)
     state_path = out_dir / "state.json"
@@ -213,3 +213,22 @@ def _write_csv(path: Path, levels: dict[int, LakeLevel], states: dict[int, LakeS
         )  # fmt: skip
         writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
     return write_text_atomic(path, buffer.getvalue())
+
+
+def remnant_of(row: dict[str, Any], rows: dict[int, dict[str, Any]]) -> int | None:
+    """The drained lake a ``drained`` lake is a remnant of (its ``parent_id``, when that lake drained), else None.
+
+    Example:
+        >>> rows = {1: {"status": "drained"}, 2: {"status": "drained", "parent_id": 1},
+        ...         3: {"status": "drained", "parent_id": 9}, 4: {"status": "split", "parent_id": 1}}
+        >>> [remnant_of(rows[k], rows) for k in (1, 2, 3, 4)]
+        [None, 1, None, None]
+    """
+    parent = row.get("parent_id")
+    if row.get("status") != "drained" or parent is None or (isinstance(parent, float) and math.isnan(parent)):
+        return None
+    try:
+        parent = int(parent)
+    except (TypeError, ValueError):
+        return None
+    return parent if rows.get(parent, {}).get("status") == "drained" else None

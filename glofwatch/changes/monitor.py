@@ -159,7 +159,7 @@ def run_monitor(
     out_dir = Path(out_dir)
     if band_logit is not None and (not np.isfinite(band_logit) or band_logit <= 0):
         raise InputError(f"band half-width {band_logit} logits must be above 0 (1 = one logit either side of the "
-                         "threshold); e.g. --band-logit 1, or --band-logit 0 for the half-pixel rule alone")
+                         "threshold); e.g. --band-logit 0.75, or --band-logit 0 for the half-pixel rule alone")
     loaded = load_observations(paths, dates, pixel_size_m, band_logit=band_logit)
     for inv in loaded.inventories:
         say(f"{inv.path}: {len(inv.frame)} lakes on {inv.date} ({inv.date_from})"

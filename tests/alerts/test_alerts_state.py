@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -125,3 +126,19 @@ def test_unknown_min_level_is_a_one_line_error(tmp_path: Path) -> None:
     risk = write_risk_dir(tmp_path / "risk", [lake(1, 0.35)])
     with pytest.raises(ConfigError, match="unknown min-level 'yelow'; did you mean 'yellow'"):
         issue_alerts(risk, tmp_path / "alerts", min_level="yelow")
+
+
+def test_the_remnants_of_a_drained_lake_share_its_one_outburst_alert(tmp_path: Path) -> None:
+    parent = lake(1, 0.2, status="drained", change_km2=-0.6, change_uncertainty_km2=0.04)
+    remnant = lake(2, 0.2, status="drained", n_obs=1, change_km2=math.nan, change_uncertainty_km2=math.nan,
+                   area_prev_km2=math.nan, parent_id=1)
+    orphan = lake(3, 0.2, status="drained", n_obs=1, change_km2=math.nan, change_uncertainty_km2=math.nan,
+                  area_prev_km2=math.nan, parent_id=9)  # its parent is not in the table: it alerts on its own
+    run = issue_alerts(write_risk_dir(tmp_path / "risk", [parent, remnant, orphan]), tmp_path / "alerts",
+                       min_level="orange", sent=T1)
+    levels = run.levels
+    assert (levels[1].level, levels[1].drained, levels[1].urgency) == ("red", True, "Immediate")
+    assert (levels[2].level, levels[2].drained, levels[2].urgency) == ("green", False, "Future")
+    assert any("a remnant of lake 1, which drained" in r for r in levels[2].reasons)
+    assert (levels[3].level, levels[3].drained) == ("red", True)
+    assert sorted(m.lake_id for m in run.messages) == [1, 3]
