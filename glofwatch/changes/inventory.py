@@ -252,6 +252,10 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
     size, size_from = _find_pixel_size(path, pixel_size_m)
     if size_from == "default":
         notes.append(f"pixel size unknown: assuming {DEFAULT_PIXEL_SIZE_M:g} m (Sentinel-2); set it with --pixel-size")
+    if threshold is not None:
+        n_band = int(np.isfinite(band).sum())
+        notes.append(f"threshold band of {band_logit:g} logits around the model's {threshold:g} measured on "
+                     f"{n_band} outline{'' if n_band == 1 else 's'} (probability.tif beside)")
     if n_repaired:
         notes.append(f"repaired {n_repaired} invalid geometr{'y' if n_repaired == 1 else 'ies'}")
     if n_empty:

@@ -144,6 +144,7 @@ def test_a_hesitant_map_is_not_a_drainage(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "banded" / "monitor.json").read_text())
     assert summary["parameters"]["band_logit"] == DEFAULT_BAND_LOGIT and summary["threshold_band_outlines"] == 2
     assert [i["map_threshold"] for i in summary["inputs"]] == [T, T]
+    assert "around the model's 0.74 measured on 1 outline (probability.tif" in banded.output
     plain_summary = json.loads((tmp_path / "plain" / "monitor.json").read_text())
     assert plain_summary["parameters"]["band_logit"] is None and plain_summary["threshold_band_outlines"] == 0
 
