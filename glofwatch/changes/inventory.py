@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT, threshold_sigma_km2
+from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT, TERRAIN_COLUMN, outline_margins
 from glofwatch.changes.uncertainty import DEFAULT_PIXEL_SIZE_M
 from glofwatch.errors import InputError
 
@@ -69,8 +69,9 @@ class Inventory:
         crs: the input CRS (as ``authority:code`` when it has one, else WKT).
         frame: GeoDataFrame in the input CRS with ``geometry`` (2D polygons),
             ``mean_prob`` and ``unobserved_fraction`` (NaN without them; see
-            :mod:`glofwatch.lakes.vectorize`), ``threshold_sigma_km2`` (NaN unless a model
-            map) and ``source_row`` (0-based row in the file).
+            :mod:`glofwatch.lakes.vectorize`), ``threshold_sigma_km2`` and ``terrain_hidden_km2``
+            (NaN unless a model map; :mod:`~glofwatch.changes.sensitivity`) and ``source_row``
+            (0-based row in the file).
         n_read: features in the layer.
         n_empty: empty or missing geometries dropped.
         n_repaired: invalid geometries repaired.
@@ -239,12 +240,13 @@ def read_inventory(path: str | Path, date: dt.date | None = None, pixel_size_m: 
         return (pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
                 if column in frame.columns else np.full(len(frame), np.nan))
 
-    band, threshold = np.full(int(keep.sum()), np.nan), None
+    band, hidden, threshold = np.full(int(keep.sum()), np.nan), np.full(int(keep.sum()), np.nan), None
     if band_logit is not None:
-        band, threshold = threshold_sigma_km2(geoms[keep], frame.crs, path, logit=band_logit)
+        margins = outline_margins(geoms[keep], frame.crs, path, logit=band_logit)
+        band, hidden, threshold = margins.sigma_km2, margins.hidden_km2, margins.threshold
     clean = gpd.GeoDataFrame(
         {"mean_prob": numbers("mean_prob")[keep], "unobserved_fraction": numbers("unobserved_fraction")[keep],
-         "threshold_sigma_km2": band, "source_row": np.flatnonzero(keep).astype(np.int64)},
+         "threshold_sigma_km2": band, TERRAIN_COLUMN: hidden, "source_row": np.flatnonzero(keep).astype(np.int64)},
         geometry=gpd.GeoSeries(geoms[keep], crs=frame.crs), crs=frame.crs,
     )
     notes: list[str] = []

@@ -29,7 +29,7 @@ import numpy as np
 from glofwatch.changes.inventory import Inventory, equal_area_crs, find_inventories, read_inventory
 from glofwatch.changes.match import DEFAULT_MIN_OVERLAP
 from glofwatch.changes.postgis import redact, write_postgis
-from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT
+from glofwatch.changes.sensitivity import DEFAULT_BAND_LOGIT, TERRAIN_COLUMN, hidden_growth
 from glofwatch.changes.store import OUTPUT_CRS, to_output, write_csv, write_geopackage
 from glofwatch.changes.tracks import BAND_COLUMN, HIDDEN_COLUMN, Tracked, status_counts, track_observations
 from glofwatch.changes.uncertainty import DEFAULT_DRAIN_THRESHOLD, DEFAULT_K_SIGMA, check_parameters
@@ -113,6 +113,7 @@ def load_observations(
             "mean_prob": part["mean_prob"].to_numpy(dtype=float),
             HIDDEN_COLUMN: part[HIDDEN_COLUMN].to_numpy(dtype=float),
             BAND_COLUMN: part[BAND_COLUMN].to_numpy(dtype=float),
+            TERRAIN_COLUMN: part[TERRAIN_COLUMN].to_numpy(dtype=float),
             "pixel_size_m": np.full(len(part), inv.pixel_size_m),
         }, geometry=part.geometry.to_numpy(), crs=crs))  # fmt: skip
     frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
@@ -170,6 +171,11 @@ def run_monitor(
     if unseen:
         say(f"{unseen} lake(s) without an outline on a later date were not observed there (cloud, nodata, off the "
             "scene): obscured, not vanished")
+    hidden = hidden_growth(tracked.observations, loaded.frame, tracked.dates)
+    for lake in hidden:
+        say(f"lake {lake['lake_id']}: the water a terrain rule removed beside it grew "
+            f"{lake['hidden_prev_km2']:.3f} -> {lake['hidden_km2']:.3f} km2 by {lake['date']} (its mapped area is "
+            f"{lake['area_km2']:.3f} km2): it may have grown onto ground the DEM shows steep; check the image")
     tracks, observations = to_output(tracked.tracks), to_output(tracked.observations)
     files = {
         "monitor.gpkg": write_geopackage(tracks, observations, out_dir / "monitor.gpkg"),
@@ -180,6 +186,7 @@ def run_monitor(
         write_postgis(db, tracks, observations)
         say(f"wrote tables tracks and observations to {redact(db)}")
     summary = monitor_summary(loaded, tracked, k_sigma, drain_threshold, min_overlap, db, band_logit)
+    summary["terrain_hidden_growth"] = hidden
     summary["seconds"] = round(time.perf_counter() - start, 3)
     files["monitor.json"] = write_json_atomic(out_dir / "monitor.json", summary)
     return MonitorResult(tracks=tracks, observations=observations, summary=summary, files=files)

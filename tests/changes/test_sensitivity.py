@@ -179,3 +179,32 @@ def test_a_lake_at_the_raster_edge_counts_only_pixels_on_the_raster(tmp_path: Pa
     sigma, _ = threshold_sigma_km2(lakes.geometry, lakes.crs, path)
     # inside 100 px; outside the land within 10 px that lies on the raster: 20 x 20 - 100 = 300 px
     assert sigma == pytest.approx([(100 + 300) * 100 / 2 / 1e6])
+
+
+def test_water_a_terrain_rule_hid_beside_a_lake_is_measured_and_its_growth_listed(tmp_path: Path) -> None:
+    lake = np.zeros(GRID.shape, np.uint8)
+    lake[20:50, 20:50] = 1  # 0.09 km2 on both dates
+    p0 = np.where(lake == 1, 0.99, 0.01)
+    p1 = p0.copy()
+    p1[20:50, 50:70] = 0.99  # the model sees 600 px more water east of it on the later date ...
+    p1[80:90, 80:90] = 0.99  # ... and 100 px elsewhere, not joined to the lake
+    # ... and the map calls all of it land (steep on the DEM): the mask is the same on both dates
+    files = [write_map(tmp_path / D0, lake, p0, D0, {"threshold": T}),
+             write_map(tmp_path / D1, lake, p1, D1, {"threshold": T})]
+    from glofwatch.changes.sensitivity import outline_margins
+
+    later = read_lakes(files[1])
+    margins = outline_margins(later.geometry, later.crs, files[1])
+    assert margins.hidden_km2 == pytest.approx([0.06])  # 600 px of 100 m2; the far patch is not joined
+    assert outline_margins(later.geometry, later.crs, files[1], hidden_reach_px=5).hidden_km2 == pytest.approx([0.015])
+    result = CliRunner().invoke(app, ["monitor", *map(str, files), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert "the water a terrain rule removed beside it grew 0.000 -> 0.060 km2" in result.output
+    doc = json.loads((tmp_path / "m" / "monitor.json").read_text())
+    assert [(h["lake_id"], h["hidden_km2"]) for h in doc["terrain_hidden_growth"]] == [(1, pytest.approx(0.06))]
+    assert doc["counts"]["by_status"]["stable"] == 1  # the mapped lake itself did not change
+
+    (files[1].parent / "mask.tif").unlink()  # without the mask the hidden water cannot be told
+    bare = CliRunner().invoke(app, ["monitor", *map(str, files), "--out", str(tmp_path / "m2")])
+    assert bare.exit_code == 0, bare.output
+    assert json.loads((tmp_path / "m2" / "monitor.json").read_text())["terrain_hidden_growth"] == []
