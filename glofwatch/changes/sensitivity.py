@@ -93,7 +93,8 @@ def band_limits(threshold: float, logit: float = DEFAULT_BAND_LOGIT) -> tuple[fl
 
 
 def band_pixels(prob: np.ndarray, lake: np.ndarray, threshold: float, land: np.ndarray | None = None,
-                logit: float = DEFAULT_BAND_LOGIT, reach_px: int = DEFAULT_REACH_PX) -> tuple[int, int]:
+                logit: float = DEFAULT_BAND_LOGIT, reach_px: int = DEFAULT_REACH_PX,
+                distance: np.ndarray | None = None) -> tuple[int, int]:
     """Pixels of one outline's threshold band in a window: ``(inside, outside)`` (see the module docs).
 
     Args:
@@ -104,13 +105,13 @@ def band_pixels(prob: np.ndarray, lake: np.ndarray, threshold: float, land: np.n
             outside the outline.
         logit: half-width of the band in logits.
         reach_px: the band reaches at most this far outside the outline.
+        distance: the chessboard distance of each pixel to the outline, when known already.
 
     Example:
         >>> p = np.array([[0.1, 0.6, 0.9, 0.95, 0.6, 0.6, 0.1]])
         >>> band_pixels(p, p > 0.8, 0.8, logit=1.0, reach_px=3)  # 0.9 < sigmoid(logit(0.8) + 1) = 0.916; 0.6 >= 0.595
         (1, 3)
     """
-    from scipy import ndimage
 
     lo, hi = band_limits(threshold, logit)
     lake = np.asarray(lake, dtype=bool)
@@ -120,13 +121,7 @@ def band_pixels(prob: np.ndarray, lake: np.ndarray, threshold: float, land: np.n
         near = (prob >= lo) & (prob <= threshold) & ~lake
     if land is not None:
         near &= land
-    if reach_px >= 0 and near.any():
-        far = ndimage.distance_transform_cdt(~lake, metric="chessboard") > reach_px
-        near &= ~far
-    cross = ndimage.generate_binary_structure(2, 1)
-    seed = near & ndimage.binary_dilation(lake, cross)
-    outside = int(np.count_nonzero(ndimage.binary_propagation(seed, cross, mask=near))) if seed.any() else 0
-    return inside, outside
+    return inside, _joined(near, lake, reach_px, distance)
 
 
 def map_threshold(lake_file: str | Path) -> float | None:
@@ -187,6 +182,7 @@ def outline_margins(outlines: Any, crs: Any, lake_file: str | Path, logit: float
     import shapely
     from rasterio import features
     from rasterio.windows import Window, from_bounds
+    from scipy import ndimage
 
     outlines = list(outlines)
     sigma, hidden = np.full(len(outlines), np.nan), np.full(len(outlines), np.nan)
@@ -223,15 +219,16 @@ def outline_margins(outlines: Any, crs: Any, lake_file: str | Path, logit: float
             land = None
             if mask_ds is not None:
                 land = _read_padded(mask_ds, r0, r1, c0, c1, np.uint8, 255) == 0
-            inside, outside = band_pixels(prob, lake, threshold, land, logit, reach_px)
+            distance = ndimage.distance_transform_cdt(~lake, metric="chessboard")  # shared by both
+            inside, outside = band_pixels(prob, lake, threshold, land, logit, reach_px, distance)
             sigma[i] = (inside + outside) * px_km2 / 2.0
             if land is not None:
-                hidden[i] = hidden_pixels(prob, lake, threshold, land, hidden_reach_px) * px_km2
+                hidden[i] = hidden_pixels(prob, lake, threshold, land, hidden_reach_px, distance) * px_km2
     return Margins(sigma, hidden, threshold)
 
 
 def hidden_pixels(prob: np.ndarray, lake: np.ndarray, threshold: float, land: np.ndarray,
-                  reach_px: int = HIDDEN_REACH_PX) -> int:
+                  reach_px: int = HIDDEN_REACH_PX, distance: np.ndarray | None = None) -> int:
     """Pixels the model called lake but the map calls land, joined to the outline through such pixels.
 
     Above the threshold and land in ``mask.tif`` means a terrain rule of ``glofwatch map`` removed
@@ -246,16 +243,29 @@ def hidden_pixels(prob: np.ndarray, lake: np.ndarray, threshold: float, land: np
         >>> hidden_pixels(p, lake, 0.5, np.ones_like(lake))  # the last pixel is not joined
         3
     """
-    from scipy import ndimage
 
     lake = np.asarray(lake, dtype=bool)
     with np.errstate(invalid="ignore"):
         removed = (prob > threshold) & land & ~lake
-    if reach_px >= 0 and removed.any():
-        removed &= ndimage.distance_transform_cdt(~lake, metric="chessboard") <= reach_px
+    return _joined(removed, lake, reach_px, distance)
+
+
+def _joined(candidate: np.ndarray, lake: np.ndarray, reach_px: int, distance: np.ndarray | None = None) -> int:
+    """Pixels of ``candidate`` within ``reach_px`` of ``lake`` (Chebyshev) joined to it (4-connected) through others.
+
+    ``distance``: the chessboard distance to ``lake``, when the caller has it already.
+    """
+    from scipy import ndimage
+
+    if not candidate.any():
+        return 0
+    if reach_px >= 0:
+        if distance is None:
+            distance = ndimage.distance_transform_cdt(~lake, metric="chessboard")
+        candidate = candidate & (distance <= reach_px)
     cross = ndimage.generate_binary_structure(2, 1)
-    seed = removed & ndimage.binary_dilation(lake, cross)
-    return int(np.count_nonzero(ndimage.binary_propagation(seed, cross, mask=removed))) if seed.any() else 0
+    seed = candidate & ndimage.binary_dilation(lake, cross)
+    return int(np.count_nonzero(ndimage.binary_propagation(seed, cross, mask=candidate))) if seed.any() else 0
 
 
 def hidden_growth(observations: Any, frame: Any, dates: list[str], share: float = HIDDEN_GROWTH_SHARE,
