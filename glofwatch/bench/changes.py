@@ -83,16 +83,28 @@ def score_tracks(tracks: Any, truth_before: Any, truth_after: Any, kinds: dict[i
             out["stable_beyond_1_sigma"] += int(ratio > 1)
             out["stable_beyond_k_sigma"] += int(ratio > k)
             out["stable_drained"] += int(row.status == "drained")
-            out["stable_outburst_alerts"] += int(row.status == "drained" and ratio > k)
+            out["stable_outburst_alerts"] += int(outburst_alert(row, k))
             errors.append((change - (after[tid] - before[tid])) / sigma)
         elif kind == "drain":
             out["drains"] += 1
-            out["drains_alerted"] += int(row.status == "drained" and ratio > k)
+            out["drains_alerted"] += int(outburst_alert(row, k))
         elif kind == "grow":
             out["growths"] += 1
             out["growths_found"] += int(row.status == "growing")
     out["error_z"] = errors
     return out
+
+
+def outburst_alert(row: Any, k: float) -> bool:
+    """Whether ``glofwatch alerts`` makes a tracked lake (a row of the tracks table) an outburst alert.
+
+    Asks :func:`glofwatch.alerts.levels.assess_lake` itself, so the benchmark counts what the alerts send.
+    """
+    from glofwatch.alerts.levels import LevelRules, assess_lake
+
+    lake = {"lake_id": int(row.lake_id), "status": str(row.status), "change_km2": float(row.change_km2),
+            "change_uncertainty_km2": float(row.change_uncertainty_km2)}
+    return assess_lake(lake, LevelRules(k=k)).drained
 
 
 def bench_changes(

@@ -24,6 +24,7 @@ def test_score_tracks_by_hand() -> None:
     truth1 = truth0.assign(area_km2=[0.041, 0.04, 0.04, 0.03, 0.07])
     kinds = {1: "stable", 2: "stable", 3: "stable", 4: "drain", 5: "grow"}
     tracks = gpd.GeoDataFrame({
+        "lake_id": [1, 2, 3, 4, 5, 6],
         "change_km2": [0.003, -0.012, -0.0005, -0.07, 0.02, np.nan],
         "change_uncertainty_km2": [0.002, 0.005, 0.002, 0.004, 0.005, np.nan],
         "status": ["growing", "drained", "stable", "drained", "growing", "new"],
